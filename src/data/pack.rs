@@ -1,0 +1,319 @@
+//! Dataset packs: the compact, validated image format the playground ships and loads.
+//!
+//! A pack is one gzip stream (a raw, uncompressed stream is accepted too) holding:
+//!
+//! ```text
+//! offset  size            field
+//! 0       8               magic  b"SSLPACK1"
+//! 8       4   u32 LE      n_train
+//! 12      4   u32 LE      n_test
+//! 16      2   u16 LE      height
+//! 18      2   u16 LE      width
+//! 20      1   u8          channels (1 or 3)
+//! 21      1   u8          n_classes (2..=255)
+//! 22      2   u16 LE      names_len: bytes of the class-name block
+//! 24      names_len       class names, UTF-8, separated by '\n'
+//! ..      n_train*C*H*W   train pixels, u8, image-major, then C, H, W (CHW per image)
+//! ..      n_train         train labels, u8, each < n_classes
+//! ..      n_test*C*H*W    test pixels
+//! ..      n_test          test labels
+//! ```
+//!
+//! Nothing follows the test labels; trailing bytes are an error, as are a wrong magic, a
+//! truncated body, a label out of range, or sizes past [`MAX_PIXELS`].
+use std::io::Read;
+
+/// Magic bytes at the start of every (decompressed) pack.
+pub const MAGIC: &[u8; 8] = b"SSLPACK1";
+/// Upper bound on stored pixels (train + test, all channels): 1 GiB of u8. A pack that claims
+/// more is corrupt or not meant for a browser tab.
+pub const MAX_PIXELS: u64 = 1 << 30;
+/// Largest side we accept; the backbones are built for 28–64 px.
+pub const MAX_SIDE: u16 = 256;
+
+/// One split of a pack: `n` images of `channels × height × width` u8 pixels and their labels.
+#[derive(Clone, Debug)]
+pub struct Split {
+    pub pixels: Vec<u8>,
+    pub labels: Vec<u8>,
+}
+
+impl Split {
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+}
+
+/// A decoded, validated dataset pack.
+#[derive(Clone, Debug)]
+pub struct Pack {
+    pub name: String,
+    pub height: usize,
+    pub width: usize,
+    pub channels: usize,
+    pub class_names: Vec<String>,
+    pub train: Split,
+    pub test: Split,
+}
+
+/// Everything that can be wrong with a pack, each with what to do about it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PackError {
+    Gzip(String),
+    BadMagic,
+    Truncated { wanted: u64, got: u64 },
+    TrailingBytes(u64),
+    BadHeader(String),
+    LabelOutOfRange { split: &'static str, index: usize, label: u8, n_classes: usize },
+    EmptyClass { split: &'static str, class: usize },
+    Io(String),
+}
+
+impl std::fmt::Display for PackError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PackError::Gzip(e) => write!(f, "dataset pack is not valid gzip ({e}); re-download or rebuild it with scripts/build-packs.sh"),
+            PackError::BadMagic => write!(f, "not an ssl-playground dataset pack (magic bytes are not SSLPACK1); build packs with `sslp pack` or scripts/build-packs.sh"),
+            PackError::Truncated { wanted, got } => write!(f, "dataset pack is truncated: header promises {wanted} bytes of body, file holds {got}; the file is damaged, rebuild it"),
+            PackError::TrailingBytes(n) => write!(f, "dataset pack has {n} unexpected bytes after the test labels; the file is damaged or of another version"),
+            PackError::BadHeader(e) => write!(f, "dataset pack header is invalid: {e}"),
+            PackError::LabelOutOfRange { split, index, label, n_classes } => write!(f, "dataset pack {split} label #{index} is {label}, but the pack has only {n_classes} classes; the file is damaged"),
+            PackError::EmptyClass { split, class } => write!(f, "dataset pack {split} split has no image of class {class}; every class needs at least one train and one test image"),
+            PackError::Io(e) => write!(f, "cannot read dataset pack: {e}"),
+        }
+    }
+}
+impl std::error::Error for PackError {}
+
+impl Pack {
+    pub fn image_len(&self) -> usize {
+        self.channels * self.height * self.width
+    }
+    pub fn n_classes(&self) -> usize {
+        self.class_names.len()
+    }
+
+    /// Decode a pack from bytes (gzip or raw). `name` is only for messages and reports.
+    pub fn decode(name: &str, bytes: &[u8]) -> Result<Pack, PackError> {
+        let raw;
+        let body: &[u8] = if bytes.starts_with(&[0x1f, 0x8b]) {
+            let mut out = Vec::new();
+            // Cap decompression so that a gzip bomb cannot exhaust memory.
+            flate2::read::GzDecoder::new(bytes)
+                .take(MAX_PIXELS + (1 << 20))
+                .read_to_end(&mut out)
+                .map_err(|e| PackError::Gzip(e.to_string()))?;
+            raw = out;
+            &raw
+        } else {
+            bytes
+        };
+        Self::decode_raw(name, body)
+    }
+
+    fn decode_raw(name: &str, b: &[u8]) -> Result<Pack, PackError> {
+        if b.len() < 24 || &b[..8] != MAGIC {
+            return Err(PackError::BadMagic);
+        }
+        let u32_at = |o: usize| u32::from_le_bytes([b[o], b[o + 1], b[o + 2], b[o + 3]]) as u64;
+        let u16_at = |o: usize| u16::from_le_bytes([b[o], b[o + 1]]);
+        let (n_train, n_test) = (u32_at(8), u32_at(12));
+        let (height, width) = (u16_at(16), u16_at(18));
+        let (channels, n_classes) = (b[20] as u64, b[21] as usize);
+        let names_len = u16_at(22) as usize;
+        if !(channels == 1 || channels == 3) {
+            return Err(PackError::BadHeader(format!("{channels} channels; only 1 (grey) or 3 (RGB) are supported")));
+        }
+        if height < 8 || width < 8 || height > MAX_SIDE || width > MAX_SIDE {
+            return Err(PackError::BadHeader(format!("image size {height}×{width}; sides must be 8..={MAX_SIDE} px")));
+        }
+        if n_classes < 2 {
+            return Err(PackError::BadHeader(format!("{n_classes} classes; at least 2 are needed")));
+        }
+        if n_train == 0 || n_test == 0 {
+            return Err(PackError::BadHeader(format!("{n_train} train and {n_test} test images; both splits need images")));
+        }
+        let image_len = channels * height as u64 * width as u64;
+        let pixels = (n_train + n_test) * image_len;
+        if pixels > MAX_PIXELS {
+            return Err(PackError::BadHeader(format!("{pixels} pixels is over the {MAX_PIXELS} limit")));
+        }
+        let wanted = names_len as u64 + pixels + n_train + n_test;
+        let got = (b.len() - 24) as u64;
+        if got < wanted {
+            return Err(PackError::Truncated { wanted, got });
+        }
+        if got > wanted {
+            return Err(PackError::TrailingBytes(got - wanted));
+        }
+        let names = std::str::from_utf8(&b[24..24 + names_len])
+            .map_err(|_| PackError::BadHeader("class names are not UTF-8".into()))?;
+        let class_names: Vec<String> = names.split('\n').map(str::to_owned).collect();
+        if class_names.len() != n_classes {
+            return Err(PackError::BadHeader(format!("{} class names for {n_classes} classes", class_names.len())));
+        }
+        let mut at = 24 + names_len;
+        let mut take = |n: u64| {
+            let s = &b[at..at + n as usize];
+            at += n as usize;
+            s.to_vec()
+        };
+        let train = Split { pixels: take(n_train * image_len), labels: take(n_train) };
+        let test = Split { pixels: take(n_test * image_len), labels: take(n_test) };
+        let pack = Pack {
+            name: name.to_owned(),
+            height: height as usize,
+            width: width as usize,
+            channels: channels as usize,
+            class_names,
+            train,
+            test,
+        };
+        pack.validate()?;
+        Ok(pack)
+    }
+
+    /// Label range and class coverage; also used for packs built in memory.
+    pub fn validate(&self) -> Result<(), PackError> {
+        let n = self.n_classes();
+        for (split_name, split) in [("train", &self.train), ("test", &self.test)] {
+            if split.pixels.len() != split.len() * self.image_len() {
+                return Err(PackError::BadHeader(format!("{split_name} pixel count does not match its labels")));
+            }
+            let mut seen = vec![false; n];
+            for (index, &label) in split.labels.iter().enumerate() {
+                if label as usize >= n {
+                    return Err(PackError::LabelOutOfRange { split: split_name, index, label, n_classes: n });
+                }
+                seen[label as usize] = true;
+            }
+            if let Some(class) = seen.iter().position(|s| !s) {
+                return Err(PackError::EmptyClass { split: split_name, class });
+            }
+        }
+        Ok(())
+    }
+
+    /// Encode as raw bytes (callers gzip them; see [`Pack::encode_gz`]).
+    pub fn encode_raw(&self) -> Vec<u8> {
+        let names = self.class_names.join("\n");
+        let mut out = Vec::with_capacity(24 + names.len() + self.train.pixels.len() + self.test.pixels.len() * 2);
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&(self.train.len() as u32).to_le_bytes());
+        out.extend_from_slice(&(self.test.len() as u32).to_le_bytes());
+        out.extend_from_slice(&(self.height as u16).to_le_bytes());
+        out.extend_from_slice(&(self.width as u16).to_le_bytes());
+        out.push(self.channels as u8);
+        out.push(self.n_classes() as u8);
+        out.extend_from_slice(&(names.len() as u16).to_le_bytes());
+        out.extend_from_slice(names.as_bytes());
+        for split in [&self.train, &self.test] {
+            out.extend_from_slice(&split.pixels);
+            out.extend_from_slice(&split.labels);
+        }
+        out
+    }
+
+    pub fn encode_gz(&self) -> Vec<u8> {
+        use std::io::Write;
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        enc.write_all(&self.encode_raw()).expect("writing to a Vec cannot fail");
+        enc.finish().expect("writing to a Vec cannot fail")
+    }
+
+    /// Keep the first `per_class` images of each class, in their original order.
+    pub fn class_balanced(split: &Split, image_len: usize, n_classes: usize, per_class: usize) -> Split {
+        let mut counts = vec![0usize; n_classes];
+        let mut out = Split { pixels: Vec::new(), labels: Vec::new() };
+        for (i, &label) in split.labels.iter().enumerate() {
+            let c = &mut counts[label as usize];
+            if *c < per_class {
+                *c += 1;
+                out.labels.push(label);
+                out.pixels.extend_from_slice(&split.pixels[i * image_len..(i + 1) * image_len]);
+            }
+        }
+        out
+    }
+}
+
+/// Read an IDX file (raw or gzipped) as used by MNIST and Fashion-MNIST: returns (dims, bytes).
+pub fn read_idx(bytes: &[u8]) -> Result<(Vec<usize>, Vec<u8>), PackError> {
+    let mut raw = Vec::new();
+    let b: &[u8] = if bytes.starts_with(&[0x1f, 0x8b]) {
+        flate2::read::GzDecoder::new(bytes)
+            .take(MAX_PIXELS)
+            .read_to_end(&mut raw)
+            .map_err(|e| PackError::Gzip(e.to_string()))?;
+        &raw
+    } else {
+        bytes
+    };
+    // IDX: 0x00 0x00 <type 0x08 = u8> <ndim>, then ndim big-endian u32 sizes.
+    if b.len() < 4 || b[0] != 0 || b[1] != 0 || b[2] != 0x08 {
+        return Err(PackError::BadHeader("not an unsigned-byte IDX file".into()));
+    }
+    let ndim = b[3] as usize;
+    if ndim == 0 || ndim > 4 || b.len() < 4 + 4 * ndim {
+        return Err(PackError::BadHeader(format!("IDX file with {ndim} dimensions")));
+    }
+    let dims: Vec<usize> = (0..ndim)
+        .map(|i| u32::from_be_bytes([b[4 + 4 * i], b[5 + 4 * i], b[6 + 4 * i], b[7 + 4 * i]]) as usize)
+        .collect();
+    let n: usize = dims.iter().product();
+    let body = &b[4 + 4 * ndim..];
+    if body.len() != n {
+        return Err(PackError::Truncated { wanted: n as u64, got: body.len() as u64 });
+    }
+    Ok((dims, body.to_vec()))
+}
+
+/// Build a pack from an MNIST-layout IDX directory (file names `train-images-idx3-ubyte[.gz]` etc).
+pub fn pack_from_idx_dir(
+    name: &str,
+    dir: &std::path::Path,
+    class_names: Vec<String>,
+    train_per_class: Option<usize>,
+    test_per_class: Option<usize>,
+) -> Result<Pack, PackError> {
+    let read = |stem: &str| -> Result<(Vec<usize>, Vec<u8>), PackError> {
+        for candidate in [format!("{stem}.gz"), stem.to_owned()] {
+            let path = dir.join(&candidate);
+            if path.exists() {
+                let bytes = std::fs::read(&path).map_err(|e| PackError::Io(format!("{}: {e}", path.display())))?;
+                return read_idx(&bytes);
+            }
+        }
+        Err(PackError::Io(format!("{} has no {stem}[.gz]", dir.display())))
+    };
+    let (tr_dims, tr_px) = read("train-images-idx3-ubyte")?;
+    let (_, tr_lb) = read("train-labels-idx1-ubyte")?;
+    let (te_dims, te_px) = read("t10k-images-idx3-ubyte")?;
+    let (_, te_lb) = read("t10k-labels-idx1-ubyte")?;
+    if tr_dims.len() != 3 || te_dims.len() != 3 || tr_dims[1..] != te_dims[1..] {
+        return Err(PackError::BadHeader(format!("IDX image dims {tr_dims:?} / {te_dims:?}")));
+    }
+    let (h, w) = (tr_dims[1], tr_dims[2]);
+    let n_classes = class_names.len();
+    let image_len = h * w;
+    let train = Split { pixels: tr_px, labels: tr_lb };
+    let test = Split { pixels: te_px, labels: te_lb };
+    let train = match train_per_class {
+        Some(k) => Pack::class_balanced(&train, image_len, n_classes, k),
+        None => train,
+    };
+    let test = match test_per_class {
+        Some(k) => Pack::class_balanced(&test, image_len, n_classes, k),
+        None => test,
+    };
+    let pack = Pack { name: name.to_owned(), height: h, width: w, channels: 1, class_names, train, test };
+    pack.validate()?;
+    Ok(pack)
+}
+
+pub const FASHION_MNIST_CLASSES: [&str; 10] =
+    ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"];
+pub const MNIST_CLASSES: [&str; 10] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];

@@ -1,0 +1,119 @@
+//! Evaluation on frozen backbone features, all on the device: weighted kNN (InstDisc),
+//! top-k retrieval, a linear probe and PCA to 2-D.
+//!
+//! [0] Wu, Xiong, Yu, Lin. "Unsupervised Feature Learning via Non-Parametric Instance
+//! Discrimination", CVPR 2018, arXiv:1805.01978, §3.4: the top-k neighbours by cosine
+//! similarity s_i vote for their class with weight exp(s_i / τ).
+use crate::backbone::Backbone;
+use crate::loss::{cross_entropy, l2_normalize};
+use burn::nn::LinearConfig;
+use burn::optim::{AdamConfig, GradientsParams};
+use burn::prelude::*;
+
+/// Queries per chunk when comparing against the bank; bounds the `[Q, N]` similarity block.
+const QUERY_CHUNK: usize = 256;
+/// Images per forward pass when embedding a split.
+pub const EMBED_CHUNK: usize = 500;
+
+/// L2-normalised pooled features of every backbone stage, `[N, D_i]` each.
+pub fn embed_stages(backbone: &Backbone, images: &Tensor<4>) -> Vec<Tensor<2>> {
+    let n = images.dims()[0];
+    let mut per_stage: Vec<Vec<Tensor<2>>> = Vec::new();
+    let mut start = 0;
+    while start < n {
+        let len = EMBED_CHUNK.min(n - start);
+        let stages = backbone.pooled_stages(images.clone().narrow(0, start, len));
+        if per_stage.is_empty() {
+            per_stage = vec![Vec::new(); stages.len()];
+        }
+        for (acc, s) in per_stage.iter_mut().zip(stages) {
+            acc.push(s);
+        }
+        start += len;
+    }
+    per_stage.into_iter().map(|chunks| l2_normalize(Tensor::cat(chunks, 0))).collect()
+}
+
+/// Final-stage features only (normalised), `[N, D]`.
+pub fn embed(backbone: &Backbone, images: &Tensor<4>) -> Tensor<2> {
+    let n = images.dims()[0];
+    let chunks: Vec<Tensor<2>> = (0..n)
+        .step_by(EMBED_CHUNK)
+        .map(|s| backbone.forward(images.clone().narrow(0, s, EMBED_CHUNK.min(n - s))))
+        .collect();
+    l2_normalize(Tensor::cat(chunks, 0))
+}
+
+/// Weighted kNN predictions `[Q]` for normalised `queries` `[Q, D]` against a normalised
+/// `bank` `[N, D]` with labels `[N]`.
+pub fn knn_predict(bank: &Tensor<2>, bank_labels: &Tensor<1, Int>, queries: &Tensor<2>, n_classes: usize, k: usize, temperature: f64) -> Tensor<1, Int> {
+    let [q, _] = queries.dims();
+    let k = k.min(bank.dims()[0]);
+    let bank_t = bank.clone().transpose(); // [D, N]
+    let mut preds = Vec::new();
+    for start in (0..q).step_by(QUERY_CHUNK) {
+        let len = QUERY_CHUNK.min(q - start);
+        let sim = queries.clone().narrow(0, start, len).matmul(bank_t.clone()); // [Qc, N]
+        let (top_sim, top_idx) = sim.topk_with_indices(k, 1); // [Qc, k] each
+        let labels = bank_labels.clone().select(0, top_idx.reshape([len * k])).reshape([len, k]);
+        let weights = (top_sim / temperature).exp(); // [Qc, k]
+        let votes = labels.one_hot::<3>(n_classes).float() * weights.unsqueeze_dim::<3>(2); // [Qc, k, K]
+        preds.push(votes.sum_dim(1).reshape([len, n_classes]).argmax(1).reshape([len]));
+    }
+    Tensor::cat(preds, 0)
+}
+
+/// Fraction of `preds == labels`, as `[1]`.
+pub fn agreement(preds: Tensor<1, Int>, labels: Tensor<1, Int>) -> Tensor<1> {
+    preds.equal(labels).float().mean()
+}
+
+/// Top-k most similar bank rows to one normalised query `[1, D]`: (indices, cosine).
+pub fn nearest(bank: &Tensor<2>, query: Tensor<2>, k: usize) -> (Tensor<1, Int>, Tensor<1>) {
+    let k = k.min(bank.dims()[0]);
+    let sim = query.matmul(bank.clone().transpose()); // [1, N]
+    let (top_sim, top_idx) = sim.topk_with_indices(k, 1);
+    (top_idx.reshape([k]), top_sim.reshape([k]))
+}
+
+/// Linear probe: logistic regression on frozen features, full-batch Adam for `epochs`, then
+/// test accuracy `[1]`. Features come in on the plain device; the probe trains on `ad`.
+pub fn linear_probe(train: Tensor<2>, train_labels: Tensor<1, Int>, test: Tensor<2>, test_labels: Tensor<1, Int>, n_classes: usize, epochs: usize, ad: &Device) -> Tensor<1> {
+    let d = train.dims()[1];
+    let mut probe = LinearConfig::new(d, n_classes).init(ad);
+    let mut optim = AdamConfig::new().with_epsilon(1e-8).init();
+    let (x, y) = (train.autodiff(), train_labels.autodiff());
+    for _ in 0..epochs {
+        let loss = cross_entropy(probe.forward(x.clone()), y.clone());
+        let grads = GradientsParams::from_grads(loss.backward(), &probe);
+        probe = optim.step(0.01, probe, grads);
+    }
+    let probe = probe.valid();
+    let preds = probe.forward(test).argmax(1);
+    let n = preds.dims()[0];
+    agreement(preds.reshape([n]), test_labels)
+}
+
+/// Project `x` `[N, D]` onto its top two principal components, `[N, 2]` (power iteration
+/// with deflation on the D×D covariance; D ≤ 512 here, so this is cheap on any device).
+pub fn pca_2d(x: Tensor<2>, iterations: usize) -> Tensor<2> {
+    let [n, d] = x.dims();
+    let device = x.device();
+    let centred = x.clone() - x.mean_dim(0); // [N, D]
+    let mut cov = centred.clone().transpose().matmul(centred.clone()) / (n.max(2) - 1) as f64; // [D, D]
+    let mut components = Vec::with_capacity(2);
+    for c in 0..2 {
+        // Deterministic, non-degenerate start: 1, 1/2, 1/3, … alternating in sign per component.
+        let start: Vec<f32> = (0..d).map(|i| (if (i + c) % 2 == 0 { 1.0 } else { -1.0 }) / (i + 1) as f32).collect();
+        let mut v = Tensor::<2>::from_data(TensorData::new(start, [d, 1]), &device);
+        for _ in 0..iterations {
+            let w = cov.clone().matmul(v);
+            v = w.clone() / w.square().sum().sqrt().clamp_min(1e-12).reshape([1, 1]);
+        }
+        // Deflate: cov −= λ v vᵀ with λ = vᵀ cov v.
+        let lambda = v.clone().transpose().matmul(cov.clone().matmul(v.clone())); // [1, 1]
+        cov = cov - v.clone().matmul(v.clone().transpose()) * lambda;
+        components.push(v);
+    }
+    centred.matmul(Tensor::cat(components, 1)) // [N, 2]
+}

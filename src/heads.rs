@@ -1,0 +1,34 @@
+//! Heads built from a list of layer widths, as lightly does: `[128, 128, 64]` is
+//! Linear(128→128) → BatchNorm → ReLU → Linear(128→64). One type serves SimCLR's projector,
+//! BYOL's predictor and a linear classifier (`[D, n_classes]`).
+use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig};
+use burn::prelude::*;
+use burn::tensor::activation::relu;
+
+#[derive(Module, Debug)]
+pub struct Mlp {
+    linears: Vec<Linear>,
+    norms: Vec<BatchNorm>,
+}
+
+impl Mlp {
+    /// `widths[0]` is the input width; every hidden layer gets BatchNorm + ReLU, the last none.
+    pub fn new(widths: &[usize], device: &Device) -> Self {
+        assert!(widths.len() >= 2, "an MLP head needs an input and an output width");
+        let linears = widths.windows(2).map(|w| LinearConfig::new(w[0], w[1]).init(device)).collect();
+        let norms = widths[1..widths.len() - 1].iter().map(|&w| BatchNormConfig::new(w).init(device)).collect();
+        Self { linears, norms }
+    }
+
+    pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
+        let last = self.linears.len() - 1;
+        let mut x = x;
+        for (i, linear) in self.linears.iter().enumerate() {
+            x = linear.forward(x);
+            if i < last {
+                x = relu(self.norms[i].forward(x));
+            }
+        }
+        x
+    }
+}

@@ -1,0 +1,19 @@
+//! ssl-playground: self- and semi-supervised learning for small vision backbones, in the
+//! browser on WebGPU and natively, with Burn. See ARCHITECTURE.md in shared/ for the layout.
+pub mod augment;
+pub mod backbone;
+pub mod config;
+pub mod data;
+pub mod device;
+pub mod eval;
+pub mod exec;
+pub mod heads;
+pub mod loss;
+pub mod methods;
+pub mod optim;
+pub mod report;
+pub mod rng;
+pub mod train;
+
+pub use config::RunConfig;
+pub use train::{Session, SessionError};

@@ -1,0 +1,28 @@
+//! Classification losses shared by the pretext, supervised and semi-supervised methods.
+use burn::prelude::*;
+use burn::tensor::activation::{log_softmax, softmax};
+
+/// Mean cross-entropy of `logits` `[B, K]` against class indices `targets` `[B]`.
+pub fn cross_entropy(logits: Tensor<2>, targets: Tensor<1, Int>) -> Tensor<1> {
+    let [b, _] = logits.dims();
+    let log_p = log_softmax(logits, 1);
+    log_p.gather(1, targets.reshape([b, 1])).mean().neg()
+}
+
+/// FixMatch's unsupervised term (Sohn et al. 2020, arXiv:2001.07685, eq. 4):
+/// (1/B) Σ_b 1[max q_b ≥ τ] · H(argmax q_b, p_b). The mean runs over *all* rows, masked rows
+/// contribute zero, so the term shrinks when few pseudo-labels pass the threshold.
+/// `mask` is `[B]` of 0/1.
+pub fn masked_cross_entropy(logits: Tensor<2>, targets: Tensor<1, Int>, mask: Tensor<1>) -> Tensor<1> {
+    let [b, _] = logits.dims();
+    let log_p = log_softmax(logits, 1);
+    let nll = log_p.gather(1, targets.reshape([b, 1])).reshape([b]).neg(); // [B]
+    (nll * mask).mean()
+}
+
+/// Mean Shannon entropy (nats) of the softmax of `logits` `[B, K]`.
+pub fn entropy(logits: Tensor<2>) -> Tensor<1> {
+    let p = softmax(logits.clone(), 1);
+    let log_p = log_softmax(logits, 1);
+    (p * log_p).sum_dim(1).mean().neg()
+}

@@ -1,0 +1,2 @@
+//! Contrastive and non-contrastive joint-embedding methods.
+pub mod simclr;

@@ -1,0 +1,102 @@
+//! SimCLR: two augmented views per image, an MLP projector, and the NT-Xent loss.
+//!
+//! [0] Chen, Kornblith, Norouzi, Hinton. "A Simple Framework for Contrastive Learning of
+//! Visual Representations", ICML 2020, arXiv:2002.05709. "SimCLR learns representations by
+//! maximizing agreement between differently augmented views of the same data example via a
+//! contrastive loss in the latent space."
+use super::super::{Batch, BatchPlan, Losses, Method, Setup, StepCtx};
+use crate::augment::SimclrViews;
+use crate::backbone::Backbone;
+use crate::heads::Mlp;
+use crate::loss::{l2_normalize, nt_xent};
+use crate::rng::Rng;
+use burn::prelude::*;
+
+#[derive(Config, Debug)]
+pub struct SimclrConfig {
+    /// τ in NT-Xent. The paper's CIFAR-10 runs use 0.5; ImageNet 0.1.
+    #[config(default = 0.5)]
+    pub temperature: f64,
+    /// Projector hidden width (paper: 2048 on ResNet-50's 2048-d features; we keep it equal
+    /// to the backbone width, so 0 means "same as the backbone").
+    #[config(default = 0)]
+    pub projector_hidden: usize,
+    /// Projection size (paper: 128).
+    #[config(default = 64)]
+    pub projector_out: usize,
+    #[config(default = "SimclrViews::default()")]
+    pub views: SimclrViews,
+}
+
+impl Default for SimclrConfig {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[derive(Module, Debug)]
+pub struct SimclrModel {
+    pub backbone: Backbone,
+    pub projector: Mlp,
+}
+
+pub struct Simclr {
+    config: SimclrConfig,
+}
+
+impl Method for Simclr {
+    type Config = SimclrConfig;
+    type Model = SimclrModel;
+
+    fn new(mut config: SimclrConfig, setup: &Setup) -> Result<(Self, SimclrModel), String> {
+        if !(config.temperature > 0.0 && config.temperature <= 10.0) {
+            return Err(format!("simclr temperature {} must be in (0, 10]", config.temperature));
+        }
+        if config.projector_out == 0 {
+            return Err("simclr projector_out must be at least 1".into());
+        }
+        if !setup.flip_invariant {
+            config.views.flip_p = 0.0; // a mirrored digit is another symbol
+        }
+        let backbone = setup.backbone();
+        let d = backbone.out_dim();
+        let hidden = if config.projector_hidden == 0 { d } else { config.projector_hidden };
+        let projector = Mlp::new(&[d, hidden, config.projector_out], &setup.device);
+        Ok((Simclr { config }, SimclrModel { backbone, projector }))
+    }
+
+    fn batch_plan(&self, batch_size: usize) -> BatchPlan {
+        BatchPlan { labelled: 0, unlabelled: batch_size }
+    }
+
+    fn loss(&mut self, model: &SimclrModel, batch: &Batch, ctx: &mut StepCtx) -> Losses {
+        let x = batch.unlabelled.clone().expect("SimCLR draws unlabelled images");
+        let n = x.dims()[0];
+        let v1 = self.config.views.view(x.clone(), ctx.rng);
+        let v2 = self.config.views.view(x, ctx.rng);
+        // One forward over both views, so BatchNorm sees 2N images as in the paper.
+        let views = ctx.to_model(Tensor::cat(vec![v1, v2], 0)); // [2N, C, H, W]
+        let z = model.projector.forward(model.backbone.forward(views)); // [2N, P]
+        let z1 = z.clone().narrow(0, 0, n);
+        let z2 = z.narrow(0, n, n);
+        // Diagnostics: mean cosine of positive pairs and of all cross-image pairs.
+        let (u1, u2) = (l2_normalize(z1.clone().detach()), l2_normalize(z2.clone().detach()));
+        let cos = u1.matmul(u2.transpose()); // [N, N]
+        let positive = cos.clone().mul(Tensor::eye(n, &cos.device())).sum() / n as f64;
+        let negative = (cos.sum() - positive.clone() * n as f64) / ((n * n - n).max(1) as f64);
+        Losses::new(nt_xent(z1, z2, self.config.temperature))
+            .with("positive_sim", positive)
+            .with("negative_sim", negative)
+    }
+
+    fn backbone(model: &SimclrModel) -> &Backbone {
+        &model.backbone
+    }
+
+    fn views(&self, images: Tensor<4>, rng: &mut Rng) -> Vec<(String, Tensor<4>)> {
+        vec![
+            ("view 1".into(), self.config.views.view(images.clone(), rng)),
+            ("view 2".into(), self.config.views.view(images, rng)),
+        ]
+    }
+}

@@ -1,0 +1,2 @@
+//! Pretext-task methods: a made-up label computed from the image itself.
+pub mod rotnet;

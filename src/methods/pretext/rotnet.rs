@@ -1,0 +1,101 @@
+//! RotNet: predict which of four rotations (0°, 90°, 180°, 270°) an image was turned by.
+//!
+//! [0] Gidaris, Singh, Komodakis. "Unsupervised Representation Learning by Predicting Image
+//! Rotations", ICLR 2018, arXiv:1803.07728. "We propose to learn image features by training
+//! ConvNets to recognize the 2d rotation that is applied to the image that it gets as input."
+//! As in the paper, all four rotations of every image go into the same batch (§3.2: this
+//! "results in a significant improvement").
+use super::super::{accuracy, Batch, BatchPlan, Losses, Method, Setup, StepCtx};
+use crate::augment::{self, ops::rot90};
+use crate::backbone::Backbone;
+use crate::heads::Mlp;
+use crate::loss::cross_entropy;
+use crate::rng::Rng;
+use burn::prelude::*;
+
+#[derive(Config, Debug)]
+pub struct RotNetConfig {
+    /// Hidden widths of the rotation head on the backbone features (empty = linear head).
+    #[config(default = "vec![128]")]
+    pub head_hidden: Vec<usize>,
+    /// Flip and shift each image before rotating it (the paper trains with standard
+    /// crop + flip augmentation).
+    #[config(default = true)]
+    pub augment: bool,
+}
+
+impl Default for RotNetConfig {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[derive(Module, Debug)]
+pub struct RotNetModel {
+    pub backbone: Backbone,
+    pub head: Mlp,
+}
+
+pub struct RotNet {
+    config: RotNetConfig,
+    flip: bool,
+}
+
+/// All four rotations of `x` `[B, C, H, W]` stacked as `[4B, C, H, W]`, with labels `[4B]`.
+pub fn four_rotations(x: Tensor<4>) -> (Tensor<4>, Tensor<1, Int>) {
+    let b = x.dims()[0];
+    let device = x.device();
+    let rotated = Tensor::cat((0..4).map(|k| rot90(x.clone(), k)).collect(), 0); // [4B, C, H, W]
+    let labels: Vec<i64> = (0..4).flat_map(|k| std::iter::repeat_n(k as i64, b)).collect();
+    (rotated, Tensor::from_data(TensorData::new(labels, [4 * b]), &device))
+}
+
+impl RotNet {
+    fn logits(model: &RotNetModel, x: Tensor<4>) -> Tensor<2> {
+        model.head.forward(model.backbone.forward(x))
+    }
+}
+
+impl Method for RotNet {
+    type Config = RotNetConfig;
+    type Model = RotNetModel;
+
+    fn new(config: RotNetConfig, setup: &Setup) -> Result<(Self, RotNetModel), String> {
+        if setup.height != setup.width_px {
+            return Err(format!("RotNet needs square images, got {}×{}", setup.height, setup.width_px));
+        }
+        let backbone = setup.backbone();
+        let mut widths = vec![backbone.out_dim()];
+        widths.extend(&config.head_hidden);
+        widths.push(4);
+        let head = Mlp::new(&widths, &setup.device);
+        Ok((RotNet { config, flip: setup.flip_invariant }, RotNetModel { backbone, head }))
+    }
+
+    fn batch_plan(&self, batch_size: usize) -> BatchPlan {
+        BatchPlan { labelled: 0, unlabelled: batch_size }
+    }
+
+    fn loss(&mut self, model: &RotNetModel, batch: &Batch, ctx: &mut StepCtx) -> Losses {
+        let x = batch.unlabelled.clone().expect("RotNet draws unlabelled images");
+        let x = if self.config.augment { augment::weak(x, self.flip, ctx.rng) } else { x };
+        let (rotated, labels) = four_rotations(x);
+        let logits = Self::logits(model, ctx.to_model(rotated));
+        let labels = labels.autodiff();
+        let acc = accuracy(logits.clone().detach(), labels.clone());
+        Losses::new(cross_entropy(logits, labels)).with("rotation_acc", acc)
+    }
+
+    fn backbone(model: &RotNetModel) -> &Backbone {
+        &model.backbone
+    }
+
+    fn pretext_accuracy(&self, model: &RotNetModel, images: Tensor<4>) -> Option<Tensor<1>> {
+        let (rotated, labels) = four_rotations(images);
+        Some(accuracy(Self::logits(model, rotated), labels))
+    }
+
+    fn views(&self, images: Tensor<4>, _rng: &mut Rng) -> Vec<(String, Tensor<4>)> {
+        (0..4).map(|k| (format!("{}°", k * 90), rot90(images.clone(), k))).collect()
+    }
+}

@@ -1,0 +1,126 @@
+//! FixMatch: confident predictions on weak views become pseudo-labels for strong views.
+//!
+//! [0] Sohn et al. "FixMatch: Simplifying Semi-Supervised Learning with Consistency and
+//! Confidence", NeurIPS 2020, arXiv:2001.07685. "For each unlabeled image, we first apply a
+//! weak augmentation and compute the model's predicted class. If the probability of that
+//! class is above a threshold τ, we train the model to predict it on a strongly augmented
+//! version of the same image." Loss: ℓ_s + λ_u ℓ_u (eq. 2 and 4).
+use super::super::{Batch, BatchPlan, Losses, Method, Setup, StepCtx};
+use crate::augment::{self, RandAugment};
+use crate::backbone::Backbone;
+use crate::heads::Mlp;
+use crate::loss::{cross_entropy, masked_cross_entropy};
+use crate::rng::Rng;
+use burn::prelude::*;
+use burn::tensor::activation::softmax;
+
+#[derive(Config, Debug)]
+pub struct FixMatchConfig {
+    /// τ: confidence a weak-view prediction needs to become a pseudo-label (paper: 0.95).
+    #[config(default = 0.95)]
+    pub threshold: f64,
+    /// μ: unlabelled images per labelled image in a batch (paper: 7).
+    #[config(default = 7)]
+    pub mu: usize,
+    /// λ_u: weight of the unlabelled loss (paper: 1).
+    #[config(default = 1.0)]
+    pub lambda_u: f64,
+    #[config(default = "RandAugment::default()")]
+    pub strong: RandAugment,
+}
+
+impl Default for FixMatchConfig {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Backbone + linear classifier; shared with the supervised baseline.
+#[derive(Module, Debug)]
+pub struct ClassifierModel {
+    pub backbone: Backbone,
+    pub classifier: Mlp,
+}
+
+impl ClassifierModel {
+    pub fn new(setup: &Setup) -> Self {
+        let backbone = setup.backbone();
+        let classifier = Mlp::new(&[backbone.out_dim(), setup.n_classes], &setup.device);
+        Self { backbone, classifier }
+    }
+    pub fn logits(&self, x: Tensor<4>) -> Tensor<2> {
+        self.classifier.forward(self.backbone.forward(x))
+    }
+}
+
+pub struct FixMatch {
+    config: FixMatchConfig,
+}
+
+impl Method for FixMatch {
+    type Config = FixMatchConfig;
+    type Model = ClassifierModel;
+
+    fn new(mut config: FixMatchConfig, setup: &Setup) -> Result<(Self, ClassifierModel), String> {
+        if !(0.0..=1.0).contains(&config.threshold) {
+            return Err(format!("fixmatch threshold {} must be in [0, 1]", config.threshold));
+        }
+        if config.mu == 0 || config.mu > 16 {
+            return Err(format!("fixmatch mu {} must be in 1..=16", config.mu));
+        }
+        config.strong.flip &= setup.flip_invariant;
+        Ok((FixMatch { config }, ClassifierModel::new(setup)))
+    }
+
+    fn batch_plan(&self, batch_size: usize) -> BatchPlan {
+        BatchPlan { labelled: batch_size, unlabelled: batch_size * self.config.mu }
+    }
+
+    fn loss(&mut self, model: &ClassifierModel, batch: &Batch, ctx: &mut StepCtx) -> Losses {
+        let (x_lb, y_lb) = batch.labelled.clone().expect("FixMatch draws labelled images");
+        let x_ulb = batch.unlabelled.clone().expect("FixMatch draws unlabelled images");
+        let (n_lb, n_ulb) = (x_lb.dims()[0], x_ulb.dims()[0]);
+        let flip = self.config.strong.flip;
+        let x_lb_w = augment::weak(x_lb, flip, ctx.rng);
+        let x_ulb_w = augment::weak(x_ulb.clone(), flip, ctx.rng);
+        let x_ulb_s = self.config.strong.view(x_ulb, ctx.rng);
+        // One forward over [labelled; weak; strong], as the reference implementation does,
+        // so BatchNorm statistics cover all three.
+        let all = ctx.to_model(Tensor::cat(vec![x_lb_w, x_ulb_w, x_ulb_s], 0));
+        let logits = model.logits(all); // [L + 2U, K]
+        let logits_lb = logits.clone().narrow(0, 0, n_lb);
+        let logits_w = logits.clone().narrow(0, n_lb, n_ulb).detach();
+        let logits_s = logits.narrow(0, n_lb + n_ulb, n_ulb);
+
+        let sup = cross_entropy(logits_lb, y_lb.autodiff());
+        let probs = softmax(logits_w, 1); // [U, K], no gradient through the pseudo-label
+        let confidence = probs.clone().max_dim(1).reshape([n_ulb]);
+        let pseudo = probs.argmax(1).reshape([n_ulb]);
+        let mask = confidence.greater_equal_elem(self.config.threshold).float(); // [U]
+        let unsup = masked_cross_entropy(logits_s, pseudo.clone(), mask.clone());
+        let total = sup.clone() + unsup.clone() * self.config.lambda_u;
+
+        let mut losses = Losses::new(total).with("sup", sup).with("unsup", unsup).with("mask_ratio", mask.clone().mean());
+        if let Some(truth) = &batch.unlabelled_truth {
+            // Accuracy of the pseudo-labels that were kept (0 when none passed τ).
+            let correct = pseudo.equal(truth.clone().autodiff()).float() * mask.clone();
+            losses = losses.with("pseudo_label_acc", correct.sum() / mask.sum().clamp_min(1.0));
+        }
+        losses
+    }
+
+    fn backbone(model: &ClassifierModel) -> &Backbone {
+        &model.backbone
+    }
+
+    fn classifier(model: &ClassifierModel) -> Option<&Mlp> {
+        Some(&model.classifier)
+    }
+
+    fn views(&self, images: Tensor<4>, rng: &mut Rng) -> Vec<(String, Tensor<4>)> {
+        vec![
+            ("weak".into(), augment::weak(images.clone(), self.config.strong.flip, rng)),
+            ("strong".into(), self.config.strong.view(images, rng)),
+        ]
+    }
+}

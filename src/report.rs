@@ -1,0 +1,103 @@
+//! The serde types that cross to JavaScript or to stdout as JSON lines.
+//!
+//! Non-finite numbers are written as `null` (serde_json does this for `f64::NAN`), so a NaN
+//! loss never produces text that `JSON.parse` rejects.
+use serde::{Deserialize, Serialize};
+
+/// One training step: every loss term by name, the learning rate and the throughput.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct StepReport {
+    pub kind: &'static str, // "step"
+    pub step: usize,
+    /// Loss terms and diagnostics in a stable order (`total` first).
+    pub terms: Vec<(String, f64)>,
+    pub lr: f64,
+    pub images_per_s: f64,
+}
+
+impl StepReport {
+    pub fn term(&self, name: &str) -> Option<f64> {
+        self.terms.iter().find(|(n, _)| n == name).map(|(_, v)| *v)
+    }
+    /// JSON object with the terms flattened next to `step`, `lr`, `images_per_s`.
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        m.insert("kind".into(), "step".into());
+        m.insert("step".into(), self.step.into());
+        for (name, v) in &self.terms {
+            m.insert(name.clone(), finite(*v));
+        }
+        m.insert("lr".into(), finite(self.lr));
+        m.insert("images_per_s".into(), finite(self.images_per_s));
+        serde_json::Value::Object(m)
+    }
+}
+
+pub fn finite(v: f64) -> serde_json::Value {
+    if v.is_finite() {
+        serde_json::json!(v)
+    } else {
+        serde_json::Value::Null
+    }
+}
+
+/// A periodic evaluation on the held-out split.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct EvalReport {
+    pub kind: String, // "eval"
+    pub step: usize,
+    pub knn_acc: f64,
+    /// Classifier accuracy on the test split, for methods that train one (semi-supervised).
+    pub test_acc: Option<f64>,
+    /// Held-out accuracy on the pretext task, for pretext methods.
+    pub pretext_acc: Option<f64>,
+}
+
+/// kNN accuracy of one backbone stage, trained and untrained.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct LayerKnn {
+    pub layer: String,
+    pub trained: f64,
+    pub untrained: f64,
+}
+
+/// The last line of `sslp train --json`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Summary {
+    pub kind: String, // "summary"
+    pub method: String,
+    pub dataset: String,
+    pub backbone: String,
+    pub steps: usize,
+    pub seconds: f64,
+    pub knn_acc: f64,
+    pub random_init_knn_acc: f64,
+    pub knn_by_layer: Vec<LayerKnn>,
+    pub test_acc: Option<f64>,
+    pub supervised_only_acc: Option<f64>,
+    pub pretext_acc: Option<f64>,
+    pub final_loss: Option<f64>,
+    pub images_per_s: f64,
+}
+
+/// One retrieved neighbour.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Neighbour {
+    pub index: usize,
+    pub label: u8,
+    pub similarity: f32,
+}
+
+/// Registry metadata for the UI and `sslp methods`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct MethodInfo {
+    pub id: String,
+    pub family: String,
+    pub name: String,
+    pub paper: String,
+    pub link: String,
+    pub explanation: String,
+    pub loss_terms: Vec<String>,
+    pub defaults: serde_json::Value,
+    pub optimizer: serde_json::Value,
+}

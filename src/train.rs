@@ -1,0 +1,499 @@
+//! The Session: owns the data, the model, the optimizer and the method, and is driven one
+//! step at a time, so the CLI, the tests and the page's worker all work the same way.
+//!
+//! Every tensor read is async (`into_data_async`), the only kind that works on WebGPU in a
+//! browser; natively the CLI drives the futures with [`crate::exec::block_on`].
+use crate::backbone::Backbone;
+use crate::config::RunConfig;
+use crate::data::{labelled_subset, DeviceSplit, Pack, Sampler};
+use crate::eval;
+use crate::heads::Mlp;
+use crate::methods::{Batch, BatchPlan, Losses, Method, MethodKind, Setup, StepCtx};
+use crate::optim::OptimConfig;
+use crate::report::{EvalReport, LayerKnn, Neighbour, StepReport};
+use crate::rng::Rng;
+use burn::optim::{GradientsParams, ModuleOptimizer};
+use burn::prelude::*;
+use burn::store::{ModuleSnapshot, SafetensorsStore};
+
+/// What a step or an evaluation can fail with; each message says what to do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SessionError {
+    /// A loss term came out NaN or infinite; the step was not applied, so the model is the
+    /// one from the step before.
+    NonFinite { step: usize, term: String },
+    Config(String),
+    Device(String),
+    Checkpoint(String),
+}
+
+impl std::fmt::Display for SessionError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SessionError::NonFinite { step, term } => write!(
+                f,
+                "loss term '{term}' became NaN or infinite at step {step}; the step was skipped and the model kept. \
+                 Lower the learning rate (or raise the temperature) and resume"
+            ),
+            SessionError::Config(e) => write!(f, "{e}"),
+            SessionError::Device(e) => write!(f, "the compute device failed: {e}"),
+            SessionError::Checkpoint(e) => write!(f, "checkpoint error: {e}"),
+        }
+    }
+}
+impl std::error::Error for SessionError {}
+
+/// Backbone and classifier in evaluation mode (BatchNorm on running statistics).
+pub struct EvalModel {
+    pub backbone: Backbone,
+    pub classifier: Option<Mlp>,
+}
+
+/// A type-erased trainer, so the Session can hold any method.
+pub trait Runner {
+    fn batch_plan(&self, batch_size: usize) -> BatchPlan;
+    /// Compute the loss of one batch and keep it for [`Runner::apply`]; returns the term
+    /// names and the detached terms packed as `[n_terms]`.
+    fn forward(&mut self, batch: &Batch, ctx: &mut StepCtx) -> (Vec<&'static str>, Tensor<1>);
+    /// Backward, optimizer step at `lr`, then the method's post-step hook.
+    fn apply(&mut self, lr: f64, ctx: &StepCtx);
+    /// Drop the pending loss without stepping.
+    fn discard(&mut self);
+    fn eval_model(&self) -> EvalModel;
+    fn pretext_accuracy(&self, images: Tensor<4>) -> Option<Tensor<1>>;
+    fn views(&self, images: Tensor<4>, rng: &mut Rng) -> Vec<(String, Tensor<4>)>;
+    fn save(&self) -> Result<Vec<u8>, String>;
+    fn load(&mut self, bytes: Vec<u8>) -> Result<(), String>;
+    fn num_params(&self) -> usize;
+}
+
+/// Drives one [`Method`]: `loss → backward → optimizer step → after_step`.
+pub struct Trainer<M: Method> {
+    method: M,
+    model: Option<M::Model>,
+    optim: ModuleOptimizer,
+    pending: Option<Tensor<1>>,
+    device: Device,
+}
+
+impl<M: Method> Trainer<M> {
+    pub fn new(method: M, model: M::Model, optim: &OptimConfig, device: Device) -> Self {
+        Self { method, model: Some(model), optim: optim.build(), pending: None, device }
+    }
+    fn model(&self) -> &M::Model {
+        self.model.as_ref().expect("the model is only taken during an optimizer step")
+    }
+}
+
+impl<M: Method> Runner for Trainer<M> {
+    fn batch_plan(&self, batch_size: usize) -> BatchPlan {
+        self.method.batch_plan(batch_size)
+    }
+
+    fn forward(&mut self, batch: &Batch, ctx: &mut StepCtx) -> (Vec<&'static str>, Tensor<1>) {
+        let model = self.model.as_ref().expect("model present");
+        let Losses { total, terms } = self.method.loss(model, batch, ctx);
+        self.pending = Some(total);
+        let names = terms.iter().map(|(n, _)| *n).collect();
+        let packed = Tensor::cat(terms.into_iter().map(|(_, t)| t.reshape([1])).collect(), 0);
+        (names, packed)
+    }
+
+    fn apply(&mut self, lr: f64, ctx: &StepCtx) {
+        let total = self.pending.take().expect("apply() follows forward()");
+        let model = self.model.take().expect("model present");
+        let grads = GradientsParams::from_grads(total.backward(), &model);
+        let model = self.optim.step(lr, model, grads);
+        self.method.after_step(&model, ctx);
+        self.model = Some(model);
+    }
+
+    fn discard(&mut self) {
+        self.pending = None;
+    }
+
+    fn eval_model(&self) -> EvalModel {
+        let valid = self.model().valid();
+        EvalModel { backbone: M::backbone(&valid).clone(), classifier: M::classifier(&valid).cloned() }
+    }
+
+    fn pretext_accuracy(&self, images: Tensor<4>) -> Option<Tensor<1>> {
+        self.method.pretext_accuracy(&self.model().valid(), images)
+    }
+
+    fn views(&self, images: Tensor<4>, rng: &mut Rng) -> Vec<(String, Tensor<4>)> {
+        self.method.views(images, rng)
+    }
+
+    fn save(&self) -> Result<Vec<u8>, String> {
+        let mut store = SafetensorsStore::from_bytes(None);
+        self.model().save_into(&mut store).map_err(|e| e.to_string())?;
+        store.get_bytes().map_err(|e| e.to_string())
+    }
+
+    fn load(&mut self, bytes: Vec<u8>) -> Result<(), String> {
+        let model = self.model.as_mut().expect("model present");
+        model.load_from(&mut SafetensorsStore::from_bytes(Some(bytes))).map_err(|e| e.to_string())?;
+        let _ = &self.device;
+        Ok(())
+    }
+
+    fn num_params(&self) -> usize {
+        self.model().num_params()
+    }
+}
+
+/// A host clock in milliseconds; the web facade passes `performance.now()`.
+pub type Clock = Box<dyn Fn() -> f64>;
+
+#[cfg(not(target_family = "wasm"))]
+pub fn native_clock() -> Clock {
+    let start = std::time::Instant::now();
+    Box::new(move || start.elapsed().as_secs_f64() * 1e3)
+}
+
+/// kNN accuracy of every backbone stage.
+#[derive(Clone, Debug)]
+pub struct LayerAccuracy {
+    pub names: Vec<String>,
+    pub accuracy: Vec<f64>,
+}
+
+pub struct Session {
+    pub config: RunConfig,
+    pub kind: MethodKind,
+    pub pack_info: PackInfo,
+    runner: Box<dyn Runner>,
+    optim: OptimConfig,
+    train: DeviceSplit,
+    test: DeviceSplit,
+    labelled: Option<Sampler>,
+    unlabelled: Sampler,
+    data_rng: Rng,
+    view_rng: Rng,
+    step: usize,
+    device: Device,
+    ad_device: Device,
+    clock: Clock,
+    /// Bank embeddings of the train split at the step they were computed.
+    bank_cache: Option<(usize, Tensor<2>)>,
+    /// kNN by layer of the untrained model, measured when the session was created.
+    random_init: Option<LayerAccuracy>,
+}
+
+/// Dataset facts the page and reports need.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct PackInfo {
+    pub name: String,
+    pub channels: usize,
+    pub height: usize,
+    pub width: usize,
+    pub class_names: Vec<String>,
+    pub n_train: usize,
+    pub n_test: usize,
+    pub n_labelled: usize,
+}
+
+impl Session {
+    /// Build a session on `device` (plain; training uses its autodiff twin).
+    pub fn new(config: RunConfig, pack: &Pack, device: Device, clock: Clock) -> Result<Session, SessionError> {
+        config.validate().map_err(SessionError::Config)?;
+        let kind = config.method_kind().map_err(SessionError::Config)?;
+        let optim = config.optimizer().map_err(SessionError::Config)?;
+        device.seed(config.seed);
+        let ad_device = device.clone().autodiff();
+        let train = DeviceSplit::new(&pack.train, pack, config.train_limit, &device);
+        let test = DeviceSplit::new(&pack.test, pack, config.test_limit, &device);
+        let root = Rng::new(config.seed);
+        let mut data_rng = root.fork(b"data");
+        let labelled = if kind.uses_labels() {
+            let idx = labelled_subset(&train.labels, pack.n_classes(), config.labels_per_class, &mut root.fork(b"labels"))
+                .map_err(SessionError::Config)?;
+            Some(idx)
+        } else {
+            None
+        };
+        let n_labelled = labelled.as_ref().map_or(0, Vec::len);
+        let setup = Setup {
+            backbone: config.backbone,
+            width: config.width,
+            channels: pack.channels,
+            height: pack.height,
+            width_px: pack.width,
+            n_classes: pack.n_classes(),
+            // Digits change meaning when mirrored; clothes and most photos do not.
+            flip_invariant: pack.name != "mnist",
+            device: ad_device.clone(),
+        };
+        let runner = kind.build(&config.params, &setup, &optim).map_err(SessionError::Config)?;
+        let unlabelled = Sampler::new((0..train.len()).collect());
+        let labelled = labelled.map(Sampler::new);
+        let _ = data_rng.next_u64();
+        let pack_info = PackInfo {
+            name: pack.name.clone(),
+            channels: pack.channels,
+            height: pack.height,
+            width: pack.width,
+            class_names: pack.class_names.clone(),
+            n_train: train.len(),
+            n_test: test.len(),
+            n_labelled,
+        };
+        Ok(Session {
+            config,
+            kind,
+            pack_info,
+            runner,
+            optim,
+            train,
+            test,
+            labelled,
+            unlabelled,
+            data_rng,
+            view_rng: root.fork(b"views"),
+            step: 0,
+            device,
+            ad_device,
+            clock,
+            bank_cache: None,
+            random_init: None,
+        })
+    }
+
+    pub fn step_count(&self) -> usize {
+        self.step
+    }
+    pub fn num_params(&self) -> usize {
+        self.runner.num_params()
+    }
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+    pub fn test_split(&self) -> &DeviceSplit {
+        &self.test
+    }
+    pub fn train_split(&self) -> &DeviceSplit {
+        &self.train
+    }
+    pub fn lr(&self) -> f64 {
+        self.optim.lr_at(self.step, self.config.steps)
+    }
+
+    /// Draw the next batch on the plain device.
+    pub fn next_batch(&mut self) -> Batch {
+        let plan = self.runner.batch_plan(self.config.batch_size);
+        let unlabelled = (plan.unlabelled > 0).then(|| self.train.gather(&self.unlabelled.next(plan.unlabelled, &mut self.data_rng)));
+        let labelled = match (&mut self.labelled, plan.labelled) {
+            (Some(sampler), n) if n > 0 => Some(self.train.gather(&sampler.next(n, &mut self.data_rng))),
+            _ => None,
+        };
+        Batch {
+            unlabelled_truth: unlabelled.as_ref().map(|(_, y)| y.clone()),
+            unlabelled: unlabelled.map(|(x, _)| x),
+            labelled,
+        }
+    }
+
+    /// Images drawn per step (labelled + unlabelled source images, before views).
+    pub fn images_per_step(&self) -> usize {
+        let p = self.runner.batch_plan(self.config.batch_size);
+        p.labelled + p.unlabelled
+    }
+
+    /// One training step. A non-finite loss skips the update and returns an error naming
+    /// the step and the term; the session stays usable.
+    pub async fn step(&mut self) -> Result<StepReport, SessionError> {
+        let t0 = (self.clock)();
+        let batch = self.next_batch();
+        let lr = self.lr();
+        let mut ctx = StepCtx { step: self.step, total_steps: self.config.steps, rng: &mut self.view_rng, device: &self.ad_device };
+        let (names, packed) = self.runner.forward(&batch, &mut ctx);
+        let values = read_f32(packed).await?;
+        if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+            self.runner.discard();
+            return Err(SessionError::NonFinite { step: self.step, term: names[i].to_string() });
+        }
+        self.runner.apply(lr, &ctx);
+        self.step += 1;
+        self.bank_cache = None;
+        let seconds = (((self.clock)() - t0) / 1e3).max(1e-9);
+        Ok(StepReport {
+            kind: "step",
+            step: self.step,
+            terms: names.iter().zip(&values).map(|(n, v)| (n.to_string(), *v as f64)).collect(),
+            lr,
+            images_per_s: self.images_per_step() as f64 / seconds,
+        })
+    }
+
+    /// kNN accuracy per backbone stage on the test split, bank = train split.
+    pub async fn knn_by_layer(&self) -> Result<LayerAccuracy, SessionError> {
+        let model = self.runner.eval_model();
+        let bank = eval::embed_stages(&model.backbone, &self.train.images);
+        let queries = eval::embed_stages(&model.backbone, &self.test.images);
+        let (bank_labels, test_labels) = (self.train.label_tensor(), self.test.label_tensor());
+        let mut accs = Vec::with_capacity(bank.len());
+        for (b, q) in bank.iter().zip(&queries) {
+            let preds = eval::knn_predict(b, &bank_labels, q, self.pack_info.class_names.len(), self.config.knn_k, self.config.knn_temperature);
+            accs.push(eval::agreement(preds, test_labels.clone()));
+        }
+        let accuracy = read_f32(Tensor::cat(accs, 0)).await?.into_iter().map(f64::from).collect();
+        Ok(LayerAccuracy { names: model.backbone.stage_names(), accuracy })
+    }
+
+    /// Measure and keep the untrained model's kNN per layer (call before the first step).
+    pub async fn measure_random_init(&mut self) -> Result<LayerAccuracy, SessionError> {
+        if self.step != 0 {
+            return Err(SessionError::Config("the random-init baseline must be measured before the first step".into()));
+        }
+        let layers = self.knn_by_layer().await?;
+        self.random_init = Some(layers.clone());
+        Ok(layers)
+    }
+
+    pub fn random_init(&self) -> Option<&LayerAccuracy> {
+        self.random_init.as_ref()
+    }
+
+    /// Final-layer kNN, the classifier's test accuracy (semi-supervised) and the pretext
+    /// accuracy (pretext methods).
+    pub async fn evaluate(&mut self) -> Result<EvalReport, SessionError> {
+        let model = self.runner.eval_model();
+        let bank = self.bank(&model.backbone);
+        let queries = eval::embed(&model.backbone, &self.test.images);
+        let test_labels = self.test.label_tensor();
+        let preds = eval::knn_predict(&bank, &self.train.label_tensor(), &queries, self.pack_info.class_names.len(), self.config.knn_k, self.config.knn_temperature);
+        let mut parts = vec![eval::agreement(preds, test_labels.clone())];
+        let has_classifier = model.classifier.is_some();
+        if let Some(classifier) = &model.classifier {
+            let logits = eval_logits(&model.backbone, classifier, &self.test.images);
+            let n = logits.dims()[0];
+            parts.push(eval::agreement(logits.argmax(1).reshape([n]), test_labels));
+        }
+        let pretext = self.runner.pretext_accuracy(self.pretext_images());
+        let has_pretext = pretext.is_some();
+        parts.extend(pretext);
+        let values = read_f32(Tensor::cat(parts, 0)).await?;
+        let mut it = values.into_iter().map(f64::from);
+        let knn_acc = it.next().unwrap_or(f64::NAN);
+        let test_acc = has_classifier.then(|| it.next()).flatten();
+        let pretext_acc = has_pretext.then(|| it.next()).flatten();
+        Ok(EvalReport { kind: "eval".into(), step: self.step, knn_acc, test_acc, pretext_acc })
+    }
+
+    /// Up to 1000 clean test images for the pretext task (×4 for RotNet).
+    fn pretext_images(&self) -> Tensor<4> {
+        let n = self.test.len().min(1000);
+        self.test.images.clone().narrow(0, 0, n)
+    }
+
+    fn bank(&mut self, backbone: &Backbone) -> Tensor<2> {
+        match &self.bank_cache {
+            Some((step, bank)) if *step == self.step => bank.clone(),
+            _ => {
+                let bank = eval::embed(backbone, &self.train.images);
+                self.bank_cache = Some((self.step, bank.clone()));
+                bank
+            }
+        }
+    }
+
+    /// Top-k train images nearest to test image `index` in the current embedding.
+    pub async fn neighbours_of_test(&mut self, index: usize, k: usize) -> Result<Vec<Neighbour>, SessionError> {
+        if index >= self.test.len() {
+            return Err(SessionError::Config(format!("test image {index} does not exist; the test split has {} images", self.test.len())));
+        }
+        let image = self.test.images.clone().narrow(0, index, 1);
+        self.neighbours_of_image(image, k).await
+    }
+
+    /// Top-k train images nearest to any image `[1, C, H, W]` in [0, 1] (e.g. the user's own).
+    pub async fn neighbours_of_image(&mut self, image: Tensor<4>, k: usize) -> Result<Vec<Neighbour>, SessionError> {
+        let [_, c, h, w] = image.dims();
+        let p = &self.pack_info;
+        if (c, h, w) != (p.channels, p.height, p.width) {
+            return Err(SessionError::Config(format!("query image is {c}×{h}×{w}; this dataset's images are {}×{}×{}", p.channels, p.height, p.width)));
+        }
+        let model = self.runner.eval_model();
+        let bank = self.bank(&model.backbone);
+        let query = eval::embed(&model.backbone, &image);
+        let (idx, sim) = eval::nearest(&bank, query, k);
+        let idx = read_i64(idx.float()).await?;
+        let sim = read_f32(sim).await?;
+        Ok(idx
+            .into_iter()
+            .zip(sim)
+            .map(|(i, s)| Neighbour { index: i as usize, label: self.train.labels[i as usize], similarity: s })
+            .collect())
+    }
+
+    /// The augmented views the method would feed the network for the first `n` train images.
+    pub fn views(&mut self, n: usize) -> Vec<(String, Tensor<4>)> {
+        let images = self.train.images.clone().narrow(0, 0, n.min(self.train.len()));
+        let mut rng = self.view_rng.fork(b"preview");
+        let mut out = vec![("original".to_string(), images.clone())];
+        out.extend(self.runner.views(images, &mut rng));
+        out
+    }
+
+    /// 2-D PCA map of the test split's final features.
+    pub async fn embedding_map(&self) -> Result<Vec<[f32; 2]>, SessionError> {
+        let model = self.runner.eval_model();
+        let feats = eval::embed(&model.backbone, &self.test.images);
+        let xy = read_f32(eval::pca_2d(feats, 50).reshape([-1])).await?;
+        Ok(xy.chunks(2).map(|c| [c[0], c[1]]).collect())
+    }
+
+    /// Linear probe accuracy on frozen final features (train split → test split).
+    pub async fn linear_probe(&self, epochs: usize) -> Result<f64, SessionError> {
+        let model = self.runner.eval_model();
+        let bank = eval::embed(&model.backbone, &self.train.images);
+        let queries = eval::embed(&model.backbone, &self.test.images);
+        let acc = eval::linear_probe(bank, self.train.label_tensor(), queries, self.test.label_tensor(), self.pack_info.class_names.len(), epochs, &self.ad_device);
+        Ok(read_f32(acc).await?[0] as f64)
+    }
+
+    /// kNN by layer, paired with the random-init numbers when they were measured.
+    pub async fn layer_report(&self) -> Result<Vec<LayerKnn>, SessionError> {
+        let trained = self.knn_by_layer().await?;
+        Ok(trained
+            .names
+            .iter()
+            .enumerate()
+            .map(|(i, name)| LayerKnn {
+                layer: name.clone(),
+                trained: trained.accuracy[i],
+                untrained: self.random_init.as_ref().map_or(f64::NAN, |r| r.accuracy[i]),
+            })
+            .collect())
+    }
+
+    /// Model weights as safetensors bytes (native; the browser path reads asynchronously).
+    pub fn save_checkpoint(&self) -> Result<Vec<u8>, SessionError> {
+        self.runner.save().map_err(SessionError::Checkpoint)
+    }
+
+    pub fn load_checkpoint(&mut self, bytes: Vec<u8>) -> Result<(), SessionError> {
+        self.bank_cache = None;
+        self.runner.load(bytes).map_err(|e| SessionError::Checkpoint(format!("{e}; was it saved from the same method, backbone and width?")))
+    }
+}
+
+fn eval_logits(backbone: &Backbone, classifier: &Mlp, images: &Tensor<4>) -> Tensor<2> {
+    let n = images.dims()[0];
+    let chunks = (0..n)
+        .step_by(eval::EMBED_CHUNK)
+        .map(|s| classifier.forward(backbone.forward(images.clone().narrow(0, s, eval::EMBED_CHUNK.min(n - s)))))
+        .collect();
+    Tensor::cat(chunks, 0)
+}
+
+/// Read a float tensor to the host asynchronously.
+pub async fn read_f32<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>, SessionError> {
+    let data = t.into_data_async().await.map_err(|e| SessionError::Device(format!("{e:?}")))?;
+    data.try_into_vec_as::<f32>().map_err(|e| SessionError::Device(format!("{e:?}")))
+}
+
+async fn read_i64(t: Tensor<1>) -> Result<Vec<i64>, SessionError> {
+    Ok(read_f32(t).await?.into_iter().map(|v| v as i64).collect())
+}

@@ -1,0 +1,59 @@
+//! Tier 1: every loss against values worked out by hand.
+mod common;
+use burn::prelude::*;
+use common::{close, cpu, floats};
+use ssl_playground::loss::{cross_entropy, entropy, masked_cross_entropy, nt_xent};
+
+#[test]
+fn nt_xent_two_pairs_by_hand() {
+    // z1 = [(1,0), (0,1)], z2 = [(3,4), (4,3)] → normalised a=(1,0) b=(0,1) a'=(.6,.8) b'=(.8,.6).
+    // Cosines: a·b = 0, a·a' = .6, a·b' = .8, b·a' = .8, b·b' = .6, a'·b' = .96. With τ = 0.5:
+    //   ℓ(a)  = −1.2 + ln(e^0 + e^1.2 + e^1.6)      (positive a', negatives b, b')
+    //   ℓ(b)  = −1.2 + ln(e^0 + e^1.6 + e^1.2)
+    //   ℓ(a') = −1.2 + ln(e^1.2 + e^1.6 + e^1.92)   (positive a, negatives b, b')
+    //   ℓ(b') = −1.2 + ln(e^1.6 + e^1.2 + e^1.92)
+    // mean = −1.2 + ½(2.2271231 + 2.7143045) = 1.2707138
+    let d = cpu();
+    let z1 = Tensor::<2>::from_floats([[1.0, 0.0], [0.0, 1.0]], &d);
+    let z2 = Tensor::<2>::from_floats([[3.0, 4.0], [4.0, 3.0]], &d);
+    let loss = floats(nt_xent(z1.clone(), z2.clone(), 0.5))[0];
+    assert!(close(loss, 1.270_713_8, 1e-5), "{loss}");
+    // Symmetric in its two arguments.
+    let swapped = floats(nt_xent(z2, z1, 0.5))[0];
+    assert!(close(loss, swapped, 1e-6));
+}
+
+#[test]
+fn nt_xent_is_scale_invariant_and_lower_for_aligned_views() {
+    let d = cpu();
+    let z1 = Tensor::<2>::from_floats([[1.0, 0.0], [0.0, 1.0]], &d);
+    let aligned = floats(nt_xent(z1.clone(), z1.clone() * 7.0, 0.5))[0];
+    let crossed = floats(nt_xent(z1.clone(), Tensor::from_floats([[0.0, 1.0], [1.0, 0.0]], &d), 0.5))[0];
+    // Aligned: every anchor has positive cos 1 and negatives cos 0,0 → ln(1 + 2e^{-2}) = 0.2395.
+    assert!(close(aligned, (1.0 + 2.0 * (-2.0f32).exp()).ln(), 1e-5), "{aligned}");
+    assert!(crossed > aligned);
+}
+
+#[test]
+fn cross_entropy_by_hand() {
+    // Row 1: logits (1,2,3), target 2 → −(3 − ln(e+e²+e³)) = 0.4076060
+    // Row 2: logits (0,0,0), target 0 → ln 3 = 1.0986123. Mean 0.7531091.
+    let d = cpu();
+    let logits = Tensor::<2>::from_floats([[1.0, 2.0, 3.0], [0.0, 0.0, 0.0]], &d);
+    let targets = Tensor::<1, Int>::from_ints([2, 0], &d);
+    let loss = floats(cross_entropy(logits.clone(), targets.clone()))[0];
+    assert!(close(loss, 0.753_109_1, 1e-5), "{loss}");
+    // FixMatch's mask keeps row 1 only, but still divides by the batch: 0.4076060 / 2.
+    let mask = Tensor::<1>::from_floats([1.0, 0.0], &d);
+    let masked = floats(masked_cross_entropy(logits, targets, mask))[0];
+    assert!(close(masked, 0.203_803_0, 1e-5), "{masked}");
+}
+
+#[test]
+fn entropy_by_hand() {
+    // softmax(0,0) = (½,½): ln 2. softmax(ln 3, 0) = (¾,¼): −¾ln¾ − ¼ln¼ = 0.5623351. Mean 0.6277412.
+    let d = cpu();
+    let logits = Tensor::<2>::from_floats([[0.0, 0.0], [3f32.ln(), 0.0]], &d);
+    let h = floats(entropy(logits))[0];
+    assert!(close(h, 0.627_741_2, 1e-5), "{h}");
+}
