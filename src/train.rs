@@ -73,12 +73,14 @@ pub struct Trainer<M: Method> {
     model: Option<M::Model>,
     optim: ModuleOptimizer,
     pending: Option<Tensor<1>>,
-    device: Device,
+    /// The model as it was before the pending forward: a forward in training mode already
+    /// moves BatchNorm's running statistics, so a discarded step restores this copy.
+    before_step: Option<M::Model>,
 }
 
 impl<M: Method> Trainer<M> {
-    pub fn new(method: M, model: M::Model, optim: &OptimConfig, device: Device) -> Self {
-        Self { method, model: Some(model), optim: optim.build(), pending: None, device }
+    pub fn new(method: M, model: M::Model, optim: &OptimConfig) -> Self {
+        Self { method, model: Some(model), optim: optim.build(), pending: None, before_step: None }
     }
     fn model(&self) -> &M::Model {
         self.model.as_ref().expect("the model is only taken during an optimizer step")
@@ -92,6 +94,8 @@ impl<M: Method> Runner for Trainer<M> {
 
     fn forward(&mut self, batch: &Batch, ctx: &mut StepCtx) -> (Vec<&'static str>, Tensor<1>) {
         let model = self.model.as_ref().expect("model present");
+        // valid() syncs the running statistics and copies them into fresh state.
+        self.before_step = Some(model.valid());
         let Losses { total, terms } = self.method.loss(model, batch, ctx);
         self.pending = Some(total);
         let names = terms.iter().map(|(n, _)| *n).collect();
@@ -101,6 +105,7 @@ impl<M: Method> Runner for Trainer<M> {
 
     fn apply(&mut self, lr: f64, ctx: &StepCtx) {
         let total = self.pending.take().expect("apply() follows forward()");
+        self.before_step = None;
         let model = self.model.take().expect("model present");
         let grads = GradientsParams::from_grads(total.backward(), &model);
         let model = self.optim.step(lr, model, grads);
@@ -110,6 +115,9 @@ impl<M: Method> Runner for Trainer<M> {
 
     fn discard(&mut self) {
         self.pending = None;
+        if let Some(before) = self.before_step.take() {
+            self.model = Some(before.train());
+        }
     }
 
     fn eval_model(&self) -> EvalModel {
@@ -134,7 +142,6 @@ impl<M: Method> Runner for Trainer<M> {
     fn load(&mut self, bytes: Vec<u8>) -> Result<(), String> {
         let model = self.model.as_mut().expect("model present");
         model.load_from(&mut SafetensorsStore::from_bytes(Some(bytes))).map_err(|e| e.to_string())?;
-        let _ = &self.device;
         Ok(())
     }
 
@@ -205,7 +212,7 @@ impl Session {
         let train = DeviceSplit::new(&pack.train, pack, config.train_limit, &device);
         let test = DeviceSplit::new(&pack.test, pack, config.test_limit, &device);
         let root = Rng::new(config.seed);
-        let mut data_rng = root.fork(b"data");
+        let data_rng = root.fork(b"data");
         let labelled = if kind.uses_labels() {
             let idx = labelled_subset(&train.labels, pack.n_classes(), config.labels_per_class, &mut root.fork(b"labels"))
                 .map_err(SessionError::Config)?;
@@ -228,7 +235,6 @@ impl Session {
         let runner = kind.build(&config.params, &setup, &optim).map_err(SessionError::Config)?;
         let unlabelled = Sampler::new((0..train.len()).collect());
         let labelled = labelled.map(Sampler::new);
-        let _ = data_rng.next_u64();
         let pack_info = PackInfo {
             name: pack.name.clone(),
             channels: pack.channels,

