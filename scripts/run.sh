@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
-# The README's run command. Until the browser playground lands, it trains SimCLR on the
-# bundled Fashion-MNIST pack with the native CLI and prints the progress and a summary.
+# The README's run command: installs what it needs, builds the playground (wasm + page) into
+# www/dist/ and serves it at http://127.0.0.1:8080/ (PORT and HOST override). Open that URL in
+# Chrome or Edge; without WebGPU the page trains on its CPU backend.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-./scripts/setup.sh
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/sslp-target}"
-cargo run --release --locked --bin sslp -- train --method simclr --dataset fashion-mnist --backbone small-cnn \
-  --steps "${STEPS:-600}" --batch 128 --device cpu --seed 1 --eval-every 200 "$@"
+./scripts/build-web.sh
+exec node www/scripts/serve.mjs www/dist "${PORT:-8080}" "${HOST:-127.0.0.1}"

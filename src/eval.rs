@@ -57,10 +57,18 @@ pub fn knn_predict(bank: &Tensor<2>, bank_labels: &Tensor<1, Int>, queries: &Ten
         let (top_sim, top_idx) = sim.topk_with_indices(k, 1); // [Qc, k] each
         let labels = bank_labels.clone().select(0, top_idx.reshape([len * k])).reshape([len, k]);
         let weights = (top_sim / temperature).exp(); // [Qc, k]
-        let votes = labels.one_hot::<3>(n_classes).float() * weights.unsqueeze_dim::<3>(2); // [Qc, k, K]
+        let votes = one_hot(labels, n_classes) * weights.unsqueeze_dim::<3>(2); // [Qc, k, K]
         preds.push(votes.sum_dim(1).reshape([len, n_classes]).argmax(1).reshape([len]));
     }
     Tensor::cat(preds, 0)
+}
+
+/// One-hot `[A, B, K]` of labels `[A, B]`. Not `Tensor::one_hot`: its range check reads the
+/// tensor synchronously, which panics on WebGPU in a browser.
+fn one_hot(labels: Tensor<2, Int>, n_classes: usize) -> Tensor<3> {
+    let [a, b] = labels.dims();
+    let classes = Tensor::<1, Int>::arange(0..n_classes as i64, &labels.device()).reshape([1, 1, n_classes]).expand([a, b, n_classes]);
+    labels.unsqueeze_dim::<3>(2).expand([a, b, n_classes]).equal(classes).float()
 }
 
 /// Fraction of `preds == labels`, as `[1]`.

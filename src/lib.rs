@@ -14,6 +14,8 @@ pub mod optim;
 pub mod report;
 pub mod rng;
 pub mod train;
+#[cfg(all(target_family = "wasm", feature = "wgpu"))]
+pub mod web;
 
 pub use config::RunConfig;
 pub use train::{Session, SessionError};

@@ -12,6 +12,7 @@ use crate::methods::{Batch, BatchPlan, Losses, Method, MethodKind, Setup, StepCt
 use crate::optim::OptimConfig;
 use crate::report::{EvalReport, LayerKnn, Neighbour, StepReport};
 use crate::rng::Rng;
+use burn::module::{ModuleMapper, ModuleVisitor, Param};
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use burn::store::{ModuleSnapshot, SafetensorsStore};
@@ -19,8 +20,8 @@ use burn::store::{ModuleSnapshot, SafetensorsStore};
 /// What a step or an evaluation can fail with; each message says what to do.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SessionError {
-    /// A loss term came out NaN or infinite; the step was not applied, so the model is the
-    /// one from the step before.
+    /// A loss term came out NaN or infinite at `step` (counted from 1, as in step reports);
+    /// the step was not applied, so the model is the one from the step before.
     NonFinite { step: usize, term: String },
     Config(String),
     Device(String),
@@ -65,6 +66,48 @@ pub trait Runner {
     fn save(&self) -> Result<Vec<u8>, String>;
     fn load(&mut self, bytes: Vec<u8>) -> Result<(), String>;
     fn num_params(&self) -> usize;
+    /// Every float tensor of the model (parameters and BatchNorm statistics) flattened, in
+    /// the module's visit order; read them with async reads (see [`Session::export_state`]).
+    fn state(&self) -> Vec<Tensor<1>>;
+    /// Replace every float tensor, in the order [`Runner::state`] gives, with host values.
+    fn set_state(&mut self, values: &[Vec<f32>]) -> Result<(), String>;
+}
+
+/// Collects every float tensor of a module, flattened (`[numel]`).
+struct StateCollector(Vec<Tensor<1>>);
+impl ModuleVisitor for StateCollector {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        self.0.push(param.val().reshape([-1])); // [numel]
+    }
+}
+
+/// Writes host values back into a module's float tensors, in visit order.
+struct StateWriter<'a> {
+    values: &'a [Vec<f32>],
+    next: usize,
+    error: Option<String>,
+}
+impl ModuleMapper for StateWriter<'_> {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        let i = self.next;
+        self.next += 1;
+        let shape = param.val().shape();
+        match self.values.get(i) {
+            Some(v) if v.len() == shape.num_elements() => param.map(|t| {
+                let fresh = Tensor::from_data(TensorData::new(v.clone(), shape), &t.device());
+                if t.is_require_grad() {
+                    fresh.require_grad()
+                } else {
+                    fresh
+                }
+            }),
+            other => {
+                let got = other.map_or("nothing".to_string(), |v| format!("{} values", v.len()));
+                self.error.get_or_insert(format!("tensor #{i} needs {} values, the snapshot has {got}", shape.num_elements()));
+                param
+            }
+        }
+    }
 }
 
 /// Drives one [`Method`]: `loss → backward → optimizer step → after_step`.
@@ -147,6 +190,23 @@ impl<M: Method> Runner for Trainer<M> {
 
     fn num_params(&self) -> usize {
         self.model().num_params()
+    }
+
+    fn state(&self) -> Vec<Tensor<1>> {
+        let mut collector = StateCollector(Vec::new());
+        self.model().valid().visit(&mut collector);
+        collector.0
+    }
+
+    fn set_state(&mut self, values: &[Vec<f32>]) -> Result<(), String> {
+        let mut writer = StateWriter { values, next: 0, error: None };
+        let model = self.model.take().expect("model present").map(&mut writer);
+        self.model = Some(model);
+        match writer.error {
+            Some(e) => Err(e),
+            None if writer.next != values.len() => Err(format!("the snapshot has {} tensors, the model {}", values.len(), writer.next)),
+            None => Ok(()),
+        }
     }
 }
 
@@ -317,7 +377,8 @@ impl Session {
         let values = read_f32(packed).await?;
         if let Some(i) = values.iter().position(|v| !v.is_finite()) {
             self.runner.discard();
-            return Err(SessionError::NonFinite { step: self.step, term: names[i].to_string() });
+            // Steps are counted from 1 in reports: the failing one is the next.
+            return Err(SessionError::NonFinite { step: self.step + 1, term: names[i].to_string() });
         }
         self.runner.apply(lr, &ctx);
         self.step += 1;
@@ -477,6 +538,28 @@ impl Session {
     /// Model weights as safetensors bytes (native; the browser path reads asynchronously).
     pub fn save_checkpoint(&self) -> Result<Vec<u8>, SessionError> {
         self.runner.save().map_err(SessionError::Checkpoint)
+    }
+
+    /// The model's state (parameters and BatchNorm statistics) on the host, read with async
+    /// reads so it works on WebGPU. The page keeps the latest one, so a run whose GPU is lost
+    /// can resume on the CPU from it.
+    pub async fn export_state(&self) -> Result<Vec<Vec<f32>>, SessionError> {
+        let mut out = Vec::new();
+        for t in self.runner.state() {
+            out.push(read_f32(t).await?);
+        }
+        Ok(out)
+    }
+
+    /// Load a state from [`Session::export_state`] (possibly taken on another device) and
+    /// continue the schedule from `step`. Optimizer momentum restarts from zero.
+    pub fn import_state(&mut self, values: &[Vec<f32>], step: usize) -> Result<(), SessionError> {
+        self.runner
+            .set_state(values)
+            .map_err(|e| SessionError::Checkpoint(format!("{e}; the snapshot is from another method, backbone or width")))?;
+        self.step = step;
+        self.bank_cache = None;
+        Ok(())
     }
 
     pub fn load_checkpoint(&mut self, bytes: Vec<u8>) -> Result<(), SessionError> {

@@ -1,6 +1,8 @@
 //! The code the browser runs, exercised natively: a few SimCLR and FixMatch steps on Burn's
 //! wgpu backend (lavapipe on a machine without a GPU; `.ci/run` installs it), matching the
-//! CPU backend's first loss.
+//! CPU backend's first loss. Needs the `wgpu` feature (default); the CI test command builds
+//! without it to save build time, and trains on WebGPU in the browser test instead.
+#![cfg(feature = "wgpu")]
 mod common;
 use common::{cpu, pack};
 use ssl_playground::device::native_device;

@@ -1,0 +1,307 @@
+//! The browser facade: the only module that touches wasm-bindgen and js-sys. It is a thin
+//! shell over [`Session`], driven by the page's Web Worker (`www/src/worker.ts`).
+//!
+//! Rules it keeps (measured, see shared/BURN-NOTES.md):
+//! - every tensor read is async (`into_data_async`); a sync read panics on WebGPU;
+//! - the wgpu device is initialised with `init_async` once per worker and reused (Burn's
+//!   runtime cannot be registered twice);
+//! - a console logger and a panic hook are installed first, or WGSL errors are invisible;
+//! - errors cross as `JsError` with the Session's readable message; results cross as plain
+//!   JS objects (serde-wasm-bindgen, JSON-compatible: maps become objects, NaN stays `null`).
+use crate::config::RunConfig;
+use crate::data::pack::Pack;
+use crate::methods::ALL_METHODS;
+use crate::train::{Clock, Session};
+use burn::prelude::*;
+use burn::tensor::wgpu::wgpu;
+use js_sys::{Float32Array, Promise, Uint8Array};
+use serde::Serialize;
+use std::cell::RefCell;
+use std::rc::Rc;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::future_to_promise;
+
+thread_local! {
+    /// The worker's WebGPU device, initialised once and shared by every session.
+    static WEBGPU: RefCell<Option<Device>> = const { RefCell::new(None) };
+    /// The wgpu handle behind it, kept for [`simulate_device_loss`].
+    static WGPU_DEVICE: RefCell<Option<wgpu::Device>> = const { RefCell::new(None) };
+    /// Set by wgpu's device-lost callback: the reason the browser gave.
+    static DEVICE_LOST: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+#[wasm_bindgen(start)]
+pub fn start() {
+    console_error_panic_hook::set_once();
+    // Warn level: WGSL compile errors and wgpu validation errors reach the console.
+    let _ = console_log::init_with_level(log::Level::Warn);
+}
+
+fn to_js<T: Serialize + ?Sized>(value: &T) -> Result<JsValue, JsError> {
+    value.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).map_err(|e| JsError::new(&e.to_string()))
+}
+
+fn js_error(e: impl std::fmt::Display) -> JsValue {
+    JsError::new(&e.to_string()).into()
+}
+
+/// Every registered method with its family, paper, explanation and default parameters.
+#[wasm_bindgen]
+pub fn methods() -> Result<JsValue, JsError> {
+    let infos: Vec<_> = ALL_METHODS.iter().map(|m| m.info()).collect();
+    to_js(&infos)
+}
+
+/// The default run configuration, as a JS object.
+#[wasm_bindgen(js_name = defaultConfig)]
+pub fn default_config() -> Result<JsValue, JsError> {
+    to_js(&RunConfig::default())
+}
+
+/// The browser's reason if the WebGPU device was lost, else `undefined`.
+#[wasm_bindgen(js_name = deviceLost)]
+pub fn device_lost() -> Option<String> {
+    DEVICE_LOST.with(|l| l.borrow().clone())
+}
+
+/// The WebGPU device, initialised on first use. Errors say what to do.
+async fn webgpu_device() -> Result<Device, String> {
+    if let Some(device) = WEBGPU.with(|d| d.borrow().clone()) {
+        return Ok(device);
+    }
+    let (device, setup) = Device::wgpu_options()
+        .init_with_setup_async()
+        .await
+        .map_err(|e| format!("WebGPU is not available ({e:?}); the run can use the CPU backend instead"))?;
+    setup.device.set_device_lost_callback(|reason: wgpu::DeviceLostReason, message: String| {
+        DEVICE_LOST.with(|l| *l.borrow_mut() = Some(format!("{reason:?}: {message}")));
+    });
+    WGPU_DEVICE.with(|d| *d.borrow_mut() = Some(setup.device.clone()));
+    WEBGPU.with(|d| *d.borrow_mut() = Some(device.clone()));
+    Ok(device)
+}
+
+/// Destroy the WebGPU device, as a driver reset or a GPU process crash would. The browser test
+/// uses it to check that a lost GPU pauses the run and that the run resumes on the CPU.
+/// Returns false when no WebGPU device was opened.
+#[wasm_bindgen(js_name = simulateDeviceLoss)]
+pub fn simulate_device_loss() -> bool {
+    WGPU_DEVICE.with(|d| d.borrow().as_ref().map(|device| device.destroy()).is_some())
+}
+
+fn performance_clock() -> Clock {
+    // Workers have `performance` on their global scope; Date.now() is the fallback.
+    let performance = js_sys::Reflect::get(&js_sys::global(), &"performance".into())
+        .ok()
+        .filter(|p| !p.is_undefined())
+        .map(web_performance);
+    Box::new(move || match &performance {
+        Some(p) => p.now(),
+        None => js_sys::Date::now(),
+    })
+}
+
+#[wasm_bindgen]
+extern "C" {
+    type Performance;
+    #[wasm_bindgen(method)]
+    fn now(this: &Performance) -> f64;
+}
+
+fn web_performance(value: JsValue) -> Performance {
+    value.unchecked_into()
+}
+
+#[derive(Serialize)]
+struct SessionInfo<'a> {
+    backend: &'a str,
+    dataset: &'a crate::train::PackInfo,
+    config: &'a RunConfig,
+    num_params: usize,
+    images_per_step: usize,
+    method: crate::report::MethodInfo,
+}
+
+#[derive(Serialize)]
+struct PixelBlock {
+    name: String,
+    /// Images in the block; pixels are `[n, c, h, w]` in [0, 1].
+    n: usize,
+    channels: usize,
+    height: usize,
+    width: usize,
+}
+
+/// A training session living in the worker. Methods return Promises; the worker awaits each
+/// one before the next call, and a call made while another runs is refused, never queued.
+#[wasm_bindgen]
+pub struct WebSession {
+    inner: Rc<RefCell<Session>>,
+    pack: Rc<Pack>,
+    backend: String,
+}
+
+#[wasm_bindgen]
+impl WebSession {
+    /// Decode the dataset pack (gzip bytes), open the device (`webgpu` or `cpu`) and build the
+    /// model. Errors name the problem: a bad pack, a bad config, no WebGPU.
+    pub async fn create(config_json: String, pack_bytes: Vec<u8>, dataset_name: String, backend: String) -> Result<WebSession, JsError> {
+        let config = RunConfig::from_json(&config_json).map_err(|e| JsError::new(&e))?;
+        let pack = Pack::decode(&dataset_name, &pack_bytes).map_err(|e| JsError::new(&format!("{dataset_name}: {e}")))?;
+        let device = match backend.as_str() {
+            "webgpu" => webgpu_device().await.map_err(|e| JsError::new(&e))?,
+            "cpu" => Device::flex(),
+            other => return Err(JsError::new(&format!("unknown backend '{other}'; use webgpu or cpu"))),
+        };
+        let session = Session::new(config, &pack, device, performance_clock()).map_err(|e| JsError::new(&e.to_string()))?;
+        Ok(WebSession { inner: Rc::new(RefCell::new(session)), pack: Rc::new(pack), backend })
+    }
+
+    /// Backend, dataset facts, the resolved config, parameter count and method metadata.
+    pub fn info(&self) -> Result<JsValue, JsError> {
+        let s = self.inner.try_borrow().map_err(|_| JsError::new("the session is busy"))?;
+        to_js(&SessionInfo {
+            backend: &self.backend,
+            dataset: &s.pack_info,
+            config: &s.config,
+            num_params: s.num_params(),
+            images_per_step: s.images_per_step(),
+            method: s.kind.info(),
+        })
+    }
+
+    /// Run one training step; resolves to `{step, lr, images_per_s, <term>: value…}`.
+    pub fn step(&self) -> Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            let mut s = inner.try_borrow_mut().map_err(|_| js_error("the session is busy"))?;
+            let report = s.step().await.map_err(js_error)?;
+            Ok(to_js(&report.to_json())?)
+        })
+    }
+
+    /// Measure the untrained backbone's kNN accuracy per layer (before the first step).
+    pub fn baseline(&self) -> Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            let mut s = inner.try_borrow_mut().map_err(|_| js_error("the session is busy"))?;
+            let layers = s.measure_random_init().await.map_err(js_error)?;
+            Ok(to_js(&serde_json::json!({"layers": layers.names, "accuracy": layers.accuracy}))?)
+        })
+    }
+
+    /// kNN accuracy (and classifier / pretext accuracy where the method has one).
+    pub fn evaluate(&self) -> Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            let mut s = inner.try_borrow_mut().map_err(|_| js_error("the session is busy"))?;
+            let report = s.evaluate().await.map_err(js_error)?;
+            Ok(to_js(&report)?)
+        })
+    }
+
+    /// Top-k train neighbours of test image `index`: `[{index, label, similarity}]`.
+    #[wasm_bindgen(js_name = neighboursOfTest)]
+    pub fn neighbours_of_test(&self, index: usize, k: usize) -> Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            let mut s = inner.try_borrow_mut().map_err(|_| js_error("the session is busy"))?;
+            let found = s.neighbours_of_test(index, k).await.map_err(js_error)?;
+            Ok(to_js(&found)?)
+        })
+    }
+
+    /// Top-k train neighbours of an image of the user's, `[c·h·w]` floats in [0, 1] already
+    /// resized to the dataset's shape by the page.
+    #[wasm_bindgen(js_name = neighboursOfImage)]
+    pub fn neighbours_of_image(&self, pixels: Vec<f32>, k: usize) -> Promise {
+        let inner = self.inner.clone();
+        let (c, h, w) = (self.pack.channels, self.pack.height, self.pack.width);
+        future_to_promise(async move {
+            if pixels.len() != c * h * w || pixels.iter().any(|p| !p.is_finite()) {
+                return Err(js_error(format!("the image must be {c}×{h}×{w} finite values, got {}", pixels.len())));
+            }
+            let mut s = inner.try_borrow_mut().map_err(|_| js_error("the session is busy"))?;
+            let image = Tensor::from_data(TensorData::new(pixels, [1, c, h, w]), s.device());
+            let found = s.neighbours_of_image(image, k).await.map_err(js_error)?;
+            Ok(to_js(&found)?)
+        })
+    }
+
+    /// The augmented views the method trains on, for the first `n` train images:
+    /// `{blocks: [{name, n, channels, height, width}], pixels: Float32Array}` with the blocks'
+    /// pixels concatenated in order.
+    pub fn views(&self, n: usize) -> Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            let mut s = inner.try_borrow_mut().map_err(|_| js_error("the session is busy"))?;
+            let views = s.views(n);
+            let mut blocks = Vec::new();
+            let mut pixels = Vec::new();
+            for (name, t) in views {
+                let [n, c, h, w] = t.dims();
+                pixels.extend(crate::train::read_f32(t.clamp(0.0, 1.0)).await.map_err(js_error)?);
+                blocks.push(PixelBlock { name, n, channels: c, height: h, width: w });
+            }
+            let out = js_sys::Object::new();
+            js_sys::Reflect::set(&out, &"blocks".into(), &to_js(&blocks)?)?;
+            js_sys::Reflect::set(&out, &"pixels".into(), &Float32Array::from(pixels.as_slice()))?;
+            Ok(out.into())
+        })
+    }
+
+    /// The model state on the host, for resuming elsewhere: `{step, tensors: Float32Array[]}`.
+    #[wasm_bindgen(js_name = exportState)]
+    pub fn export_state(&self) -> Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            let s = inner.try_borrow().map_err(|_| js_error("the session is busy"))?;
+            let state = s.export_state().await.map_err(js_error)?;
+            let tensors = js_sys::Array::new();
+            for t in &state {
+                tensors.push(&Float32Array::from(t.as_slice()));
+            }
+            let out = js_sys::Object::new();
+            js_sys::Reflect::set(&out, &"step".into(), &JsValue::from(s.step_count() as f64))?;
+            js_sys::Reflect::set(&out, &"tensors".into(), &tensors)?;
+            Ok(out.into())
+        })
+    }
+
+    /// Load a state from `exportState` (taken on any backend) and continue from its step.
+    #[wasm_bindgen(js_name = importState)]
+    pub fn import_state(&self, tensors: Vec<Float32Array>, step: usize) -> Result<(), JsError> {
+        let values: Vec<Vec<f32>> = tensors.iter().map(|t| t.to_vec()).collect();
+        let mut s = self.inner.try_borrow_mut().map_err(|_| JsError::new("the session is busy"))?;
+        s.import_state(&values, step).map_err(|e| JsError::new(&e.to_string()))
+    }
+
+    /// u8 pixels `[c·h·w]` of image `index` of the `train` or `test` split (for thumbnails).
+    pub fn image(&self, split: &str, index: usize) -> Result<Uint8Array, JsError> {
+        let data = match split {
+            "train" => &self.pack.train,
+            "test" => &self.pack.test,
+            other => return Err(JsError::new(&format!("unknown split '{other}'"))),
+        };
+        if index >= data.len() {
+            return Err(JsError::new(&format!("{split} image {index} does not exist; the split has {}", data.len())));
+        }
+        let len = self.pack.image_len();
+        Ok(Uint8Array::from(&data.pixels[index * len..(index + 1) * len]))
+    }
+
+    /// Labels of the first `n` images of a split.
+    pub fn labels(&self, split: &str, n: usize) -> Result<Vec<u8>, JsError> {
+        let data = match split {
+            "train" => &self.pack.train,
+            "test" => &self.pack.test,
+            other => return Err(JsError::new(&format!("unknown split '{other}'"))),
+        };
+        Ok(data.labels[..n.min(data.len())].to_vec())
+    }
+
+    #[wasm_bindgen(getter, js_name = stepCount)]
+    pub fn step_count(&self) -> usize {
+        self.inner.try_borrow().map(|s| s.step_count()).unwrap_or(0)
+    }
+}

@@ -1,0 +1,57 @@
+// A dependency-free static file server for dist/ (used by scripts/run.sh and the browser
+// test). It sends the same Content-Security-Policy as the page's meta tag, so the worker is
+// held to it too, and serves .wasm as application/wasm (needed for streaming compilation).
+//   node scripts/serve.mjs DIR [PORT] [HOST]    (PORT 0 = any free port; prints the URL)
+import { createServer } from 'node:http';
+import { readFile, stat } from 'node:fs/promises';
+import { extname, join, normalize, resolve, sep } from 'node:path';
+
+export const CSP =
+  "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'; connect-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; font-src 'self'; object-src 'none'; base-uri 'self'; form-action 'none'; frame-ancestors *";
+
+const TYPES = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.wasm': 'application/wasm',
+  '.json': 'application/json',
+  '.md': 'text/markdown; charset=utf-8',
+  '.txt': 'text/plain; charset=utf-8',
+  '.png': 'image/png',
+  '.svg': 'image/svg+xml',
+  '.gz': 'application/octet-stream', // a data pack, not a compressed response: no Content-Encoding
+};
+
+export function serve(dir, port = 0, host = '127.0.0.1') {
+  const root = resolve(dir);
+  const server = createServer(async (req, res) => {
+    try {
+      const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
+      let file = normalize(join(root, path));
+      if (file !== root && !file.startsWith(root + sep)) {
+        res.writeHead(403).end('forbidden');
+        return;
+      }
+      if ((await stat(file).catch(() => null))?.isDirectory()) file = join(file, 'index.html');
+      const body = await readFile(file);
+      res.writeHead(200, {
+        'Content-Type': TYPES[extname(file)] ?? 'application/octet-stream',
+        'Content-Security-Policy': CSP,
+        'Cache-Control': 'no-cache',
+        'X-Content-Type-Options': 'nosniff',
+      });
+      res.end(body);
+    } catch {
+      res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found');
+    }
+  });
+  return new Promise((ok) => server.listen(port, host, () => ok(server)));
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const [dir = 'dist', port = '8080', host = '127.0.0.1'] = process.argv.slice(2);
+  const server = await serve(dir, Number(port), host);
+  const { port: actual } = server.address();
+  console.log(`ssl-playground: serving ${resolve(dir)} at http://${host}:${actual}/  (Ctrl+C to stop)`);
+}

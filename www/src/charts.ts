@@ -1,0 +1,180 @@
+// Live charts, drawn by uPlot: loss terms (raw, thin; smoothed, bold), ratios and accuracies
+// in [0, 1] (FixMatch's mask_ratio, RotNet's rotation_acc…), and the kNN accuracy curve with
+// the untrained backbone's kNN as a dashed reference line.
+import uPlot from 'uplot';
+import 'uplot/dist/uPlot.min.css';
+import { smooth } from './smooth';
+
+/** Chart height: compact in the embed layout (an iframe of about 900×600). */
+function chartHeight(): number {
+  return document.body.classList.contains('embed') ? 105 : 180;
+}
+
+const PALETTE = ['#2563eb', '#dc2626', '#16a34a', '#9333ea', '#ea580c', '#0891b2', '#ca8a04'];
+
+function alpha(hex: string, a: number): string {
+  const n = parseInt(hex.slice(1), 16);
+  return `rgba(${(n >> 16) & 255}, ${(n >> 8) & 255}, ${n & 255}, ${a})`;
+}
+
+/** A chart of named series over steps; raw points drawn faintly, smoothed ones bold. */
+export class TermChart {
+  private plot: uPlot;
+  private steps: number[] = [];
+  private raw = new Map<string, (number | null)[]>();
+  private dirty = false;
+
+  constructor(
+    private readonly host: HTMLElement,
+    private readonly names: string[],
+    yLabel: string,
+    private smoothing: number,
+    range?: [number, number],
+  ) {
+    for (const n of names) this.raw.set(n, []);
+    const series: uPlot.Series[] = [{ label: 'step' }];
+    names.forEach((name, i) => {
+      const color = PALETTE[i % PALETTE.length];
+      series.push({ label: `${name} (raw)`, stroke: alpha(color, 0.3), width: 1, points: { show: false } });
+      series.push({ label: name, stroke: color, width: 2, points: { show: false } });
+    });
+    this.plot = new uPlot(
+      {
+        width: Math.max(240, host.clientWidth),
+        height: chartHeight(),
+        series,
+        legend: { live: true },
+        cursor: { drag: { x: true, y: false } },
+        scales: { x: { time: false }, y: range ? { range } : { auto: true } },
+        axes: [{ label: 'step' }, { label: yLabel, size: 52 }],
+      },
+      this.data(),
+      host,
+    );
+    new ResizeObserver(() => this.plot.setSize({ width: Math.max(240, host.clientWidth), height: chartHeight() })).observe(host);
+  }
+
+  private data(): uPlot.AlignedData {
+    const cols: (number | null)[][] = [];
+    for (const name of this.names) {
+      const raw = this.raw.get(name)!;
+      cols.push(raw, smooth(raw, this.smoothing));
+    }
+    return [this.steps, ...cols] as uPlot.AlignedData;
+  }
+
+  push(step: number, values: Record<string, number | null>) {
+    this.steps.push(step);
+    for (const name of this.names) this.raw.get(name)!.push(values[name] ?? null);
+    this.dirty = true;
+  }
+
+  setSmoothing(weight: number) {
+    this.smoothing = weight;
+    this.dirty = true;
+    this.redraw();
+  }
+
+  /** Redraw at most once per animation frame, however many steps arrived. */
+  redraw() {
+    if (!this.dirty) return;
+    this.dirty = false;
+    this.plot.setData(this.data());
+  }
+
+  /** Drop the points after `step` (a run resumed from an earlier snapshot). */
+  truncateAfter(step: number) {
+    const keep = this.steps.findIndex((s) => s > step);
+    if (keep < 0) return;
+    this.steps.length = keep;
+    for (const raw of this.raw.values()) raw.length = keep;
+    this.dirty = true;
+    this.redraw();
+  }
+
+  series(name: string): (number | null)[] {
+    return this.raw.get(name) ?? [];
+  }
+
+  get length(): number {
+    return this.steps.length;
+  }
+
+  get element(): HTMLElement {
+    return this.host;
+  }
+
+  destroy() {
+    this.plot.destroy();
+  }
+}
+
+/** kNN accuracy (%) over steps, with the random-init baseline as a dashed line. */
+export class KnnChart {
+  private plot: uPlot;
+  private steps: number[] = [];
+  private knn: number[] = [];
+  private extra: (number | null)[] = [];
+  private baseline: number | null = null;
+
+  constructor(host: HTMLElement, private readonly extraLabel: string | null) {
+    const series: uPlot.Series[] = [
+      { label: 'step' },
+      { label: 'kNN accuracy %', stroke: PALETTE[0], width: 2, points: { show: true, size: 6 } },
+      { label: 'untrained kNN %', stroke: '#6b7280', width: 1.5, dash: [6, 4], points: { show: false } },
+    ];
+    if (extraLabel) series.push({ label: extraLabel, stroke: PALETTE[2], width: 2, points: { show: true, size: 6 } });
+    this.plot = new uPlot(
+      {
+        width: Math.max(240, host.clientWidth),
+        height: chartHeight(),
+        series,
+        scales: { x: { time: false }, y: { auto: true } },
+        axes: [{ label: 'step' }, { label: '%', size: 44 }],
+      },
+      this.data(),
+      host,
+    );
+    new ResizeObserver(() => this.plot.setSize({ width: Math.max(240, host.clientWidth), height: chartHeight() })).observe(host);
+  }
+
+  private data(): uPlot.AlignedData {
+    const base = this.steps.map(() => this.baseline);
+    const cols: (number | null)[][] = [this.knn, base];
+    if (this.extraLabel) cols.push(this.extra);
+    return [this.steps, ...cols] as uPlot.AlignedData;
+  }
+
+  setBaseline(percent: number) {
+    this.baseline = percent;
+    if (this.steps.length === 0) {
+      // Draw the reference from step 0 before the first evaluation.
+      this.steps.push(0);
+      this.knn.push(percent);
+      this.extra.push(null);
+    }
+    this.plot.setData(this.data());
+  }
+
+  push(step: number, knnPercent: number, extraPercent: number | null) {
+    this.steps.push(step);
+    this.knn.push(knnPercent);
+    this.extra.push(extraPercent);
+    this.plot.setData(this.data());
+  }
+
+  truncateAfter(step: number) {
+    const keep = this.steps.findIndex((s) => s > step);
+    if (keep < 0) return;
+    for (const col of [this.steps, this.knn, this.extra]) col.length = keep;
+    this.plot.setData(this.data());
+  }
+
+  get points(): number {
+    return this.steps.length;
+  }
+
+  destroy() {
+    this.plot.destroy();
+  }
+}

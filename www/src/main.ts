@@ -1,0 +1,694 @@
+// The page: builds the run from the form (or the URL), sends commands to the training worker
+// and draws what it reports. Nothing here waits on training: every reply is a message, and
+// charts redraw at most once per animation frame.
+import './style.css';
+import { KnnChart, TermChart } from './charts';
+import type { AdapterInfo, Backend, FromWorker, MethodInfo, Neighbour, RunConfig, RunState, SessionInfo, Snapshot, StartSpec, Thumb, ToWorker, ViewBlock } from './protocol';
+import { isRatioTerm, parseFromWorker } from './protocol';
+import { Ema, formatDuration } from './smooth';
+import { flatten, optionsFromUrl, parseValue, setDotted, urlFromOptions, type PageOptions } from './urlconfig';
+import { imageFileToPixels } from './image';
+
+const GALLERY = 48;
+const NEIGHBOURS_K = 8;
+const VIEW_IMAGES = 6;
+
+const $ = <T extends HTMLElement = HTMLElement>(id: string) => {
+  const el = document.getElementById(id);
+  if (!el) throw new Error(`page is missing #${id}`);
+  return el as T;
+};
+
+/** What the browser test reads (and a curious user can, in the console). */
+interface DebugState {
+  state: RunState;
+  backend: Backend | null;
+  adapter: AdapterInfo | null;
+  steps: number;
+  loss: (number | null)[];
+  knn: { step: number; value: number }[];
+  baseline: number | null;
+  neighbours: number;
+  errors: string[];
+  trainingStartedAt: number | null;
+  /** Worker messages whose handling took 20 ms or more: [type, ms, at]. */
+  slowMessages: [string, number, number][];
+}
+const debug: DebugState = { state: 'idle', backend: null, adapter: null, steps: 0, loss: [], knn: [], baseline: null, neighbours: 0, errors: [], trainingStartedAt: null, slowMessages: [] };
+(window as unknown as { __sslp: DebugState }).__sslp = debug;
+/** For the browser test: lose the GPU mid-run, as a driver reset would. */
+(window as unknown as { __sslpSimulateDeviceLoss: () => void }).__sslpSimulateDeviceLoss = () => send({ type: 'simulateDeviceLoss' });
+
+let worker: Worker;
+let methods: MethodInfo[] = [];
+let defaults: RunConfig;
+let adapter: AdapterInfo | null = null;
+let webgpuError: string | null = null;
+let forcedBackend: Backend | null = null;
+let backend: Backend = 'cpu';
+let state: RunState = 'idle';
+let info: SessionInfo | null = null;
+let wantTraining = false;
+let lastSnapshot: Snapshot | null = null;
+let lossChart: TermChart | null = null;
+let ratioChart: TermChart | null = null;
+let knnChart: KnnChart | null = null;
+let requestId = 0;
+let pendingNeighbours = 0;
+let stepRate = new Ema(0.9);
+let lastStep = 0;
+let smoothing = 0.8;
+let resumePending = false;
+let resumeSnapshot: Snapshot | null = null;
+
+// ---------- worker ----------
+
+function spawnWorker() {
+  worker?.terminate();
+  worker = new Worker(new URL('./worker.ts', import.meta.url), { type: 'module' });
+  worker.onmessage = (e: MessageEvent) => {
+    let msg: FromWorker;
+    try {
+      msg = parseFromWorker(e.data);
+    } catch (err) {
+      return showError(String(err));
+    }
+    const t0 = performance.now();
+    onMessage(msg);
+    const ms = performance.now() - t0;
+    if (ms >= 20) debug.slowMessages.push([msg.type, Math.round(ms), Math.round(t0)]);
+  };
+  worker.onerror = (e) => {
+    e.preventDefault();
+    showError(`The training worker failed to start (${e.message || 'script error'}). Reload the page; if you host it yourself, check that the assets/ folder was deployed.`);
+  };
+}
+
+function send(msg: ToWorker, transfer: Transferable[] = []) {
+  worker.postMessage(msg, transfer);
+}
+
+function onMessage(msg: FromWorker) {
+  switch (msg.type) {
+    case 'hello':
+      return onHello(msg.methods, msg.defaults, msg.adapter, msg.webgpuError);
+    case 'ready':
+      return onReady(msg.info, msg.gallery, msg.resumedFrom);
+    case 'baseline':
+      debug.baseline = msg.knn;
+      knnChart?.setBaseline(msg.knn * 100);
+      $('knn-value').textContent = `${(msg.knn * 100).toFixed(1)} % (untrained)`;
+      return;
+    case 'step':
+      return onStep(msg.step, msg.terms, msg.imagesPerS);
+    case 'eval':
+      return onEval(msg.step, msg.knn, msg.testAcc, msg.pretextAcc);
+    case 'state':
+      return onState(msg.state, msg.step);
+    case 'neighbours':
+      return showNeighbours(msg.results);
+    case 'views':
+      return showViews(msg.blocks, msg.pixels);
+    case 'error':
+      if (msg.kind === 'query') pendingNeighbours = 0;
+      if (msg.kind === 'nan') return showError(`Training paused at step ${msg.step}: ${msg.message}.`);
+      if (msg.kind === 'device' && backend === 'webgpu') {
+        return showError(`${msg.message}`, true);
+      }
+      return showError(msg.message);
+    case 'deviceLost':
+      lastSnapshot = msg.snapshot;
+      onState('failed', msg.step);
+      return showError(
+        `Training paused at step ${msg.step}: ${msg.message}. ` +
+          (msg.snapshot ? `You can resume on the CPU from step ${msg.snapshot.step}, the last copy of the weights.` : 'You can restart the run on the CPU.'),
+        true,
+      );
+  }
+}
+
+function onHello(list: MethodInfo[], base: RunConfig, adapterInfo: AdapterInfo | null, gpuError: string | null) {
+  methods = list;
+  defaults = base;
+  adapter = adapterInfo;
+  webgpuError = gpuError;
+  const select = $<HTMLSelectElement>('method');
+  if (select.options.length === 0) {
+    const families = [...new Set(list.map((m) => m.family))];
+    for (const family of families) {
+      const group = document.createElement('optgroup');
+      group.label = family[0].toUpperCase() + family.slice(1);
+      for (const m of list.filter((x) => x.family === family)) group.append(new Option(m.name, m.id));
+      select.append(group);
+    }
+  }
+  const { options, problems } = optionsFromUrl(location.search, defaults, methods);
+  if (!resumePending) forcedBackend = options.backend;
+  if (options.embed) document.body.classList.add('embed');
+  pickBackend();
+  if (!resumePending) applyConfig(backend === 'cpu' ? lighterForCpu(options.config, new URLSearchParams(location.search)) : options.config);
+  if (problems.length) showNotice(`Some link settings were ignored: ${problems.join('; ')}.`);
+  if (resumePending) {
+    // "Resume on CPU": this is the fresh worker's hello; restart from the kept weights.
+    resumePending = false;
+    state = 'idle';
+    startRun(true, resumeSnapshot ?? undefined);
+  } else if (options.autostart && state === 'idle') startRun(true);
+}
+
+/**
+ * The CPU fallback runs single-threaded in WebAssembly, so its defaults are lighter: a smaller
+ * batch and width, and a 5,000-image kNN bank with 1,000 test images, so that an evaluation
+ * takes seconds rather than minutes. Anything the link sets explicitly is kept.
+ */
+function lighterForCpu(config: RunConfig, query: URLSearchParams): RunConfig {
+  const c = structuredClone(config);
+  if (!query.has('batch')) c.batch_size = Math.min(c.batch_size, 64);
+  if (!query.has('width')) c.width = Math.min(c.width, 16);
+  if (!query.has('train_limit')) c.train_limit = c.train_limit ?? 5000;
+  if (!query.has('test_limit')) c.test_limit = c.test_limit ?? 1000;
+  return c;
+}
+
+function pickBackend() {
+  const badge = $('backend');
+  if (resumePending) {
+    backend = 'cpu';
+    badge.textContent = 'CPU backend (the GPU was lost)';
+  } else if (forcedBackend === 'cpu') {
+    backend = 'cpu';
+    badge.textContent = 'CPU backend (chosen in the link)';
+  } else if (adapter) {
+    backend = 'webgpu';
+    const name = [adapter.vendor, adapter.architecture].filter(Boolean).join(' ') || 'GPU';
+    badge.textContent = `WebGPU · ${name}${adapter.isFallbackAdapter ? ' (software)' : ''}`;
+  } else {
+    backend = 'cpu';
+    badge.textContent = 'CPU backend (no WebGPU)';
+    showNotice(`WebGPU is not available here (${webgpuError ?? 'unknown reason'}), so training runs on the CPU backend in WebAssembly. It works, only slower; try a recent Chrome or Edge for the GPU.`);
+  }
+  badge.dataset.backend = backend;
+  debug.backend = backend;
+  debug.adapter = backend === 'webgpu' ? adapter : null;
+}
+
+// ---------- form ----------
+
+function method(): MethodInfo {
+  const id = $<HTMLSelectElement>('method').value;
+  return methods.find((m) => m.id === id) ?? methods[0];
+}
+
+function applyConfig(c: RunConfig) {
+  $<HTMLSelectElement>('dataset').value = c.dataset;
+  $<HTMLSelectElement>('backbone').value = c.backbone;
+  $<HTMLSelectElement>('method').value = c.method;
+  $<HTMLInputElement>('steps').value = String(c.steps);
+  $<HTMLInputElement>('batch').value = String(c.batch_size);
+  $<HTMLInputElement>('width').value = String(c.width);
+  $<HTMLInputElement>('eval-every').value = String(c.eval_every || Math.max(1, Math.round(c.steps / 10)));
+  $<HTMLInputElement>('labels').value = String(c.labels_per_class);
+  $<HTMLInputElement>('seed').value = String(c.seed);
+  $<HTMLInputElement>('lr').value = String(c.optimizer?.lr ?? method().optimizer.lr);
+  hiddenLimits = { train: c.train_limit, test: c.test_limit, knnK: c.knn_k };
+  renderMethod(c.params);
+}
+
+let hiddenLimits: { train: number | null; test: number | null; knnK: number } = { train: null, test: null, knnK: 20 };
+
+function renderMethod(overrides: Record<string, unknown> = {}) {
+  const m = method();
+  $('method-explanation').textContent = m.explanation;
+  const paper = $<HTMLAnchorElement>('method-paper');
+  paper.textContent = m.paper;
+  paper.href = m.link;
+  const semi = m.family === 'semi-supervised' || m.family === 'baseline';
+  $('labels').parentElement!.classList.toggle('hidden', false);
+  $('labels').toggleAttribute('disabled', !semi);
+  $('labels-label').classList.toggle('muted', !semi);
+  const host = $('params');
+  host.replaceChildren();
+  const merged = structuredClone(m.defaults);
+  for (const [key, value] of flatten(overrides)) setDotted(merged, key, value);
+  for (const [key, value] of flatten(merged)) {
+    const id = `param-${key.replace(/\./g, '-')}`;
+    const label = document.createElement('label');
+    label.htmlFor = id;
+    label.textContent = key.replace(/_/g, ' ');
+    const input = document.createElement('input');
+    input.id = id;
+    input.dataset.key = key;
+    if (typeof value === 'boolean') {
+      input.type = 'checkbox';
+      input.checked = value;
+    } else if (typeof value === 'number') {
+      input.type = 'number';
+      input.step = 'any';
+      input.value = String(tidy(value));
+    } else {
+      input.type = 'text';
+      input.value = typeof value === 'string' ? value : JSON.stringify(value, (_, v) => (typeof v === 'number' ? tidy(v) : v));
+    }
+    host.append(label, input);
+  }
+}
+
+/** Rust's f32 defaults arrive as 0.4000000059604645; show them as typed in the paper. */
+function tidy(x: number): number {
+  return Number(x.toPrecision(6));
+}
+
+/** Equal up to f32 precision, so an untouched field is not mistaken for an edit. */
+function sameValue(a: unknown, b: unknown): boolean {
+  if (typeof a === 'number' && typeof b === 'number') return Math.abs(a - b) <= 1e-6 * Math.max(1, Math.abs(b));
+  if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((x, i) => sameValue(x, b[i]));
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+function readInt(id: string, min: number): number {
+  const v = Number($<HTMLInputElement>(id).value);
+  if (!Number.isInteger(v) || v < min) throw new Error(`${$(id).previousElementSibling?.textContent ?? id} must be a whole number ≥ ${min}`);
+  return v;
+}
+
+/** The run described by the form; method parameters only where they differ from defaults. */
+function readConfig(): RunConfig {
+  const m = method();
+  const params: Record<string, unknown> = {};
+  const defaultsFlat = new Map(flatten(m.defaults));
+  for (const input of $('params').querySelectorAll<HTMLInputElement>('input[data-key]')) {
+    const key = input.dataset.key!;
+    const original = defaultsFlat.get(key);
+    let value: unknown;
+    if (input.type === 'checkbox') value = input.checked;
+    else if (typeof original === 'number') {
+      value = Number(input.value);
+      if (input.value.trim() === '' || !Number.isFinite(value)) throw new Error(`${key} must be a number`);
+    } else if (typeof original === 'string') value = input.value;
+    else value = input.value.trim().startsWith('[') || input.value.trim().startsWith('{') ? JSON.parse(input.value) : parseValue(input.value);
+    if (!sameValue(value, original)) setDotted(params, key, value);
+  }
+  const lr = Number($<HTMLInputElement>('lr').value);
+  if (!(lr > 0) || !Number.isFinite(lr)) throw new Error('the learning rate must be a positive number');
+  const steps = readInt('steps', 1);
+  const evalEvery = readInt('eval-every', 0);
+  return {
+    ...defaults,
+    dataset: $<HTMLSelectElement>('dataset').value,
+    backbone: $<HTMLSelectElement>('backbone').value,
+    method: m.id,
+    params,
+    optimizer: lr === m.optimizer.lr ? null : { ...m.optimizer, lr },
+    steps,
+    batch_size: readInt('batch', 2),
+    width: readInt('width', 4),
+    labels_per_class: readInt('labels', 1),
+    seed: readInt('seed', 0),
+    eval_every: evalEvery,
+    knn_k: hiddenLimits.knnK,
+    train_limit: hiddenLimits.train,
+    test_limit: hiddenLimits.test,
+  };
+}
+
+function pageOptions(config: RunConfig): PageOptions {
+  return { config, autostart: false, embed: document.body.classList.contains('embed'), backend: forcedBackend };
+}
+
+function syncUrl() {
+  try {
+    const query = urlFromOptions(pageOptions(readConfig()), defaults, methods);
+    history.replaceState(null, '', `${location.pathname}${query}`);
+  } catch {
+    // An invalid field: the URL keeps the last valid run until it is fixed.
+  }
+}
+
+// ---------- run lifecycle ----------
+
+function startRun(train: boolean, snapshot?: Snapshot) {
+  let config: RunConfig;
+  try {
+    config = readConfig();
+  } catch (e) {
+    return showError(`Cannot start: ${(e as Error).message}.`);
+  }
+  hideError();
+  if (!snapshot) resetView();
+  wantTraining = train;
+  const spec: StartSpec = {
+    config,
+    dataUrl: new URL(`data/${config.dataset}.sslp.gz`, document.baseURI).href,
+    backend,
+    galleryCount: GALLERY,
+    snapshot,
+  };
+  send({ type: 'start', spec }, snapshot ? snapshot.tensors.map((t) => t.buffer) : []);
+  onState('loading', 0);
+}
+
+function resetView() {
+  lossChart?.destroy();
+  ratioChart?.destroy();
+  knnChart?.destroy();
+  lossChart = ratioChart = knnChart = null;
+  $('loss-chart').replaceChildren();
+  $('ratio-chart').replaceChildren();
+  $('knn-chart').replaceChildren();
+  $('gallery').replaceChildren();
+  $('neighbours').replaceChildren();
+  $('query').replaceChildren();
+  $('views').replaceChildren();
+  $('knn-value').textContent = '–';
+  info = null;
+  stepRate = new Ema(0.9);
+  lastStep = 0;
+  debug.loss = [];
+  debug.knn = [];
+  debug.baseline = null;
+  debug.steps = 0;
+  debug.neighbours = 0;
+  debug.trainingStartedAt = null;
+  updateProgress(0);
+}
+
+function onReady(sessionInfo: SessionInfo, gallery: Thumb[], resumedFrom: number | null) {
+  if (resumedFrom !== null && lossChart && knnChart) {
+    // Resumed after a lost GPU: keep the curves, minus the steps after the snapshot.
+    info = sessionInfo;
+    lossChart.truncateAfter(resumedFrom);
+    ratioChart?.truncateAfter(resumedFrom);
+    knnChart.truncateAfter(resumedFrom);
+    debug.loss.length = resumedFrom;
+    debug.knn = debug.knn.filter((k) => k.step <= resumedFrom);
+    lastStep = resumedFrom;
+    updateProgress(lastStep);
+    showNotice(`Resumed on the CPU backend from step ${resumedFrom}, the last copy of the weights. Optimizer momentum restarts.`);
+    setTimeout(() => info === sessionInfo && renderGallery(gallery, sessionInfo), 0);
+    return requestViews();
+  }
+  info = sessionInfo;
+  const terms = sessionInfo.method.loss_terms;
+  const losses = terms.filter((t) => !isRatioTerm(t));
+  const ratios = terms.filter(isRatioTerm);
+  lossChart = new TermChart($('loss-chart'), losses, 'loss', smoothing);
+  $('ratio-chart').hidden = ratios.length === 0;
+  ratioChart = ratios.length ? new TermChart($('ratio-chart'), ratios, 'ratio', smoothing, [0, 1]) : null;
+  const extra = sessionInfo.method.family === 'semi-supervised' || sessionInfo.method.family === 'baseline' ? 'classifier test acc %' : sessionInfo.method.family === 'pretext' ? 'pretext acc %' : null;
+  knnChart = new KnnChart($('knn-chart'), extra);
+  // The gallery's 48 canvases go in the next task, so no single task grows long.
+  setTimeout(() => info === sessionInfo && renderGallery(gallery, sessionInfo), 0);
+  lastStep = resumedFrom ?? 0;
+  updateProgress(lastStep);
+  requestViews();
+}
+
+function onState(next: RunState, step: number) {
+  state = next;
+  debug.state = next;
+  if (next === 'paused' && wantTraining) {
+    wantTraining = false;
+    send({ type: 'train' });
+  }
+  if (next === 'training' && debug.trainingStartedAt === null) debug.trainingStartedAt = performance.now();
+  const has = (s: RunState[]) => s.includes(next);
+  $<HTMLButtonElement>('train').disabled = has(['loading', 'training', 'done', 'failed']);
+  $<HTMLButtonElement>('train').textContent = has(['paused', 'stopped']) && step > 0 ? 'Resume' : 'Train';
+  $<HTMLButtonElement>('pause').disabled = next !== 'training';
+  $<HTMLButtonElement>('stop').disabled = !has(['training', 'paused']);
+  $<HTMLButtonElement>('reset').disabled = has(['idle', 'loading']);
+  $<HTMLButtonElement>('views-refresh').disabled = !info || next === 'failed';
+  for (const id of ['dataset', 'backbone', 'method', 'steps', 'batch', 'width', 'lr', 'eval-every', 'labels', 'seed']) {
+    $(id).toggleAttribute('disabled', next !== 'idle' || (id === 'labels' && !['semi-supervised', 'baseline'].includes(method().family)));
+  }
+  for (const input of $('params').querySelectorAll('input')) input.toggleAttribute('disabled', next !== 'idle');
+  if (next === 'loading') $('progress-text').textContent = 'Loading the dataset and building the model…';
+  else updateProgress(step);
+}
+
+function onStep(step: number, terms: Record<string, number | null>, imagesPerS: number) {
+  if (lastStep > 0 || step === 1) stepRate.push(imagesPerS);
+  lastStep = step;
+  debug.steps = step;
+  debug.loss.push(terms.total ?? null);
+  lossChart?.push(step, terms);
+  ratioChart?.push(step, terms);
+  scheduleRedraw();
+  updateProgress(step);
+}
+
+function onEval(step: number, knn: number, testAcc: number | null, pretextAcc: number | null) {
+  debug.knn.push({ step, value: knn });
+  const extra = testAcc ?? pretextAcc;
+  knnChart?.push(step, knn * 100, extra === null ? null : extra * 100);
+  const base = debug.baseline === null ? '' : ` (untrained ${(debug.baseline * 100).toFixed(1)} %)`;
+  const more = testAcc !== null ? ` · classifier ${(testAcc * 100).toFixed(1)} %` : pretextAcc !== null ? ` · pretext ${(pretextAcc * 100).toFixed(1)} %` : '';
+  $('knn-value').textContent = `${(knn * 100).toFixed(1)} %${base}${more}`;
+}
+
+function updateProgress(step: number) {
+  const total = info?.config.steps ?? Number($<HTMLInputElement>('steps').value);
+  const bar = $<HTMLProgressElement>('progress');
+  bar.max = total;
+  bar.value = step;
+  if (!info) {
+    $('progress-text').textContent = state === 'idle' ? 'Not started.' : '';
+    return;
+  }
+  const ips = stepRate.value;
+  const perStep = info.images_per_step;
+  const eta = Number.isFinite(ips) && ips > 0 ? ((total - step) * perStep) / ips : NaN;
+  const words: Record<RunState, string> = { idle: '', loading: 'loading', training: 'training', paused: step > 0 ? 'paused' : 'ready', stopped: 'stopped', done: 'done', failed: 'stopped by an error' };
+  $('progress-text').textContent =
+    `Step ${step} / ${total} · ${words[state]}` +
+    (Number.isFinite(ips) ? ` · ${ips.toFixed(ips < 10 ? 1 : 0)} images/s` : '') +
+    (state === 'training' && Number.isFinite(eta) ? ` · ETA ${formatDuration(eta)}` : '') +
+    ` · ${info.backend === 'webgpu' ? 'WebGPU' : 'CPU'} · ${(info.num_params / 1000).toFixed(0)}k parameters`;
+}
+
+let redrawQueued = false;
+function scheduleRedraw() {
+  if (redrawQueued) return;
+  redrawQueued = true;
+  requestAnimationFrame(() => {
+    redrawQueued = false;
+    const t0 = performance.now();
+    lossChart?.redraw();
+    ratioChart?.redraw();
+    const ms = performance.now() - t0;
+    if (ms >= 20) debug.slowMessages.push(['redraw', Math.round(ms), Math.round(t0)]);
+  });
+}
+
+// ---------- images ----------
+
+function drawImage(pixels: ArrayLike<number>, c: number, h: number, w: number, scale255: boolean): HTMLCanvasElement {
+  const canvas = document.createElement('canvas');
+  canvas.width = w;
+  canvas.height = h;
+  const ctx = canvas.getContext('2d')!;
+  const img = ctx.createImageData(w, h);
+  const k = scale255 ? 255 : 1;
+  for (let i = 0; i < h * w; i++) {
+    const r = pixels[i] * k;
+    const g = c === 3 ? pixels[h * w + i] * k : r;
+    const b = c === 3 ? pixels[2 * h * w + i] * k : r;
+    img.data[4 * i] = r;
+    img.data[4 * i + 1] = g;
+    img.data[4 * i + 2] = b;
+    img.data[4 * i + 3] = 255;
+  }
+  ctx.putImageData(img, 0, 0);
+  return canvas;
+}
+
+function renderGallery(gallery: Thumb[], s: SessionInfo) {
+  const host = $('gallery');
+  host.replaceChildren();
+  const { channels: c, height: h, width: w, class_names: names } = s.dataset;
+  for (const t of gallery) {
+    const button = document.createElement('button');
+    button.type = 'button';
+    button.className = 'thumb';
+    button.setAttribute('role', 'listitem');
+    button.setAttribute('aria-label', `Test image ${t.index}, ${names[t.label]}: show its nearest neighbours`);
+    button.title = `test #${t.index}: ${names[t.label]}`;
+    button.append(drawImage(t.pixels, c, h, w, false));
+    button.addEventListener('click', () => {
+      host.querySelectorAll('.thumb.selected').forEach((b) => b.classList.remove('selected'));
+      button.classList.add('selected');
+      queryNeighbours({ kind: 'test', index: t.index }, t.label, drawImage(t.pixels, c, h, w, false));
+    });
+    host.append(button);
+  }
+}
+
+let queryLabel: number | null = null;
+function queryNeighbours(query: { kind: 'test'; index: number } | { kind: 'image'; pixels: Float32Array }, label: number | null, preview: HTMLCanvasElement) {
+  if (!info) return showError('Start a run first: the neighbours are found with the model being trained.');
+  queryLabel = label;
+  const q = $('query');
+  const caption = document.createElement('span');
+  caption.textContent = label === null ? 'Your image' : `Query: ${info.dataset.class_names[label]}`;
+  preview.className = 'query-image';
+  q.replaceChildren(preview, caption);
+  $('neighbours').setAttribute('aria-busy', 'true');
+  pendingNeighbours++;
+  send({ type: 'neighbours', id: ++requestId, query, k: NEIGHBOURS_K }, query.kind === 'image' ? [query.pixels.buffer] : []);
+}
+
+function showNeighbours(results: (Neighbour & { pixels: Uint8Array })[]) {
+  if (!info) return;
+  pendingNeighbours = Math.max(0, pendingNeighbours - 1);
+  const { channels: c, height: h, width: w, class_names: names } = info.dataset;
+  const host = $('neighbours');
+  host.removeAttribute('aria-busy');
+  host.replaceChildren(
+    ...results.map((n) => {
+      const same = queryLabel !== null && n.label === queryLabel;
+      const fig = document.createElement('figure');
+      fig.className = `thumb neighbour${same ? ' same' : ''}`;
+      fig.setAttribute('role', 'listitem');
+      const cap = document.createElement('figcaption');
+      cap.textContent = `${same ? '✓ ' : ''}${names[n.label]} · ${n.similarity.toFixed(3)}`;
+      fig.append(drawImage(n.pixels, c, h, w, false), cap);
+      fig.title = `train #${n.index}: ${names[n.label]}, cosine similarity ${n.similarity.toFixed(3)}`;
+      return fig;
+    }),
+  );
+  debug.neighbours = results.length;
+}
+
+async function onUserImage(file: File) {
+  if (!info) return showError('Start a run first: the neighbours are found with the model being trained.');
+  try {
+    const { pixels, preview } = await imageFileToPixels(file, info.dataset.channels, info.dataset.height, info.dataset.width);
+    queryNeighbours({ kind: 'image', pixels }, null, preview);
+  } catch (e) {
+    showError((e as Error).message);
+  }
+}
+
+function requestViews() {
+  if (!info) return;
+  send({ type: 'views', id: ++requestId, n: VIEW_IMAGES });
+}
+
+function showViews(blocks: ViewBlock[], pixels: Float32Array) {
+  const host = $('views');
+  host.replaceChildren();
+  let offset = 0;
+  for (const b of blocks) {
+    const row = document.createElement('div');
+    row.className = 'view-row';
+    const name = document.createElement('span');
+    name.className = 'view-name';
+    name.textContent = b.name;
+    row.append(name);
+    const size = b.channels * b.height * b.width;
+    for (let i = 0; i < b.n; i++) {
+      const canvas = drawImage(pixels.subarray(offset + i * size, offset + (i + 1) * size), b.channels, b.height, b.width, true);
+      canvas.className = 'view-image';
+      row.append(canvas);
+    }
+    offset += b.n * size;
+    host.append(row);
+  }
+}
+
+// ---------- messages to the user ----------
+
+function showError(text: string, offerCpu = false) {
+  debug.errors.push(text);
+  $('error-text').textContent = text;
+  $('resume-cpu').hidden = !offerCpu;
+  $('error').hidden = false;
+}
+
+function hideError() {
+  $('error').hidden = true;
+}
+
+function showNotice(text: string) {
+  const n = $('notice');
+  n.textContent = text;
+  n.hidden = false;
+}
+
+// ---------- wiring ----------
+
+function wire() {
+  $('train').addEventListener('click', () => {
+    if (state === 'idle') startRun(true);
+    else send({ type: 'train' });
+  });
+  $('pause').addEventListener('click', () => send({ type: 'pause' }));
+  $('stop').addEventListener('click', () => send({ type: 'stop' }));
+  $('reset').addEventListener('click', () => {
+    resetView();
+    hideError();
+    if (state === 'failed') {
+      spawnWorker(); // the old worker's module may be broken; a new one says hello again
+      state = 'idle';
+    } else send({ type: 'reset' });
+  });
+  $('resume-cpu').addEventListener('click', () => {
+    const snapshot = lastSnapshot ?? undefined;
+    lastSnapshot = null;
+    forcedBackend = 'cpu';
+    resumeSnapshot = snapshot ?? null;
+    resumePending = true;
+    hideError();
+    spawnWorker();
+  });
+  $('error-close').addEventListener('click', hideError);
+  $('share').addEventListener('click', async () => {
+    syncUrl();
+    try {
+      await navigator.clipboard.writeText(location.href);
+      showNotice('Link copied: it reproduces this run.');
+    } catch {
+      showNotice(`Link to this run: ${location.href}`);
+    }
+  });
+  $('method').addEventListener('change', () => {
+    $<HTMLInputElement>('lr').value = String(method().optimizer.lr);
+    renderMethod();
+    syncUrl();
+  });
+  $('setup-title').closest('section')!.addEventListener('change', syncUrl);
+  const slider = $<HTMLInputElement>('smoothing');
+  slider.addEventListener('input', () => {
+    smoothing = Number(slider.value);
+    $('smoothing-value').textContent = smoothing.toFixed(2);
+    lossChart?.setSmoothing(smoothing);
+    ratioChart?.setSmoothing(smoothing);
+  });
+  $('views-refresh').addEventListener('click', requestViews);
+  const file = $<HTMLInputElement>('file');
+  file.addEventListener('change', () => {
+    if (file.files?.[0]) void onUserImage(file.files[0]);
+    file.value = '';
+  });
+  const drop = $('drop');
+  drop.addEventListener('keydown', (e) => {
+    if (e.key === 'Enter' || e.key === ' ') {
+      e.preventDefault();
+      file.click();
+    }
+  });
+  drop.addEventListener('dragover', (e) => {
+    e.preventDefault();
+    drop.classList.add('over');
+  });
+  drop.addEventListener('dragleave', () => drop.classList.remove('over'));
+  drop.addEventListener('drop', (e) => {
+    e.preventDefault();
+    drop.classList.remove('over');
+    const f = e.dataTransfer?.files?.[0];
+    if (f) void onUserImage(f);
+  });
+}
+
+wire();
+spawnWorker();

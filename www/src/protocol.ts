@@ -1,0 +1,199 @@
+// The typed messages between the page and its training worker. Training runs in the worker;
+// the page only sends commands and draws what comes back. Per step the worker sends a
+// handful of numbers (the loss terms, lr, images/s), so a long run never floods the page.
+
+/** Mirror of the Rust `RunConfig` (src/config.rs); unknown keys are rejected there. */
+export interface RunConfig {
+  dataset: string;
+  backbone: string;
+  width: number;
+  method: string;
+  params: Record<string, unknown>;
+  optimizer: OptimizerConfig | null;
+  steps: number;
+  batch_size: number;
+  labels_per_class: number;
+  seed: number;
+  eval_every: number;
+  knn_k: number;
+  knn_temperature: number;
+  train_limit: number | null;
+  test_limit: number | null;
+}
+
+export interface OptimizerConfig {
+  kind: string;
+  lr: number;
+  momentum: number;
+  nesterov: boolean;
+  weight_decay: number;
+  warmup: number;
+  cosine: boolean;
+}
+
+/** Registry metadata of one method (Rust `MethodInfo`). */
+export interface MethodInfo {
+  id: string;
+  family: string;
+  name: string;
+  paper: string;
+  link: string;
+  explanation: string;
+  loss_terms: string[];
+  defaults: Record<string, unknown>;
+  optimizer: OptimizerConfig;
+}
+
+export type Backend = 'webgpu' | 'cpu';
+
+export interface AdapterInfo {
+  vendor: string;
+  architecture: string;
+  description: string;
+  isFallbackAdapter: boolean;
+}
+
+export interface DatasetInfo {
+  name: string;
+  channels: number;
+  height: number;
+  width: number;
+  class_names: string[];
+  n_train: number;
+  n_test: number;
+  n_labelled: number;
+}
+
+export interface SessionInfo {
+  backend: Backend;
+  dataset: DatasetInfo;
+  config: RunConfig;
+  num_params: number;
+  images_per_step: number;
+  method: MethodInfo;
+}
+
+export interface Neighbour {
+  index: number;
+  label: number;
+  similarity: number;
+}
+
+/** Host copy of a model state (parameters + BatchNorm statistics), for resuming on the CPU. */
+export interface Snapshot {
+  step: number;
+  tensors: Float32Array[];
+}
+
+export interface Thumb {
+  index: number;
+  label: number;
+  pixels: Uint8Array; // [c·h·w]
+}
+
+export interface ViewBlock {
+  name: string;
+  n: number;
+  channels: number;
+  height: number;
+  width: number;
+}
+
+export type NeighbourQuery = { kind: 'test'; index: number } | { kind: 'image'; pixels: Float32Array };
+
+export interface StartSpec {
+  config: RunConfig;
+  /** Absolute URL of the dataset pack, resolved by the page against its own origin. */
+  dataUrl: string;
+  backend: Backend;
+  /** How many test thumbnails the page shows for neighbour queries. */
+  galleryCount: number;
+  /** Resume from this state (after a lost GPU), else start from random weights. */
+  snapshot?: Snapshot;
+}
+
+/** Page → worker. */
+export type ToWorker =
+  | { type: 'start'; spec: StartSpec }
+  | { type: 'train' }
+  | { type: 'pause' }
+  | { type: 'stop' }
+  | { type: 'reset' }
+  | { type: 'neighbours'; id: number; query: NeighbourQuery; k: number }
+  | { type: 'views'; id: number; n: number }
+  /** Destroy the WebGPU device, as a driver reset would (the browser test's GPU-loss check). */
+  | { type: 'simulateDeviceLoss' };
+
+export type ErrorKind = 'load' | 'config' | 'nan' | 'device' | 'query' | 'internal';
+export type RunState = 'idle' | 'loading' | 'training' | 'paused' | 'stopped' | 'done' | 'failed';
+
+/** Worker → page. */
+export type FromWorker =
+  | { type: 'hello'; methods: MethodInfo[]; defaults: RunConfig; adapter: AdapterInfo | null; webgpuError: string | null }
+  | { type: 'ready'; info: SessionInfo; gallery: Thumb[]; resumedFrom: number | null }
+  | { type: 'baseline'; knn: number; layers: string[]; byLayer: number[] }
+  | { type: 'step'; step: number; terms: Record<string, number | null>; lr: number; imagesPerS: number }
+  | { type: 'eval'; step: number; knn: number; testAcc: number | null; pretextAcc: number | null }
+  | { type: 'state'; state: RunState; step: number }
+  | { type: 'neighbours'; id: number; results: (Neighbour & { pixels: Uint8Array })[] }
+  | { type: 'views'; id: number; blocks: ViewBlock[]; pixels: Float32Array }
+  | { type: 'error'; kind: ErrorKind; message: string; step: number | null; id?: number }
+  | { type: 'deviceLost'; message: string; step: number; snapshot: Snapshot | null };
+
+const WORKER_TYPES = new Set(['hello', 'ready', 'baseline', 'step', 'eval', 'state', 'neighbours', 'views', 'error', 'deviceLost']);
+
+/**
+ * Turn the wasm step report (`{kind, step, lr, images_per_s, <term>: value}`) into the compact
+ * step message: only the numbers the charts need. Non-finite values travel as `null`.
+ */
+export function stepMessage(report: Record<string, unknown>): Extract<FromWorker, { type: 'step' }> {
+  const terms: Record<string, number | null> = {};
+  for (const [key, value] of Object.entries(report)) {
+    if (key === 'kind' || key === 'step' || key === 'lr' || key === 'images_per_s') continue;
+    terms[key] = typeof value === 'number' && Number.isFinite(value) ? value : null;
+  }
+  const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
+  return { type: 'step', step: num(report.step), terms, lr: num(report.lr), imagesPerS: num(report.images_per_s) };
+}
+
+/** Check that a message from the worker has a known type and the fields the page reads. */
+export function parseFromWorker(data: unknown): FromWorker {
+  if (typeof data !== 'object' || data === null || !('type' in data)) {
+    throw new Error(`malformed worker message: ${JSON.stringify(data)}`);
+  }
+  const msg = data as { type: unknown } & Record<string, unknown>;
+  if (typeof msg.type !== 'string' || !WORKER_TYPES.has(msg.type)) {
+    throw new Error(`unknown worker message type: ${String(msg.type)}`);
+  }
+  const need = (field: string, kind: string) => {
+    if (typeof msg[field] !== kind) throw new Error(`worker message '${msg.type}' lacks ${kind} field '${field}'`);
+  };
+  switch (msg.type) {
+    case 'step':
+      need('step', 'number');
+      need('terms', 'object');
+      need('lr', 'number');
+      need('imagesPerS', 'number');
+      break;
+    case 'eval':
+      need('step', 'number');
+      break;
+    case 'state':
+      need('state', 'string');
+      break;
+    case 'error':
+      need('kind', 'string');
+      need('message', 'string');
+      break;
+    case 'neighbours':
+    case 'views':
+      need('id', 'number');
+      break;
+  }
+  return msg as unknown as FromWorker;
+}
+
+/** Split loss terms (plotted on the loss chart) from ratios and accuracies in [0, 1]. */
+export function isRatioTerm(name: string): boolean {
+  return /(_acc|_ratio|_sim)$/.test(name);
+}

@@ -1,0 +1,310 @@
+// The training worker: owns the wasm module and the Session, trains step by step and answers
+// the page's queries between steps. Every call into the session goes through `exclusive`, so a
+// neighbour query asked mid-step waits for that step instead of racing it.
+/// <reference lib="webworker" />
+import init, { WebSession, methods, defaultConfig, deviceLost, simulateDeviceLoss } from '../../pkg/ssl_playground.js';
+import type { AdapterInfo, FromWorker, Neighbour, RunState, Snapshot, StartSpec, Thumb, ToWorker, ViewBlock } from './protocol';
+import { stepMessage } from './protocol';
+
+declare const self: DedicatedWorkerGlobalScope;
+
+// A Rust panic's console message carries a JS stack; the default 10 frames stop inside the
+// panic machinery, before the frame that failed.
+(Error as unknown as { stackTraceLimit: number }).stackTraceLimit = 64;
+
+/** How often (besides every evaluation) a WebGPU run copies its weights to the host, so a lost GPU loses little. */
+const SNAPSHOT_EVERY = 25;
+
+let session: WebSession | null = null;
+let spec: StartSpec | null = null;
+let state: RunState = 'idle';
+let snapshot: Snapshot | null = null;
+let loop: Promise<void> | null = null;
+let chain: Promise<unknown> = Promise.resolve();
+let lastStep = 0;
+
+function post(msg: FromWorker, transfer: Transferable[] = []) {
+  self.postMessage(msg, transfer);
+}
+
+function setState(next: RunState) {
+  state = next;
+  post({ type: 'state', state, step: session?.stepCount ?? 0 });
+}
+
+/** Run `f` after every session call queued before it. */
+function exclusive<T>(f: () => Promise<T>): Promise<T> {
+  const p = chain.then(f);
+  chain = p.catch(() => undefined);
+  return p;
+}
+
+function message(e: unknown): string {
+  if (e instanceof Error) return e.message;
+  return String(e);
+}
+
+/** A wasm trap (a Rust panic) leaves the module unusable; only a fresh worker recovers. */
+function isTrap(e: unknown): boolean {
+  return e instanceof WebAssembly.RuntimeError;
+}
+
+/** The slice of the WebGPU API the probe needs (no @webgpu/types dependency). */
+interface GpuProbe {
+  requestAdapter(): Promise<{ info: { vendor: string; architecture: string; description: string; isFallbackAdapter?: boolean } } | null>;
+}
+
+async function probeAdapter(): Promise<{ adapter: AdapterInfo | null; error: string | null }> {
+  const gpu = (self.navigator as unknown as { gpu?: GpuProbe }).gpu;
+  if (!gpu) return { adapter: null, error: 'this browser has no WebGPU (navigator.gpu is missing)' };
+  try {
+    const adapter = await gpu.requestAdapter();
+    if (!adapter) return { adapter: null, error: 'the browser offers no WebGPU adapter (WebGPU may be disabled, or the GPU is blocklisted)' };
+    const info = adapter.info;
+    return {
+      adapter: {
+        vendor: info.vendor,
+        architecture: info.architecture,
+        description: info.description,
+        isFallbackAdapter: info.isFallbackAdapter ?? false,
+      },
+      error: null,
+    };
+  } catch (e) {
+    return { adapter: null, error: `requesting a WebGPU adapter failed: ${message(e)}` };
+  }
+}
+
+async function hello() {
+  try {
+    await init();
+  } catch (e) {
+    post({ type: 'error', kind: 'load', step: null, message: `The WebAssembly module could not be loaded (${message(e)}). Reload the page; if you host it yourself, check that pkg/*.wasm is served with Content-Type application/wasm.` });
+    return;
+  }
+  const { adapter, error } = await probeAdapter();
+  post({ type: 'hello', methods: methods(), defaults: defaultConfig(), adapter, webgpuError: error });
+}
+
+async function loadPack(url: string): Promise<Uint8Array> {
+  let response: Response;
+  try {
+    response = await fetch(url);
+  } catch (e) {
+    throw new Error(`The dataset file ${url} could not be fetched (${message(e)}). Check that the data/ folder was deployed with the page.`);
+  }
+  if (!response.ok) {
+    throw new Error(`The dataset file ${url} could not be loaded: HTTP ${response.status} ${response.statusText}. Check that the data/ folder was deployed with the page.`);
+  }
+  return new Uint8Array(await response.arrayBuffer());
+}
+
+function thumbs(s: WebSession, split: 'train' | 'test', indices: number[], labels: number[]): Thumb[] {
+  return indices.map((index, i) => ({ index, label: labels[i], pixels: s.image(split, index) }));
+}
+
+async function start(next: StartSpec) {
+  await stop();
+  session?.free();
+  session = null;
+  spec = next;
+  snapshot = next.snapshot ?? null;
+  lastStep = next.snapshot?.step ?? 0;
+  setState('loading');
+  let bytes: Uint8Array;
+  try {
+    bytes = await loadPack(next.dataUrl);
+  } catch (e) {
+    post({ type: 'error', kind: 'load', step: null, message: message(e) });
+    setState('idle');
+    return;
+  }
+  try {
+    session = await WebSession.create(JSON.stringify(next.config), bytes, next.config.dataset, next.backend);
+  } catch (e) {
+    const kind = next.backend === 'webgpu' && /WebGPU|wgpu|adapter/i.test(message(e)) ? 'device' : 'config';
+    post({ type: 'error', kind, step: null, message: message(e) });
+    setState('idle');
+    return;
+  }
+  const s = session;
+  const info = s.info();
+  const n = Math.min(next.galleryCount, info.dataset.n_test);
+  const indices = Array.from({ length: n }, (_, i) => i);
+  const gallery = thumbs(s, 'test', indices, Array.from(s.labels('test', n)));
+  let resumedFrom: number | null = null;
+  if (next.snapshot) {
+    try {
+      s.importState(next.snapshot.tensors, next.snapshot.step);
+      resumedFrom = next.snapshot.step;
+    } catch (e) {
+      post({ type: 'error', kind: 'config', step: null, message: `could not resume from the snapshot: ${message(e)}` });
+    }
+  }
+  post({ type: 'ready', info, gallery, resumedFrom });
+  if (resumedFrom === null) {
+    try {
+      const base = await exclusive(() => s.baseline());
+      post({ type: 'baseline', knn: base.accuracy[base.accuracy.length - 1], layers: base.layers, byLayer: base.accuracy });
+    } catch (e) {
+      return fail(e, 0);
+    }
+  }
+  setState('paused');
+}
+
+async function evaluate(s: WebSession) {
+  const r = await exclusive(() => s.evaluate());
+  post({ type: 'eval', step: r.step, knn: r.knn_acc, testAcc: r.test_acc ?? null, pretextAcc: r.pretext_acc ?? null });
+}
+
+/** A step failed: name the cause, keep what can be kept, and stop the loop. */
+function fail(e: unknown, step: number) {
+  const lost = deviceLostSafe();
+  const text = message(e);
+  if (lost || isTrap(e) || (spec?.backend === 'webgpu' && /device|lost|Invalid|buffer/i.test(text))) {
+    post({ type: 'deviceLost', step, message: lost ? `the GPU device was lost (${lost})` : `the GPU backend failed (${text})`, snapshot });
+    state = 'failed';
+    session = null; // the module may be unusable: the page replaces this worker
+    return;
+  }
+  if (/NaN or infinite/.test(text)) {
+    post({ type: 'error', kind: 'nan', step, message: text });
+    setState('paused');
+    return;
+  }
+  post({ type: 'error', kind: 'internal', step, message: text });
+  setState('paused');
+}
+
+async function trainLoop() {
+  const s = session;
+  if (!s || !spec) return;
+  const total = spec.config.steps;
+  const every = spec.config.eval_every;
+  while (state === 'training' && session === s) {
+    if (s.stepCount >= total) {
+      setState('done');
+      break;
+    }
+    try {
+      const report = await exclusive(() => s.step());
+      const msg = stepMessage(report);
+      lastStep = msg.step;
+      post(msg);
+      if (deviceLostSafe()) throw new Error('device lost');
+      const evaluated = (every > 0 && msg.step % every === 0) || msg.step === total;
+      if (evaluated) await evaluate(s);
+      if (spec.backend === 'webgpu' && (evaluated || msg.step % SNAPSHOT_EVERY === 0)) {
+        snapshot = await exclusive(() => s.exportState());
+      }
+    } catch (e) {
+      fail(e, s.stepCount);
+      break;
+    }
+    // Let queued messages (pause, a neighbour query) run between steps.
+    await new Promise((r) => setTimeout(r, 0));
+  }
+}
+
+async function stop() {
+  if (state === 'training') setState('stopped');
+  await loop;
+}
+
+async function neighbours(id: number, query: Extract<ToWorker, { type: 'neighbours' }>['query'], k: number) {
+  const s = session;
+  if (!s) return post({ type: 'error', kind: 'query', id, step: null, message: 'start a run first: there is no model to search with yet' });
+  try {
+    const found: Neighbour[] = await exclusive(() => (query.kind === 'test' ? s.neighboursOfTest(query.index, k) : s.neighboursOfImage(query.pixels, k)));
+    const results = found.map((n) => ({ ...n, pixels: s.image('train', n.index) }));
+    post({ type: 'neighbours', id, results }, results.map((r) => r.pixels.buffer));
+  } catch (e) {
+    if (isTrap(e)) return fail(e, s.stepCount);
+    post({ type: 'error', kind: 'query', id, step: null, message: message(e) });
+  }
+}
+
+async function views(id: number, n: number) {
+  const s = session;
+  if (!s) return;
+  try {
+    const v: { blocks: ViewBlock[]; pixels: Float32Array } = await exclusive(() => s.views(n));
+    post({ type: 'views', id, blocks: v.blocks, pixels: v.pixels }, [v.pixels.buffer]);
+  } catch (e) {
+    if (isTrap(e)) return fail(e, s.stepCount);
+    post({ type: 'error', kind: 'query', id, step: null, message: message(e) });
+  }
+}
+
+// A panic inside a wasm task surfaces here, not at the awaiting call (whose promise never
+// settles). Treat it as the end of this worker's module: report it with the last snapshot.
+self.addEventListener('error', (event) => {
+  event.preventDefault();
+  crashed(event.error ?? event.message);
+});
+self.addEventListener('unhandledrejection', (event) => {
+  event.preventDefault();
+  crashed(event.reason);
+});
+
+function crashed(e: unknown) {
+  if (state === 'failed') return;
+  const step = lastStep;
+  state = 'failed';
+  session = null;
+  if (spec?.backend === 'webgpu') {
+    post({ type: 'deviceLost', step, message: `the WebGPU backend stopped (${deviceLostSafe() ?? message(e)})`, snapshot });
+  } else {
+    post({ type: 'error', kind: 'internal', step, message: `The training code stopped with an internal error (${message(e)}). Press Reset to start again; the browser console has details.` });
+    post({ type: 'state', state: 'failed', step });
+  }
+}
+
+function deviceLostSafe(): string | undefined {
+  try {
+    return deviceLost();
+  } catch {
+    return undefined;
+  }
+}
+
+self.onmessage = (event: MessageEvent<ToWorker>) => {
+  const msg = event.data;
+  switch (msg.type) {
+    case 'start':
+      void start(msg.spec);
+      break;
+    case 'train':
+      if (session && (state === 'paused' || state === 'stopped')) {
+        setState('training');
+        loop = trainLoop();
+      }
+      break;
+    case 'pause':
+      if (state === 'training') setState('paused');
+      break;
+    case 'stop':
+      void stop();
+      break;
+    case 'reset':
+      void stop().then(() => {
+        session?.free();
+        session = null;
+        snapshot = null;
+        setState('idle');
+      });
+      break;
+    case 'neighbours':
+      void neighbours(msg.id, msg.query, msg.k);
+      break;
+    case 'views':
+      void views(msg.id, msg.n);
+      break;
+    case 'simulateDeviceLoss':
+      simulateDeviceLoss();
+      break;
+  }
+};
+
+void hello();

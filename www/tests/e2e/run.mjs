@@ -1,0 +1,185 @@
+// Browser end-to-end test: the built dist/ served on 127.0.0.1, driven by Playwright-core in
+// Debian's Chromium (headless). WebGPU there is SwiftShader: a real WebGPU adapter on the CPU,
+// slow but correct. Checks, per shared/BURN-NOTES.md and the playground issue:
+//   1. WebGPU: SimCLR trains for a few steps on a real WebGPU adapter; the loss curve has
+//      points and the loss fell; a kNN value is shown; clicking a test image shows k
+//      neighbour thumbnails; the view preview shows SimCLR's two views; no main-thread task
+//      of 50 ms or more during training; no console error; no request leaves the origin.
+//   2. CPU fallback: Chromium without WebGPU; the page says so and trains on the CPU backend.
+//   3. A dataset or wasm file that fails to load shows an error in the page.
+// Screenshots go to $E2E_OUT (default: target/e2e). Exit code 0 = all passed.
+import { chromium } from 'playwright-core';
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { serve } from '../../scripts/serve.mjs';
+
+const here = resolve(new URL('.', import.meta.url).pathname);
+const dist = resolve(here, '../../dist');
+const out = resolve(process.env.E2E_OUT ?? resolve(here, '../../../target/e2e'));
+mkdirSync(out, { recursive: true });
+const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+// The flags that work headless with SwiftShader WebGPU (shared/BURN-NOTES.md). Never add
+// --enable-features=Vulkan together with --use-angle=swiftshader: that combination hangs.
+const BASE_FLAGS = ['--headless=new', '--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic', '--disable-gpu-sandbox'];
+const WEBGPU_FLAGS = ['--enable-unsafe-webgpu', '--use-webgpu-adapter=swiftshader'];
+// Small runs: SwiftShader runs every shader on the CPU.
+const RUN = 'method=simclr&steps=16&batch=16&width=8&eval_every=8&train_limit=512&test_limit=256&autostart=1';
+
+let failures = 0;
+const results = [];
+function check(name, ok, detail = '') {
+  results.push(`${ok ? 'ok  ' : 'FAIL'} ${name}${detail ? ` (${detail})` : ''}`);
+  console.log(results[results.length - 1]);
+  if (!ok) failures++;
+}
+
+async function withBrowser(flags, body) {
+  // Playwright gives every launch a fresh, empty profile and removes it after exit.
+  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: [...BASE_FLAGS, ...flags] });
+  try {
+    return await body(browser);
+  } finally {
+    await browser.close();
+  }
+}
+
+/** Open the page with console, request and long-task recording. */
+async function openPage(browser, url, origin, viewport = { width: 1360, height: 900 }) {
+  const context = await browser.newContext({ viewport });
+  const page = await context.newPage();
+  const log = { errors: [], foreign: [] };
+  const onConsole = (where) => (msg) => {
+    if (msg.type() === 'error') log.errors.push(`${where}: ${msg.text()}`);
+  };
+  page.on('console', onConsole('page'));
+  page.on('pageerror', (e) => log.errors.push(`page exception: ${e.message}`));
+  page.on('worker', (w) => w.on('console', onConsole('worker')));
+  context.on('request', (r) => {
+    const u = r.url();
+    if (!u.startsWith(origin) && !u.startsWith('data:') && !u.startsWith('blob:')) log.foreign.push(u);
+  });
+  await page.addInitScript(() => {
+    window.__longTasks = [];
+    new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) window.__longTasks.push({ start: e.startTime, duration: e.duration });
+    }).observe({ type: 'longtask', buffered: true });
+  });
+  await page.goto(url);
+  return { page, log };
+}
+
+const debug = (page) => page.evaluate(() => window.__sslp);
+
+async function waitFor(page, predicate, arg, timeout, what) {
+  try {
+    await page.waitForFunction(predicate, arg, { timeout, polling: 500 });
+    return true;
+  } catch {
+    const d = await debug(page).catch(() => null);
+    console.log(`timed out waiting for ${what}; page state: ${JSON.stringify(d)?.slice(0, 600)}`);
+    return false;
+  }
+}
+
+const server = await serve(dist, 0);
+const origin = `http://127.0.0.1:${server.address().port}`;
+const t0 = Date.now();
+
+try {
+  // ---- 1. WebGPU ----
+  await withBrowser(WEBGPU_FLAGS, async (browser) => {
+    const { page, log } = await openPage(browser, `${origin}/?${RUN}`, origin);
+    const adapterOk = await waitFor(page, () => window.__sslp?.backend !== null, null, 60_000, 'the backend choice');
+    const d0 = await debug(page);
+    check('WebGPU adapter found and chosen', adapterOk && d0.backend === 'webgpu' && d0.adapter !== null, JSON.stringify(d0.adapter));
+    const badge = await page.textContent('#backend');
+    check('page shows it trains on WebGPU', /WebGPU/.test(badge ?? ''), badge ?? '');
+    // The README's screenshot: the page mid-run, after the first kNN evaluation.
+    if (await waitFor(page, () => window.__sslp.knn.length >= 1 || window.__sslp.state === 'done', null, 300_000, 'the first evaluation')) {
+      await page.screenshot({ path: join(out, 'webgpu-mid-training.png') });
+    }
+    const done = await waitFor(page, () => window.__sslp.state === 'done' || window.__sslp.errors.length > 0, null, 420_000, 'training to finish');
+    const d = await debug(page);
+    check('training finished without an error', done && d.state === 'done' && d.errors.length === 0, `state ${d.state}, errors ${JSON.stringify(d.errors)}`);
+    const loss = d.loss.filter((v) => v !== null);
+    check('loss curve has a point per step', loss.length === 16, `${loss.length} points`);
+    // One batch's SimCLR loss is noisy (it depends on which 16 images were drawn), so compare
+    // the mean of the first four steps with the mean of the last four.
+    const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    const head = mean(loss.slice(0, 4));
+    const tail = mean(loss.slice(-4));
+    check('loss fell', loss.length === 16 && tail < head, `mean of steps 1–4 ${head.toFixed(4)} → steps 13–16 ${tail.toFixed(4)}; all ${loss.map((v) => v.toFixed(3)).join(' ')}`);
+    const knnText = await page.textContent('#knn-value');
+    check('a kNN accuracy is shown', /\d+\.\d %/.test(knnText ?? '') && d.knn.length === 2 && d.baseline !== null, `${knnText}; evals ${JSON.stringify(d.knn)}`);
+    const views = await page.$$eval('#views .view-row', (rows) => rows.map((r) => [r.querySelector('.view-name')?.textContent, r.querySelectorAll('canvas').length]));
+    check('view preview shows the original and SimCLR’s two views', JSON.stringify(views.map((v) => v[0])) === '["original","view 1","view 2"]' && views.every((v) => v[1] === 6), JSON.stringify(views));
+    await page.click('#gallery .thumb:nth-child(3)');
+    const nn = await waitFor(page, () => document.querySelectorAll('#neighbours .neighbour').length === 8, null, 120_000, 'neighbours');
+    const captions = await page.$$eval('#neighbours figcaption', (cs) => cs.map((c) => c.textContent));
+    check('clicking a test image shows k = 8 neighbour thumbnails with similarities', nn && captions.length === 8 && captions.every((c) => / · -?\d\.\d{3}$/.test(c ?? '')), JSON.stringify(captions.slice(0, 3)));
+    const longTasks = await page.evaluate((start) => window.__longTasks.filter((t) => t.start >= start), d.trainingStartedAt ?? 0);
+    check('no main-thread task ≥ 50 ms during training', longTasks.length === 0, `${JSON.stringify(longTasks)}; slow handlers ${JSON.stringify(d.slowMessages)}`);
+    await page.screenshot({ path: join(out, 'webgpu.png'), fullPage: true });
+    check('no console error', log.errors.length === 0, log.errors.join(' | '));
+    check('no request left the origin', log.foreign.length === 0, log.foreign.join(' '));
+
+    // ---- 1b. the GPU is lost mid-run: the run pauses, then resumes on the CPU ----
+    const lossRun = RUN.replace('steps=16', 'steps=8').replace('eval_every=8', 'eval_every=4');
+    const { page: lossPage } = await openPage(browser, `${origin}/?${lossRun}`, origin);
+    const past = await waitFor(lossPage, () => window.__sslp.steps >= 5, null, 300_000, 'step 5 on WebGPU');
+    await lossPage.evaluate(() => window.__sslpSimulateDeviceLoss());
+    const paused = await waitFor(lossPage, () => !document.getElementById('resume-cpu').hidden, null, 120_000, 'the lost-GPU message');
+    const lostText = (await lossPage.textContent('#error-text')) ?? '';
+    check('a lost GPU pauses the run with a message and offers the CPU', past && paused && /Training paused at step \d+: the (GPU device was lost|GPU backend failed|WebGPU backend stopped)/.test(lostText) && /resume on the CPU from step 4/.test(lostText), lostText);
+    await lossPage.click('#resume-cpu');
+    const resumed = await waitFor(lossPage, () => window.__sslp.state === 'done' || (window.__sslp.state === 'paused' && window.__sslp.errors.length > 1), null, 300_000, 'the CPU run to finish');
+    const dl = await debug(lossPage);
+    const notice = (await lossPage.textContent('#notice')) ?? '';
+    check('the run resumes on the CPU from the last snapshot and finishes', resumed && dl.state === 'done' && dl.backend === 'cpu' && dl.steps === 8 && dl.loss.length === 8 && /Resumed on the CPU backend from step 4/.test(notice), `state ${dl.state}, backend ${dl.backend}, steps ${dl.steps}, ${dl.loss.length} losses; ${notice}`);
+    await lossPage.screenshot({ path: join(out, 'gpu-lost-resumed-on-cpu.png'), fullPage: true });
+  });
+
+  if (process.env.E2E_ONLY === 'webgpu') throw new Error('E2E_ONLY=webgpu: skipping the CPU checks');
+  // ---- 2. CPU fallback: no --enable-unsafe-webgpu, so requestAdapter() gives null ----
+  await withBrowser([], async (browser) => {
+    // In the compact layout a course page embeds: an iframe of 900×600.
+    const { page, log } = await openPage(browser, `${origin}/?${RUN.replace('steps=16', 'steps=4').replace('eval_every=8', 'eval_every=2')}&embed=1`, origin, { width: 900, height: 600 });
+    await waitFor(page, () => window.__sslp?.backend !== null, null, 60_000, 'the backend choice');
+    const notice = await page.textContent('#notice');
+    check('without WebGPU the page says it falls back to the CPU', /WebGPU is not available/.test(notice ?? '') && (await debug(page)).backend === 'cpu', notice ?? '');
+    const done = await waitFor(page, () => window.__sslp.state === 'done' || window.__sslp.errors.length > 0, null, 300_000, 'CPU training to finish');
+    const d = await debug(page);
+    check('CPU fallback trains', done && d.state === 'done' && d.loss.filter((v) => v !== null).length === 4 && d.knn.length === 2, `state ${d.state}, ${d.loss.length} steps, knn ${JSON.stringify(d.knn)}, errors ${JSON.stringify(d.errors)}`);
+    await page.screenshot({ path: join(out, 'cpu-fallback-embed-900x600.png') });
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth);
+    check('the embed layout fits 900 px without horizontal scrolling', overflow <= 900, `scrollWidth ${overflow}`);
+    check('no console error on the CPU path', log.errors.length === 0, log.errors.join(' | '));
+
+    // ---- 2b. a NaN loss pauses the run and names the step (τ = 1e-45 overflows 1/τ) ----
+    const { page: nanPage } = await openPage(browser, `${origin}/?backend=cpu&method=simclr&steps=4&batch=16&width=8&train_limit=256&test_limit=128&p.temperature=1e-45&autostart=1`, origin);
+    const nanShown = await waitFor(nanPage, () => !document.getElementById('error').hidden, null, 120_000, 'the NaN message');
+    const nanText = (await nanPage.textContent('#error-text')) ?? '';
+    const nd = await debug(nanPage);
+    const resumeLabel = await nanPage.textContent('#train');
+    check('a NaN loss pauses the run and names the step and the term', nanShown && /Training paused at step 1: loss term 'total' became NaN/.test(nanText) && nd.state === 'paused' && !(await nanPage.isDisabled('#train')), `${nanText} [state ${nd.state}, button ${resumeLabel}]`);
+
+    // ---- 3. a dataset or wasm file that fails to load is reported in the page ----
+    for (const [what, pattern, expected] of [
+      ['dataset', '**/data/*.sslp.gz', /dataset file .* could not be loaded: HTTP 404/],
+      ['wasm', '**/*.wasm', /WebAssembly module could not be loaded/],
+    ]) {
+      const context = await browser.newContext();
+      await context.route(pattern, (route) => route.fulfill({ status: 404, body: 'not found' }));
+      const broken = await context.newPage();
+      await broken.goto(`${origin}/?backend=cpu&autostart=1&steps=2`);
+      const shown = await waitFor(broken, () => !document.getElementById('error').hidden, null, 60_000, `the ${what} load error`);
+      const text = (await broken.textContent('#error-text').catch(() => '')) ?? '';
+      check(`a ${what} file that fails to load shows an error in the page`, shown && expected.test(text), text);
+      await context.close();
+    }
+  });
+} finally {
+  server.close();
+}
+console.log(`\nbrowser e2e: ${results.length - failures} passed, ${failures} failed in ${((Date.now() - t0) / 1000).toFixed(0)} s; screenshots in ${out}`);
+process.exit(failures ? 1 : 0);

@@ -1,0 +1,18 @@
+// Vite builds the page and its module worker into dist/, with relative URLs so the folder
+// works from any static host and any sub-path. pkg/ (wasm-bindgen output) sits beside www/.
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  base: './',
+  build: {
+    outDir: 'dist',
+    emptyOutDir: true,
+    target: 'es2022',
+    // The wasm file is large by nature; it is fetched once by the worker, never inlined.
+    assetsInlineLimit: 0,
+    chunkSizeWarningLimit: 1024,
+  },
+  worker: { format: 'es' },
+  server: { fs: { allow: ['..'] } },
+  test: { include: ['tests/unit/**/*.test.ts'] },
+});
