@@ -15,6 +15,7 @@ use crate::rng::Rng;
 use burn::module::{ModuleMapper, ModuleVisitor, Param};
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
+#[cfg(not(target_family = "wasm"))]
 use burn::store::{ModuleSnapshot, SafetensorsStore};
 
 /// What a step or an evaluation can fail with; each message says what to do.
@@ -63,7 +64,11 @@ pub trait Runner {
     fn eval_model(&self) -> EvalModel;
     fn pretext_accuracy(&self, images: Tensor<4>) -> Option<Tensor<1>>;
     fn views(&self, images: Tensor<4>, rng: &mut Rng) -> Vec<(String, Tensor<4>)>;
+    /// Safetensors checkpoints (native only: saving reads tensors synchronously, and the page
+    /// keeps a host copy of the state with [`Runner::state`] instead).
+    #[cfg(not(target_family = "wasm"))]
     fn save(&self) -> Result<Vec<u8>, String>;
+    #[cfg(not(target_family = "wasm"))]
     fn load(&mut self, bytes: Vec<u8>) -> Result<(), String>;
     fn num_params(&self) -> usize;
     /// Every float tensor of the model (parameters and BatchNorm statistics) flattened, in
@@ -176,12 +181,14 @@ impl<M: Method> Runner for Trainer<M> {
         self.method.views(images, rng)
     }
 
+    #[cfg(not(target_family = "wasm"))]
     fn save(&self) -> Result<Vec<u8>, String> {
         let mut store = SafetensorsStore::from_bytes(None);
         self.model().save_into(&mut store).map_err(|e| e.to_string())?;
         store.get_bytes().map_err(|e| e.to_string())
     }
 
+    #[cfg(not(target_family = "wasm"))]
     fn load(&mut self, bytes: Vec<u8>) -> Result<(), String> {
         let model = self.model.as_mut().expect("model present");
         model.load_from(&mut SafetensorsStore::from_bytes(Some(bytes))).map_err(|e| e.to_string())?;
@@ -535,7 +542,8 @@ impl Session {
             .collect())
     }
 
-    /// Model weights as safetensors bytes (native; the browser path reads asynchronously).
+    /// Model weights as safetensors bytes (native; the browser keeps [`Session::export_state`]).
+    #[cfg(not(target_family = "wasm"))]
     pub fn save_checkpoint(&self) -> Result<Vec<u8>, SessionError> {
         self.runner.save().map_err(SessionError::Checkpoint)
     }
@@ -562,6 +570,7 @@ impl Session {
         Ok(())
     }
 
+    #[cfg(not(target_family = "wasm"))]
     pub fn load_checkpoint(&mut self, bytes: Vec<u8>) -> Result<(), SessionError> {
         self.bank_cache = None;
         self.runner.load(bytes).map_err(|e| SessionError::Checkpoint(format!("{e}; was it saved from the same method, backbone and width?")))

@@ -10,6 +10,9 @@ function chartHeight(): number {
   return document.body.classList.contains('embed') ? 105 : 180;
 }
 
+/** Steps are whole numbers: never put a tick at 2.5. */
+const STEP_AXIS: uPlot.Axis = { label: 'step', incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000, 100000] };
+
 const PALETTE = ['#2563eb', '#dc2626', '#16a34a', '#9333ea', '#ea580c', '#0891b2', '#ca8a04'];
 
 function alpha(hex: string, a: number): string {
@@ -46,7 +49,7 @@ export class TermChart {
         legend: { live: true },
         cursor: { drag: { x: true, y: false } },
         scales: { x: { time: false }, y: range ? { range } : { auto: true } },
-        axes: [{ label: 'step' }, { label: yLabel, size: 52 }],
+        axes: [STEP_AXIS, { label: yLabel, size: 52 }],
       },
       this.data(),
       host,
@@ -130,7 +133,7 @@ export class KnnChart {
         height: chartHeight(),
         series,
         scales: { x: { time: false }, y: { auto: true } },
-        axes: [{ label: 'step' }, { label: '%', size: 44 }],
+        axes: [STEP_AXIS, { label: '%', size: 44 }],
       },
       this.data(),
       host,

@@ -111,7 +111,7 @@ function onMessage(msg: FromWorker) {
       return showViews(msg.blocks, msg.pixels);
     case 'error':
       if (msg.kind === 'query') pendingNeighbours = 0;
-      if (msg.kind === 'nan') return showError(`Training paused at step ${msg.step}: ${msg.message}.`);
+      if (msg.kind === 'nan') return showError(`Training paused: ${msg.message}.`);
       if (msg.kind === 'device' && backend === 'webgpu') {
         return showError(`${msg.message}`, true);
       }

@@ -44,6 +44,15 @@ function message(e: unknown): string {
   return String(e);
 }
 
+/** The innermost cause of a chained Rust error ("…\nCaused by:\n  X\nBacktrace: …" → "X"). */
+function rootCause(text: string): string {
+  const lines = text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !/^(Caused by:|Backtrace:|No backtrace available)/.test(l));
+  return (lines[lines.length - 1] ?? text).replace(/^the compute device failed: /, '');
+}
+
 /** A wasm trap (a Rust panic) leaves the module unusable; only a fresh worker recovers. */
 function isTrap(e: unknown): boolean {
   return e instanceof WebAssembly.RuntimeError;
@@ -163,7 +172,7 @@ function fail(e: unknown, step: number) {
   const lost = deviceLostSafe();
   const text = message(e);
   if (lost || isTrap(e) || (spec?.backend === 'webgpu' && /device|lost|Invalid|buffer/i.test(text))) {
-    post({ type: 'deviceLost', step, message: lost ? `the GPU device was lost (${lost})` : `the GPU backend failed (${text})`, snapshot });
+    post({ type: 'deviceLost', step, message: lost ? `the GPU device was lost (${lost})` : `the WebGPU device stopped working (${rootCause(text)})`, snapshot });
     state = 'failed';
     session = null; // the module may be unusable: the page replaces this worker
     return;
