@@ -2,7 +2,6 @@
 //! wgpu backend (lavapipe on a machine without a GPU; `.ci/run` installs it), matching the
 //! CPU backend's first loss. Needs the `wgpu` feature (default); the CI test command builds
 //! without it to save build time, and trains on WebGPU in the browser test instead.
-#![cfg(feature = "wgpu")]
 mod common;
 use common::{cpu, pack};
 use ssl_playground::device::native_device;
