@@ -29,7 +29,7 @@ fi
 bindgen_version=$(awk '/^name = "wasm-bindgen"$/ {getline; gsub(/version = |"/, ""); print; exit}' Cargo.lock)
 if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$bindgen_version" ]; then
   echo "setup: cargo install wasm-bindgen-cli $bindgen_version (about 2 minutes)"
-  cargo install wasm-bindgen-cli --version "$bindgen_version" --quiet # (--locked fails: its lockfile pins a webpki-roots that crates.io no longer serves)
+  cargo install wasm-bindgen-cli --version "$bindgen_version" --force --quiet # (--force: reinstall when the binary is missing but cargo remembers it; no --locked: its lockfile pins a webpki-roots that crates.io no longer serves)
 fi
 
 command -v npm >/dev/null || { echo "setup: Node.js 20+ and npm are needed (apt-get install nodejs npm)" >&2; exit 1; }
