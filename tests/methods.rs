@@ -112,15 +112,21 @@ fn a_nan_loss_pauses_without_losing_the_model() {
     assert_eq!(before.knn_acc, after.knn_acc);
 }
 
+/// A session after three steps, and its evaluation: the "before" of the save/resume tests.
+fn trained_for_three_steps(c: &RunConfig, p: &ssl_playground::data::Pack) -> (Session, ssl_playground::report::EvalReport) {
+    let mut s = Session::new(c.clone(), p, cpu(), native_clock()).unwrap();
+    for _ in 0..3 {
+        block_on(s.step()).unwrap();
+    }
+    let report = block_on(s.evaluate()).unwrap();
+    (s, report)
+}
+
 #[test]
 fn checkpoint_round_trip_restores_the_embedding() {
     let p = pack("fashion-mnist");
     let c = small_run("rotnet", 3);
-    let mut a = Session::new(c.clone(), &p, cpu(), native_clock()).unwrap();
-    for _ in 0..3 {
-        block_on(a.step()).unwrap();
-    }
-    let trained = block_on(a.evaluate()).unwrap();
+    let (a, trained) = trained_for_three_steps(&c, &p);
     let bytes = a.save_checkpoint().unwrap();
     let mut fresh = c.clone();
     fresh.seed = 99; // different init, so equality below comes from the checkpoint
@@ -142,11 +148,7 @@ fn checkpoint_round_trip_restores_the_embedding() {
 fn exported_state_resumes_in_a_fresh_session() {
     let p = pack("fashion-mnist");
     let c = small_run("fixmatch", 4);
-    let mut a = Session::new(c.clone(), &p, cpu(), native_clock()).unwrap();
-    for _ in 0..3 {
-        block_on(a.step()).unwrap();
-    }
-    let trained = block_on(a.evaluate()).unwrap();
+    let (a, trained) = trained_for_three_steps(&c, &p);
     let state = block_on(a.export_state()).unwrap();
     let mut fresh = c.clone();
     fresh.seed = 99;

@@ -28,7 +28,7 @@ export class TermChart {
   private dirty = false;
 
   constructor(
-    private readonly host: HTMLElement,
+    host: HTMLElement,
     private readonly names: string[],
     yLabel: string,
     private smoothing: number,
@@ -95,18 +95,6 @@ export class TermChart {
     this.redraw();
   }
 
-  series(name: string): (number | null)[] {
-    return this.raw.get(name) ?? [];
-  }
-
-  get length(): number {
-    return this.steps.length;
-  }
-
-  get element(): HTMLElement {
-    return this.host;
-  }
-
   destroy() {
     this.plot.destroy();
   }
@@ -171,10 +159,6 @@ export class KnnChart {
     if (keep < 0) return;
     for (const col of [this.steps, this.knn, this.extra]) col.length = keep;
     this.plot.setData(this.data());
-  }
-
-  get points(): number {
-    return this.steps.length;
   }
 
   destroy() {

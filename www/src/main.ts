@@ -54,7 +54,6 @@ let lossChart: TermChart | null = null;
 let ratioChart: TermChart | null = null;
 let knnChart: KnnChart | null = null;
 let requestId = 0;
-let pendingNeighbours = 0;
 let stepRate = new Ema(0.9);
 let lastStep = 0;
 let smoothing = 0.8;
@@ -114,7 +113,6 @@ function onMessage(msg: FromWorker) {
     case 'views':
       return showViews(msg.blocks, msg.pixels);
     case 'error':
-      if (msg.kind === 'query') pendingNeighbours = 0;
       if (msg.kind === 'nan') return showError(`Training paused: ${msg.message}.`);
       if (msg.kind === 'device' && backend === 'webgpu') {
         return showError(`${msg.message}`, true);
@@ -227,7 +225,6 @@ function renderMethod(overrides: Record<string, unknown> = {}) {
   paper.textContent = m.paper;
   paper.href = m.link;
   const semi = m.family === 'semi-supervised' || m.family === 'baseline';
-  $('labels').parentElement!.classList.toggle('hidden', false);
   $('labels').toggleAttribute('disabled', !semi);
   $('labels-label').classList.toggle('muted', !semi);
   const host = $('params');
@@ -539,13 +536,11 @@ function queryNeighbours(query: { kind: 'test'; index: number } | { kind: 'image
   preview.className = 'query-image';
   q.replaceChildren(preview, caption);
   $('neighbours').setAttribute('aria-busy', 'true');
-  pendingNeighbours++;
   send({ type: 'neighbours', id: ++requestId, query, k: NEIGHBOURS_K }, query.kind === 'image' ? [query.pixels.buffer] : []);
 }
 
 function showNeighbours(results: (Neighbour & { pixels: Uint8Array })[]) {
   if (!info) return;
-  pendingNeighbours = Math.max(0, pendingNeighbours - 1);
   const { channels: c, height: h, width: w, class_names: names } = info.dataset;
   const host = $('neighbours');
   host.removeAttribute('aria-busy');
