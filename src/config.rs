@@ -3,6 +3,7 @@
 //! method's own defaults; the optimizer defaults to the method's paper choice.
 use crate::backbone::BackboneKind;
 use crate::methods::MethodKind;
+use crate::limits::{in_range, in_range_f};
 use crate::optim::OptimConfig;
 use serde::{Deserialize, Serialize};
 
@@ -93,12 +94,11 @@ impl RunConfig {
         if !(4..=256).contains(&self.width) {
             return Err(format!("backbone width {} must be in 4..=256", self.width));
         }
-        if self.knn_k == 0 {
-            return Err("knn_k must be at least 1".into());
-        }
-        if !(self.knn_temperature > 0.0 && self.knn_temperature.is_finite()) {
-            return Err(format!("knn_temperature {} must be positive", self.knn_temperature));
-        }
+        in_range("knn_k", self.knn_k, 1, 1000)?;
+        // Votes are weighted exp((s − s_max)/τ), which stays finite for any τ; below 1e-6
+        // the vote is plain 1-NN and τ itself no longer fits in an f32.
+        in_range_f("knn_temperature", self.knn_temperature, 1e-6, 100.0)?;
+        in_range("labels_per_class", self.labels_per_class, 0, 100_000)?;
         if self.labels_per_class == 0 && self.method_kind()?.uses_labels() {
             return Err(format!("{} needs labels: set labels_per_class to at least 1", self.method));
         }

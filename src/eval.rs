@@ -56,7 +56,11 @@ pub fn knn_predict(bank: &Tensor<2>, bank_labels: &Tensor<1, Int>, queries: &Ten
         let sim = queries.clone().narrow(0, start, len).matmul(bank_t.clone()); // [Qc, N]
         let (top_sim, top_idx) = sim.topk_with_indices(k, 1); // [Qc, k] each
         let labels = bank_labels.clone().select(0, top_idx.reshape([len * k])).reshape([len, k]);
-        let weights = (top_sim / temperature).exp(); // [Qc, k]
+        // exp(s/τ) overflows f32 once s/τ > 88 (τ = 1e-4 did, and every vote became NaN);
+        // exp((s − s_max)/τ) has the same ratios and tops out at 1. topk sorts, so column 0
+        // holds each query's s_max.
+        let top_first = top_sim.clone().narrow(1, 0, 1); // [Qc, 1]
+        let weights = ((top_sim - top_first) / temperature).exp(); // [Qc, k]
         let votes = one_hot(labels, n_classes) * weights.unsqueeze_dim::<3>(2); // [Qc, k, K]
         preds.push(votes.sum_dim(1).reshape([len, n_classes]).argmax(1).reshape([len]));
     }

@@ -5,6 +5,10 @@ use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig};
 use burn::prelude::*;
 use burn::tensor::activation::relu;
 
+/// Widest layer a head may have (checked by each method before it builds one): a
+/// 4096-wide layer on 4096 inputs is already 16.8M parameters, far past these small backbones.
+pub const MAX_HEAD_WIDTH: usize = 4096;
+
 #[derive(Module, Debug)]
 pub struct Mlp {
     linears: Vec<Linear>,

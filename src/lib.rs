@@ -2,12 +2,14 @@
 //! browser on WebGPU and natively, with Burn. See ARCHITECTURE.md in shared/ for the layout.
 pub mod augment;
 pub mod backbone;
+pub mod checkpoint;
 pub mod config;
 pub mod data;
 pub mod device;
 pub mod eval;
 pub mod exec;
 pub mod heads;
+pub mod limits;
 pub mod loss;
 pub mod methods;
 pub mod optim;

@@ -68,7 +68,14 @@ pub struct Summary {
     pub method: String,
     pub dataset: String,
     pub backbone: String,
+    /// Steps done (fewer than the run's length when it stopped early).
     pub steps: usize,
+    /// Why the run stopped before its last step (`interrupted`, `non-finite loss`), if it did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stopped_early: Option<String>,
+    /// Where the run's checkpoint was written, if it was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checkpoint: Option<String>,
     pub seconds: f64,
     pub knn_acc: f64,
     pub random_init_knn_acc: f64,

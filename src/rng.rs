@@ -2,7 +2,8 @@
 //! splits and per-sample augmentation parameters. The pixel work happens on the device; only
 //! a handful of numbers per image are drawn here, so runs are reproducible on every backend.
 
-#[derive(Clone, Debug)]
+/// Serialises as its 64-bit state, so a checkpoint resumes the same stream.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Rng {
     state: u64,
 }

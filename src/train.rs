@@ -4,9 +4,12 @@
 //! Every tensor read is async (`into_data_async`), the only kind that works on WebGPU in a
 //! browser; natively the CLI drives the futures with [`crate::exec::block_on`].
 use crate::backbone::Backbone;
+#[cfg(not(target_family = "wasm"))]
+use crate::checkpoint::{Checkpoint, ResumeState};
 use crate::config::RunConfig;
 use crate::data::{labelled_subset, DeviceSplit, Pack, Sampler};
 use crate::eval;
+use crate::limits::{self, DataShape, MemoryEstimate};
 use crate::heads::Mlp;
 use crate::methods::{Batch, BatchPlan, Losses, Method, MethodKind, Setup, StepCtx};
 use crate::optim::OptimConfig;
@@ -16,7 +19,7 @@ use burn::module::{ModuleMapper, ModuleVisitor, Param};
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 #[cfg(not(target_family = "wasm"))]
-use burn::store::{ModuleSnapshot, SafetensorsStore};
+use burn::store::{BurnpackStore, ModuleSnapshot};
 
 /// What a step or an evaluation can fail with; each message says what to do.
 #[derive(Debug, Clone, PartialEq)]
@@ -64,12 +67,17 @@ pub trait Runner {
     fn eval_model(&self) -> EvalModel;
     fn pretext_accuracy(&self, images: Tensor<4>) -> Option<Tensor<1>>;
     fn views(&self, images: Tensor<4>, rng: &mut Rng) -> Vec<(String, Tensor<4>)>;
-    /// Safetensors checkpoints (native only: saving reads tensors synchronously, and the page
+    /// Model checkpoints in burnpack (native only: saving reads tensors synchronously, and the page
     /// keeps a host copy of the state with [`Runner::state`] instead).
     #[cfg(not(target_family = "wasm"))]
     fn save(&self) -> Result<Vec<u8>, String>;
     #[cfg(not(target_family = "wasm"))]
     fn load(&mut self, bytes: Vec<u8>) -> Result<(), String>;
+    /// The optimizer's state (momentum, Adam moments) as burnpack bytes, keyed by parameter.
+    #[cfg(not(target_family = "wasm"))]
+    fn save_optimizer(&self) -> Result<Vec<u8>, String>;
+    #[cfg(not(target_family = "wasm"))]
+    fn load_optimizer(&mut self, bytes: Vec<u8>) -> Result<(), String>;
     fn num_params(&self) -> usize;
     /// Every float tensor of the model (parameters and BatchNorm statistics) flattened, in
     /// the module's visit order; read them with async reads (see [`Session::export_state`]).
@@ -183,15 +191,30 @@ impl<M: Method> Runner for Trainer<M> {
 
     #[cfg(not(target_family = "wasm"))]
     fn save(&self) -> Result<Vec<u8>, String> {
-        let mut store = SafetensorsStore::from_bytes(None);
+        // Burnpack, not safetensors: it keeps each parameter's id, which the optimizer's
+        // state is keyed by, so a resumed run finds its momentum again.
+        let mut store = BurnpackStore::from_bytes(None);
         self.model().save_into(&mut store).map_err(|e| e.to_string())?;
-        store.get_bytes().map_err(|e| e.to_string())
+        Ok(store.get_bytes().map_err(|e| e.to_string())?.to_vec())
     }
 
     #[cfg(not(target_family = "wasm"))]
     fn load(&mut self, bytes: Vec<u8>) -> Result<(), String> {
         let model = self.model.as_mut().expect("model present");
-        model.load_from(&mut SafetensorsStore::from_bytes(Some(bytes))).map_err(|e| e.to_string())?;
+        model.load_from(&mut BurnpackStore::from_bytes(Some(burn::tensor::Bytes::from_bytes_vec(bytes)))).map_err(|e| e.to_string())?;
+        Ok(())
+    }
+
+    #[cfg(not(target_family = "wasm"))]
+    fn save_optimizer(&self) -> Result<Vec<u8>, String> {
+        Ok(self.optim.into_bytes().map_err(|e| format!("{e:?}"))?.to_vec())
+    }
+
+    #[cfg(not(target_family = "wasm"))]
+    fn load_optimizer(&mut self, bytes: Vec<u8>) -> Result<(), String> {
+        let record = burn::optim::OptimizerRecord::from_bytes(burn::tensor::Bytes::from_bytes_vec(bytes)).map_err(|e| format!("{e:?}"))?;
+        // A resumed run's optimizer has taken no step yet, so the clone is of an empty state.
+        self.optim = self.optim.clone().load_record(record);
         Ok(())
     }
 
@@ -253,6 +276,8 @@ pub struct Session {
     bank_cache: Option<(usize, Tensor<2>)>,
     /// kNN by layer of the untrained model, measured when the session was created.
     random_init: Option<LayerAccuracy>,
+    /// What [`limits::check_run`] estimated for this run.
+    pub memory: MemoryEstimate,
 }
 
 /// Dataset facts the page and reports need.
@@ -271,7 +296,16 @@ pub struct PackInfo {
 impl Session {
     /// Build a session on `device` (plain; training uses its autodiff twin).
     pub fn new(config: RunConfig, pack: &Pack, device: Device, clock: Clock) -> Result<Session, SessionError> {
-        config.validate().map_err(SessionError::Config)?;
+        // Every range and the memory estimate, before the model or the dataset is allocated.
+        let shape = DataShape {
+            channels: pack.channels,
+            height: pack.height,
+            width: pack.width,
+            n_classes: pack.n_classes(),
+            n_train: pack.train.len(),
+            n_test: pack.test.len(),
+        };
+        let memory = limits::check_run(&config, &shape, limits::memory_budget()).map_err(SessionError::Config)?;
         let kind = config.method_kind().map_err(SessionError::Config)?;
         let optim = config.optimizer().map_err(SessionError::Config)?;
         device.seed(config.seed);
@@ -330,6 +364,7 @@ impl Session {
             clock,
             bank_cache: None,
             random_init: None,
+            memory,
         })
     }
 
@@ -542,10 +577,58 @@ impl Session {
             .collect())
     }
 
-    /// Model weights as safetensors bytes (native; the browser keeps [`Session::export_state`]).
+    /// A checkpoint of the whole run: weights, optimizer state, step, random streams and
+    /// samplers ([`crate::checkpoint`]). Native only: it reads tensors synchronously; the
+    /// browser keeps [`Session::export_state`].
     #[cfg(not(target_family = "wasm"))]
-    pub fn save_checkpoint(&self) -> Result<Vec<u8>, SessionError> {
-        self.runner.save().map_err(SessionError::Checkpoint)
+    pub fn checkpoint(&self) -> Result<Vec<u8>, SessionError> {
+        let state = ResumeState {
+            config: self.config.clone(),
+            step: self.step,
+            data_rng: self.data_rng.clone(),
+            view_rng: self.view_rng.clone(),
+            unlabelled: self.unlabelled.clone(),
+            labelled: self.labelled.clone(),
+            random_init: self.random_init.as_ref().map(|r| (r.names.clone(), r.accuracy.clone())),
+        };
+        let model = self.runner.save().map_err(SessionError::Checkpoint)?;
+        let optimizer = self.runner.save_optimizer().map_err(SessionError::Checkpoint)?;
+        Ok(Checkpoint { state, model, optimizer }.encode())
+    }
+
+    /// Continue from a checkpoint of this same run (the config must match, but for the
+    /// learning rate, which a run that hit a NaN may lower): the next step is the one the
+    /// checkpointed run would have taken, on the same batch, views and schedule.
+    #[cfg(not(target_family = "wasm"))]
+    pub fn resume(&mut self, checkpoint: Checkpoint) -> Result<(), SessionError> {
+        let state = checkpoint.state;
+        // The same run, up to the learning rate.
+        let run_of = |c: &RunConfig| {
+            let mut c = c.clone();
+            c.optimizer = c.optimizer().ok().map(|o| OptimConfig { lr: 0.0, ..o });
+            c
+        };
+        if run_of(&state.config) != run_of(&self.config) {
+            return Err(SessionError::Checkpoint(format!(
+                "the checkpoint is of another run ({}); resume it with its own settings",
+                serde_json::to_string(&state.config).unwrap_or_default()
+            )));
+        }
+        let n_train = self.train.len();
+        let in_range = |s: &Sampler| s.indices_below(n_train);
+        if state.step > self.config.steps || !in_range(&state.unlabelled) || !state.labelled.as_ref().is_none_or(in_range) || state.labelled.is_some() != self.labelled.is_some() {
+            return Err(SessionError::Checkpoint("the checkpoint's position does not fit this dataset; was the dataset changed?".into()));
+        }
+        self.runner.load(checkpoint.model).map_err(|e| SessionError::Checkpoint(format!("{e}; the checkpoint does not fit this model")))?;
+        self.runner.load_optimizer(checkpoint.optimizer).map_err(|e| SessionError::Checkpoint(format!("optimizer state: {e}")))?;
+        self.step = state.step;
+        self.data_rng = state.data_rng;
+        self.view_rng = state.view_rng;
+        self.unlabelled = state.unlabelled;
+        self.labelled = state.labelled;
+        self.random_init = state.random_init.map(|(names, accuracy)| LayerAccuracy { names, accuracy });
+        self.bank_cache = None;
+        Ok(())
     }
 
     /// The model's state (parameters and BatchNorm statistics) on the host, read with async
@@ -570,10 +653,13 @@ impl Session {
         Ok(())
     }
 
+    /// Start from a checkpoint's weights only (`sslp train --load`): the step, optimizer and
+    /// data order start afresh. The file's checksum is verified first.
     #[cfg(not(target_family = "wasm"))]
-    pub fn load_checkpoint(&mut self, bytes: Vec<u8>) -> Result<(), SessionError> {
+    pub fn load_weights(&mut self, bytes: &[u8]) -> Result<(), SessionError> {
+        let checkpoint = Checkpoint::decode(bytes).map_err(SessionError::Checkpoint)?;
         self.bank_cache = None;
-        self.runner.load(bytes).map_err(|e| SessionError::Checkpoint(format!("{e}; was it saved from the same method, backbone and width?")))
+        self.runner.load(checkpoint.model).map_err(|e| SessionError::Checkpoint(format!("{e}; was it saved from the same method, backbone and width?")))
     }
 }
 

@@ -35,3 +35,17 @@ fn parameter_counts_match_the_descriptions() {
     // An MLP head from widths [128, 64, 10]: 128·64+64 + 4·64 (BN) + 64·10+10.
     assert_eq!(Mlp::new(&[128, 64, 10], &d).num_params(), 8256 + 256 + 650);
 }
+
+#[test]
+fn size_formulas_match_the_built_backbones() {
+    // The limits check counts parameters before building anything; it must agree with Burn.
+    let d = cpu();
+    for kind in [BackboneKind::SmallCnn, BackboneKind::ResnetTiny] {
+        for (channels, width) in [(1, 8), (3, 32), (1, 48)] {
+            let built = Backbone::new(kind, channels, width, &d).num_params();
+            assert_eq!(kind.num_params(channels, width), built, "{kind:?} c={channels} w={width}");
+        }
+    }
+    // small-cnn, width 8, 28 px: 3·8·784 + 8·196 + 3·16·196 + 16·49 + 3·32·49 = 35,280.
+    assert_eq!(BackboneKind::SmallCnn.activations_per_image(8, 28, 28), 35_280);
+}

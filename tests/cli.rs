@@ -89,3 +89,198 @@ fn a_corrupt_pack_file_is_named() {
     assert!(!ok);
     assert!(err.contains("not valid gzip"), "{err}");
 }
+
+/// A scratch folder for one test, removed when it ends.
+struct Scratch(std::path::PathBuf);
+impl Scratch {
+    fn new(name: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("sslp-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+    fn path(&self, file: &str) -> String {
+        self.0.join(file).to_str().unwrap().to_owned()
+    }
+}
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn json_lines(text: &str) -> Vec<serde_json::Value> {
+    text.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}"))).collect()
+}
+
+const LONG: [&str; 12] = ["--steps", "300", "--batch", "16", "--width", "8", "--train-limit", "400", "--test-limit", "100", "--knn-k", "20"];
+
+#[test]
+fn an_unwritable_save_path_is_refused_before_training() {
+    let (ok, out, err) = sslp(&["train", "--save", "/nonexistent-dir/run.ckpt", "--steps", "3"]);
+    assert!(!ok);
+    assert!(err.contains("cannot write the checkpoint to /nonexistent-dir/run.ckpt") && err.contains("before training starts"), "{err}");
+    assert!(!out.contains("\"step\""), "no step may run: {out}");
+    let (ok, _, err) = sslp(&["train", "--checkpoint-every", "5", "--steps", "3"]);
+    assert!(!ok && err.contains("--checkpoint-every needs --save"), "{err}");
+}
+
+/// Ctrl-C mid-run keeps the work (checkpoint + summary), and --resume finishes the run from
+/// the next step; a damaged checkpoint and a changed setting are refused by name.
+#[test]
+fn ctrl_c_keeps_a_checkpoint_and_resume_finishes_the_run() {
+    use std::io::{BufRead, BufReader};
+    let dir = Scratch::new("ctrlc");
+    let ckpt = dir.path("run.ckpt");
+    let mut args = vec!["train", "--json", "--save", &ckpt, "--checkpoint-every", "2"];
+    args.extend(LONG);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sslp")).args(&args).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        let step = v["step"].as_u64();
+        seen.push(v);
+        if step >= Some(4) {
+            break;
+        }
+    }
+    assert!(std::path::Path::new(&ckpt).exists(), "--checkpoint-every 2 wrote a checkpoint by step 4");
+    let pid = child.id().to_string();
+    assert!(Command::new("kill").args(["-INT", &pid]).status().unwrap().success());
+    seen.extend(lines.map(|l| serde_json::from_str::<serde_json::Value>(&l.unwrap()).unwrap()));
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "Ctrl-C exits with 130");
+    let summary = seen.last().unwrap();
+    assert_eq!(summary["kind"], "summary", "{summary}");
+    assert_eq!(summary["stopped_early"], "interrupted");
+    assert_eq!(summary["checkpoint"], ckpt.as_str());
+    assert!(summary["knn_acc"].is_number());
+    let stopped_at = summary["steps"].as_u64().unwrap();
+    assert!((4..300).contains(&stopped_at), "stopped at {stopped_at}");
+
+    // Changing a setting other than --lr is refused; so is a damaged file.
+    let (ok, _, err) = sslp(&["train", "--resume", &ckpt, "--batch", "32"]);
+    assert!(!ok && err.contains("leave out --batch"), "{err}");
+    let mut damaged = std::fs::read(&ckpt).unwrap();
+    let at = damaged.len() / 3;
+    damaged[at] ^= 1;
+    let bad = dir.path("damaged.ckpt");
+    std::fs::write(&bad, damaged).unwrap();
+    let (ok, _, err) = sslp(&["train", "--resume", &bad]);
+    assert!(!ok && err.contains("checksum does not match"), "{err}");
+
+    // Resume (at a lower learning rate, as after a NaN): the run goes on from the next step.
+    let (ok, out, err) = sslp(&["train", "--resume", &ckpt, "--json", "--lr", "0.01"]);
+    assert!(ok, "{err}");
+    let lines = json_lines(&out);
+    assert_eq!(lines[0]["resumed_from"], stopped_at);
+    let steps: Vec<u64> = lines.iter().filter(|l| l["kind"] == "step").map(|l| l["step"].as_u64().unwrap()).collect();
+    assert_eq!(steps.first(), Some(&(stopped_at + 1)));
+    assert_eq!(steps.last(), Some(&300));
+    assert!(lines.iter().filter(|l| l["kind"] == "step").all(|l| l["lr"].as_f64().unwrap() <= 0.01), "the new learning rate applies");
+    let summary = lines.last().unwrap();
+    assert_eq!(summary["steps"], 300);
+    assert!(summary.get("stopped_early").is_none());
+}
+
+#[test]
+fn a_closed_stdout_ends_the_run_quietly_with_its_checkpoint() {
+    use std::io::{BufRead, BufReader};
+    let dir = Scratch::new("pipe");
+    let mut args = vec!["train", "--json"];
+    args.extend(LONG);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sslp"))
+        .args(&args)
+        .current_dir(&dir.0)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap(); // `| head -1`, then the reader goes
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(err.contains("output closed at step") && err.contains("sslp train --resume"), "{err}");
+    let written: Vec<_> = std::fs::read_dir(&dir.0).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    assert!(written.iter().any(|f| f.starts_with("sslp-simclr-step") && f.ends_with(".ckpt")), "{written:?}");
+}
+
+#[test]
+fn a_nan_loss_writes_a_checkpoint_and_says_how_to_resume() {
+    let dir = Scratch::new("nan");
+    let ckpt = dir.path("nan.ckpt");
+    let mut args = vec!["train", "--json", "--save", &ckpt, "--params", r#"{"temperature":1e-45}"#];
+    args.extend(TINY);
+    let (ok, out, err) = sslp(&args);
+    assert!(!ok);
+    assert!(err.contains("became NaN or infinite at step 1") && err.contains(&format!("sslp train --resume {ckpt} --lr")), "{err}");
+    let summary = json_lines(&out).pop().unwrap();
+    assert_eq!(summary["stopped_early"], "non-finite loss");
+    assert_eq!(summary["steps"], 0);
+    assert!(std::path::Path::new(&ckpt).exists());
+}
+
+#[test]
+fn bench_and_knn_settings_are_bounded() {
+    let (ok, _, err) = sslp(&["bench", "--runs", "0"]);
+    assert!(!ok && err.contains("a benchmark needs 1..=1000 runs"), "{err}");
+    // τ = 1e-4 used to overflow exp(s/τ) into NaN votes and a chance-level 8 % kNN.
+    let mut args = vec!["train", "--json", "--method", "supervised", "--knn-t", "1e-4"];
+    args.extend(TINY);
+    let (ok, out, err) = sslp(&args);
+    assert!(ok, "{err}");
+    let summary = json_lines(&out).pop().unwrap();
+    assert!(summary["knn_acc"].as_f64().unwrap() > 0.3, "{summary}");
+    let (ok, _, err) = sslp(&["train", "--knn-t", "0"]);
+    assert!(!ok && err.contains("knn_temperature = 0 must be a number in"), "{err}");
+}
+
+/// An IDX file: magic, big-endian dims, then the bytes.
+fn idx(dims: &[u32], body: &[u8]) -> Vec<u8> {
+    let mut out = vec![0, 0, 0x08, dims.len() as u8];
+    for d in dims {
+        out.extend_from_slice(&d.to_be_bytes());
+    }
+    out.extend_from_slice(body);
+    out
+}
+
+#[test]
+fn sslp_pack_names_bad_input_and_writes_only_loadable_packs() {
+    let cases: [(&str, u32, Vec<u8>, &str); 4] = [
+        ("bad label", 8, (0..20).map(|i| if i == 5 { 12 } else { (i % 10) as u8 }).collect(), "label #5 is 12"),
+        ("4 px images", 4, (0..20).map(|i| (i % 10) as u8).collect(), "4×4; packs hold sides of 8..=256 px"),
+        ("300 px images", 300, (0..20).map(|i| (i % 10) as u8).collect(), "300×300; packs hold sides of 8..=256 px"),
+        ("overflowing dims", u32::MAX, (0..20).map(|i| (i % 10) as u8).collect(), "ask for more than"),
+    ];
+    for (what, side, labels, want) in cases {
+        let dir = Scratch::new(&format!("pack-{}", what.replace(' ', "-")));
+        let n = labels.len() as u32;
+        let pixels = if side == u32::MAX { vec![] } else { vec![0u8; (n * side * side) as usize] };
+        for (split, file) in [("train", "train"), ("test", "t10k")] {
+            let _ = split;
+            std::fs::write(dir.0.join(format!("{file}-images-idx3-ubyte")), idx(&[n, side, side], &pixels)).unwrap();
+            std::fs::write(dir.0.join(format!("{file}-labels-idx1-ubyte")), idx(&[n], &labels)).unwrap();
+        }
+        let out = dir.path("out.sslp.gz");
+        let (ok, _, err) = sslp(&["pack", "--idx-dir", dir.0.to_str().unwrap(), "--name", "mnist", "--out", &out]);
+        assert!(!ok, "{what}: should fail");
+        assert!(err.contains(want) && !err.contains("panicked"), "{what}: {err}");
+        assert!(!std::path::Path::new(&out).exists(), "{what}: nothing may be written");
+    }
+    // A good folder makes a pack that `sslp train` loads.
+    let dir = Scratch::new("pack-good");
+    let labels: Vec<u8> = (0..20).map(|i| (i % 10) as u8).collect();
+    for file in ["train", "t10k"] {
+        std::fs::write(dir.0.join(format!("{file}-images-idx3-ubyte")), idx(&[20, 8, 8], &[100u8; 20 * 64])).unwrap();
+        std::fs::write(dir.0.join(format!("{file}-labels-idx1-ubyte")), idx(&[20], &labels)).unwrap();
+    }
+    let out = dir.path("good.sslp.gz");
+    let (ok, _, err) = sslp(&["pack", "--idx-dir", dir.0.to_str().unwrap(), "--name", "mnist", "--out", &out]);
+    assert!(ok, "{err}");
+    let (ok, _, err) = sslp(&["train", "--dataset", &out, "--method", "rotnet", "--steps", "1", "--batch", "4", "--width", "4", "--knn-k", "3"]);
+    assert!(ok, "{err}");
+}

@@ -5,6 +5,7 @@ use common::{cpu, pack};
 use ssl_playground::exec::block_on;
 use ssl_playground::methods::{MethodKind, ALL_METHODS};
 use ssl_playground::train::native_clock;
+use ssl_playground::checkpoint::Checkpoint;
 use ssl_playground::{RunConfig, Session, SessionError};
 
 /// Which term each method must drive down. Semi-supervised totals include the unlabelled
@@ -86,6 +87,27 @@ fn bad_method_params_are_named() {
     f.labels_per_class = 500; // the 320-image pool has ~32 per class
     let e = Session::new(f, &p, cpu(), native_clock()).err().unwrap().to_string();
     assert!(e.contains("lower --labels-per-class"), "{e}");
+    // The hyper-parameters that ran out of memory, hung or panicked before they had ranges.
+    for (method, params, want) in [
+        ("simclr", serde_json::json!({"projector_out": 100_000_000}), "simclr projector_out = 100000000 must be in 1..=4096"),
+        ("simclr", serde_json::json!({"projector_hidden": 1_000_000_000}), "projector_hidden = 1000000000 must be in 0..=4096"),
+        ("rotnet", serde_json::json!({"head_hidden": [0]}), "head_hidden width = 0 must be in 1..=4096"),
+        ("fixmatch", serde_json::json!({"strong": {"n_ops": 1_000_000_000}}), "strong.n_ops = 1000000000 must be in 0..=10"),
+        ("simclr", serde_json::json!({"views": {"crop_scale": [0.9, 0.2]}}), "views.crop_scale = [0.9, 0.2] must be an ordered pair"),
+        // A nested key that does not exist is named, not silently dropped.
+        ("simclr", serde_json::json!({"views": {"min_scale": 0.3}}), "no parameter 'views.min_scale'; its parameters here are views.blur_p, views.blur_sigma"),
+    ] {
+        let c = RunConfig { params, ..small_run(method, 5) };
+        let e = Session::new(c, &p, cpu(), native_clock()).err().unwrap().to_string();
+        assert!(e.contains(want), "{method}: {e}");
+    }
+    // A nested key merges into the defaults instead of replacing the group.
+    let c = RunConfig { params: serde_json::json!({"views": {"flip_p": 0.0}}), ..small_run("simclr", 5) };
+    assert!(Session::new(c, &p, cpu(), native_clock()).is_ok());
+    // FixMatch at batch 4096 with μ = 16 is refused for its memory, before any allocation.
+    let c = RunConfig { batch_size: 4096, params: serde_json::json!({"mu": 16}), ..small_run("fixmatch", 5) };
+    let e = Session::new(c, &p, cpu(), native_clock()).err().unwrap().to_string();
+    assert!(e.contains("135168 images through the network"), "{e}");
 }
 
 #[test]
@@ -127,18 +149,63 @@ fn checkpoint_round_trip_restores_the_embedding() {
     let p = pack("fashion-mnist");
     let c = small_run("rotnet", 3);
     let (a, trained) = trained_for_three_steps(&c, &p);
-    let bytes = a.save_checkpoint().unwrap();
+    let bytes = a.checkpoint().unwrap();
     let mut fresh = c.clone();
     fresh.seed = 99; // different init, so equality below comes from the checkpoint
     let mut b = Session::new(fresh, &p, cpu(), native_clock()).unwrap();
-    b.load_checkpoint(bytes).unwrap();
+    b.load_weights(&bytes).unwrap();
     let restored = block_on(b.evaluate()).unwrap();
     assert_eq!(trained.knn_acc, restored.knn_acc);
     assert_eq!(trained.pretext_acc, restored.pretext_acc);
     // A checkpoint of another architecture is refused with a message.
     let other = Session::new(small_run("simclr", 1), &p, cpu(), native_clock()).unwrap();
-    let e = b.load_checkpoint(other.save_checkpoint().unwrap()).unwrap_err().to_string();
+    let e = b.load_weights(&other.checkpoint().unwrap()).unwrap_err().to_string();
     assert!(e.contains("same method"), "{e}");
+    // A flipped bit in the weights is caught by the checksum before anything loads.
+    let mut damaged = bytes.clone();
+    let middle = damaged.len() / 2;
+    damaged[middle] ^= 0x04;
+    let e = b.load_weights(&damaged).unwrap_err().to_string();
+    assert!(e.contains("checksum does not match"), "{e}");
+}
+
+/// A run stopped after 3 of 6 steps and resumed from its checkpoint takes the same steps 4–6
+/// as a run that was never stopped: same batches, same views, same schedule, same momentum.
+#[test]
+fn a_resumed_run_continues_exactly_like_an_uninterrupted_one() {
+    let p = pack("fashion-mnist");
+    for method in ["simclr", "fixmatch"] {
+        let c = small_run(method, 6);
+        let losses = |s: &mut Session, n: usize| -> Vec<f64> { (0..n).map(|_| block_on(s.step()).unwrap().term("total").unwrap()).collect() };
+        // One session runs 3 steps, is checkpointed, and goes on: that is the uninterrupted run.
+        // (Two sessions built at once by parallel tests draw their initial weights from one
+        // device RNG, so the comparison starts from the checkpoint, not from the seed.)
+        let mut straight = Session::new(c.clone(), &p, cpu(), native_clock()).unwrap();
+        losses(&mut straight, 3);
+        let checkpoint = Checkpoint::decode(&straight.checkpoint().unwrap()).unwrap();
+        let uninterrupted = losses(&mut straight, 3);
+        drop(straight);
+        let mut resumed = Session::new(c.clone(), &p, cpu(), native_clock()).unwrap();
+        resumed.resume(checkpoint.clone()).unwrap();
+        assert_eq!(resumed.step_count(), 3);
+        let tail = losses(&mut resumed, 3);
+        // The CPU backend's threads may sum in another order: agreement to float rounding.
+        let close = |a: f64, b: f64| (a - b).abs() <= 1e-5 * a.abs().max(1.0);
+        for (i, (a, b)) in uninterrupted.iter().zip(&tail).enumerate() {
+            assert!(close(*a, *b), "{method} step {}: uninterrupted {a}, resumed {b}", i + 4);
+        }
+        // Without the optimizer's momentum the continuation differs: the check above can fail.
+        let mut no_momentum = Session::new(c.clone(), &p, cpu(), native_clock()).unwrap();
+        let mut bare = checkpoint.clone();
+        bare.optimizer = Checkpoint::decode(&Session::new(c.clone(), &p, cpu(), native_clock()).unwrap().checkpoint().unwrap()).unwrap().optimizer;
+        no_momentum.resume(bare).unwrap();
+        let drift = losses(&mut no_momentum, 3);
+        assert!(drift.iter().zip(&uninterrupted).any(|(a, b)| (a - b).abs() > 1e-4), "{method}: momentum made no difference: {drift:?} vs {uninterrupted:?}");
+        // A checkpoint of another run is refused.
+        let mut other = Session::new(RunConfig { seed: 5, ..c.clone() }, &p, cpu(), native_clock()).unwrap();
+        let e = other.resume(checkpoint).unwrap_err().to_string();
+        assert!(e.contains("another run"), "{e}");
+    }
 }
 
 /// The page's "resume on CPU" path: a state read with async reads (as on WebGPU) and loaded

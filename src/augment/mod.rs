@@ -56,6 +56,33 @@ impl Default for SimclrViews {
 }
 
 impl SimclrViews {
+    /// Every probability in [0, 1], jitter strengths in [0, 1] (hue [0, 0.5]), ranges ordered.
+    pub fn check(&self) -> Result<(), String> {
+        let range = |name: &str, (lo, hi): (f32, f32), min: f32, max: f32| {
+            if lo.is_finite() && hi.is_finite() && min <= lo && lo <= hi && hi <= max {
+                Ok(())
+            } else {
+                Err(format!("views.{name} = [{lo}, {hi}] must be an ordered pair in [{min}, {max}]"))
+            }
+        };
+        range("crop_scale", self.crop_scale, 0.01, 1.0)?;
+        range("crop_ratio", self.crop_ratio, 0.1, 10.0)?;
+        range("blur_sigma", self.blur_sigma, 0.0, 1.0)?;
+        for (name, value, max) in [
+            ("flip_p", self.flip_p, 1.0),
+            ("jitter_p", self.jitter_p, 1.0),
+            ("grayscale_p", self.grayscale_p, 1.0),
+            ("blur_p", self.blur_p, 1.0),
+            ("brightness", self.brightness, 1.0),
+            ("contrast", self.contrast, 1.0),
+            ("saturation", self.saturation, 1.0),
+            ("hue", self.hue, 0.5),
+        ] {
+            crate::limits::in_range_f(&format!("views.{name}"), value as f64, 0.0, max)?;
+        }
+        Ok(())
+    }
+
     /// Random-resized-crop maps (torchvision's sampling: up to 10 tries, then the full image).
     pub fn crop_maps(&self, b: usize, rng: &mut Rng) -> Vec<Affine> {
         (0..b)
@@ -165,6 +192,13 @@ impl Default for RandAugment {
 }
 
 impl RandAugment {
+    /// RandAugment's N in 0..=10 (FixMatch: 2; more than ten random ops leaves nothing of
+    /// the image), Cutout's side in [0, 1] of the image.
+    pub fn check(&self) -> Result<(), String> {
+        crate::limits::in_range("strong.n_ops", self.n_ops, 0, 10)?;
+        crate::limits::in_range_f("strong.cutout", self.cutout as f64, 0.0, 1.0)
+    }
+
     /// The strong view of every image in `x`.
     pub fn view(&self, x: Tensor<4>, rng: &mut Rng) -> Tensor<4> {
         let b = x.dims()[0];

@@ -27,6 +27,40 @@ impl BackboneKind {
             BackboneKind::ResnetTiny => "resnet-tiny",
         }
     }
+    /// Parameters (and BatchNorm running statistics) of this backbone, counted from its
+    /// layer list without building it, so a run's size is known before anything is allocated.
+    /// A test checks it against the built module.
+    pub fn num_params(self, in_channels: usize, width: usize) -> usize {
+        // conv 3×3 without bias + BatchNorm (γ, β, running mean, running var).
+        let conv_bn = |c_in: usize, c_out: usize, k: usize| k * k * c_in * c_out + 4 * c_out;
+        let (w1, w2, w3) = (width, 2 * width, 4 * width);
+        match self {
+            BackboneKind::SmallCnn => conv_bn(in_channels, w1, 3) + conv_bn(w1, w2, 3) + conv_bn(w2, w3, 3),
+            BackboneKind::ResnetTiny => {
+                let block = |c_in: usize, c_out: usize| {
+                    let shortcut = if c_in != c_out { conv_bn(c_in, c_out, 1) } else { 0 };
+                    conv_bn(c_in, c_out, 3) + conv_bn(c_out, c_out, 3) + shortcut
+                };
+                // Block 2 and 3 change width (and stride), so they have a 1×1 projection.
+                conv_bn(in_channels, w1, 3) + block(w1, w1) + block(w1, w2) + block(w2, w3)
+            }
+        }
+    }
+
+    /// Feature-map values one image produces in a forward pass (every conv, BatchNorm, ReLU,
+    /// pool and residual-add output), for the memory estimate in [`crate::limits`].
+    pub fn activations_per_image(self, width: usize, height: usize, width_px: usize) -> usize {
+        let px = |stride: usize| height.div_ceil(stride) * width_px.div_ceil(stride);
+        let (w1, w2, w3) = (width, 2 * width, 4 * width);
+        match self {
+            // conv → BN → ReLU at 1×, 2×2 max-pool, the same at ½, pool, the same at ¼.
+            BackboneKind::SmallCnn => 3 * w1 * px(1) + w1 * px(2) + 3 * w2 * px(2) + w2 * px(4) + 3 * w3 * px(4),
+            // Stem conv → BN → ReLU; each BasicBlock: conv, BN, ReLU, conv, BN, add, ReLU
+            // (7 maps), plus conv + BN of the projection shortcut in blocks 2 and 3.
+            BackboneKind::ResnetTiny => 3 * w1 * px(1) + 7 * w1 * px(1) + 9 * w2 * px(2) + 9 * w3 * px(4),
+        }
+    }
+
     pub fn parse(id: &str) -> Result<Self, String> {
         match id {
             "small-cnn" => Ok(BackboneKind::SmallCnn),

@@ -6,21 +6,25 @@
 //! sslp bench --method simclr --device cpu
 //! sslp pack --idx-dir DIR --name NAME --out FILE [--train-per-class N] [--test-per-class N]
 //! ```
-use ssl_playground::data::{self, pack};
+use ssl_playground::data::{self, pack, Pack};
 use ssl_playground::device::native_device;
 use ssl_playground::exec::block_on;
 use ssl_playground::methods::{MethodKind, ALL_METHODS};
 use ssl_playground::report::{finite, Summary};
 use ssl_playground::train::native_clock;
-use ssl_playground::{RunConfig, Session};
+use ssl_playground::checkpoint::Checkpoint;
+use ssl_playground::optim::OptimConfig;
+use ssl_playground::{RunConfig, Session, SessionError};
 use std::collections::HashMap;
 use std::io::Write;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 const USAGE: &str = "usage:
   sslp methods                                  list methods (JSON)
   sslp train [options]                          train; --json for JSON lines
-  sslp bench [--method ID|all] [--device cpu|wgpu] [--runs 5] [--steps 10] [--batch 64]
+  sslp bench [--method ID|all] [--device cpu|wgpu] [--runs 5] [--steps 10] [--batch 64] [--width 32] [--params JSON]
   sslp pack --idx-dir DIR --name NAME --out FILE [--train-per-class N] [--test-per-class N]
 
 train options:
@@ -28,8 +32,14 @@ train options:
   --width 32  --steps 600  --batch 128  --seed 1  --device cpu|wgpu
   --labels-per-class 10   --params '{\"temperature\":0.2}'   --optimizer '{...}'  --config run.json
   --eval-every 0  --knn-k 200  --knn-t 0.07  --train-limit N  --test-limit N
-  --baseline (supervised-only run at the same labels and steps)  --probe (linear probe)
-  --save FILE.safetensors  --load FILE.safetensors (start from saved weights)  --json";
+  --lr 0.05 (the method's optimizer at another learning rate)
+  --baseline (supervised-only run at the same labels and steps)  --probe (linear probe)  --json
+  --save FILE.ckpt (checked before step 1; written at the end, on Ctrl-C and on a NaN)
+  --checkpoint-every N (also every N steps)   --resume FILE.ckpt (continue a run exactly; only --lr may change)
+  --load FILE.ckpt (start a new run from saved weights)
+
+A run stopped by Ctrl-C, a NaN loss or a closed stdout writes its checkpoint (to --save, or
+to ./sslp-METHOD-stepN.ckpt) and, unless stdout is gone, its summary.";
 
 struct Args {
     values: HashMap<String, String>,
@@ -93,14 +103,14 @@ fn main() {
 
 fn methods() -> Result<(), String> {
     let infos: Vec<_> = ALL_METHODS.iter().map(|m| m.info()).collect();
-    println!("{}", serde_json::to_string_pretty(&infos).map_err(|e| e.to_string())?);
+    Stdout { closed: false }.line(&serde_json::to_string_pretty(&infos).map_err(|e| e.to_string())?);
     Ok(())
 }
 
-const TRAIN_KEYS: [&str; 21] = [
+const TRAIN_KEYS: [&str; 24] = [
     "method", "dataset", "backbone", "width", "steps", "batch", "seed", "device", "labels-per-class", "params",
     "optimizer", "config", "eval-every", "knn-k", "knn-t", "train-limit", "test-limit", "save", "load", "data-dir",
-    "probe-epochs",
+    "probe-epochs", "lr", "resume", "checkpoint-every",
 ];
 
 fn run_config(a: &Args) -> Result<RunConfig, String> {
@@ -125,6 +135,10 @@ fn run_config(a: &Args) -> Result<RunConfig, String> {
     }
     if let Some(v) = a.get("optimizer") {
         c.optimizer = Some(serde_json::from_str(v).map_err(|e| format!("--optimizer: {e}"))?);
+    }
+    if let Some(lr) = a.num::<f64>("lr")? {
+        // The method's optimizer (or --optimizer's) at another peak learning rate.
+        c.optimizer = Some(OptimConfig { lr, ..c.optimizer()? });
     }
     macro_rules! set {
         ($key:literal, $field:expr) => {
@@ -151,12 +165,6 @@ fn run_config(a: &Args) -> Result<RunConfig, String> {
     Ok(c)
 }
 
-fn emit(json: bool, value: &serde_json::Value) {
-    if json {
-        println!("{value}");
-    }
-}
-
 /// A one-line progress bar on stderr: step, ETA, images/s, current loss.
 fn progress(step: usize, total: usize, elapsed: f64, images_per_s: f64, loss: f64) {
     const WIDTH: usize = 30;
@@ -171,70 +179,219 @@ fn progress(step: usize, total: usize, elapsed: f64, images_per_s: f64, loss: f6
     let _ = std::io::stderr().flush();
 }
 
+/// Set by Ctrl-C (SIGINT): the run stops after the current step and keeps its work.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_interrupt(_signal: libc::c_int) {
+    if INTERRUPTED.swap(true, Ordering::SeqCst) {
+        // A second Ctrl-C: leave now, without the checkpoint.
+        unsafe { libc::_exit(130) };
+    }
+}
+
+fn catch_interrupt() {
+    // SAFETY: the handler only touches an atomic (and calls _exit), which is signal-safe.
+    unsafe { libc::signal(libc::SIGINT, on_interrupt as *const () as libc::sighandler_t) };
+}
+
+/// Standard output that notices when its reader has gone (`sslp train --json | head`):
+/// a failed write ends the run quietly instead of panicking as `println!` does.
+struct Stdout {
+    closed: bool,
+}
+
+impl Stdout {
+    fn line(&mut self, text: &str) {
+        if !self.closed {
+            let mut out = std::io::stdout().lock();
+            self.closed = writeln!(out, "{text}").and_then(|_| out.flush()).is_err();
+        }
+    }
+}
+
+/// Refuse a checkpoint path that cannot be written, before any training.
+fn check_writable(path: &str) -> Result<(), String> {
+    let p = Path::new(path);
+    if p.is_dir() {
+        return Err(format!("--save {path} is a folder; give a file name such as {path}/run.ckpt"));
+    }
+    let existed = p.exists();
+    std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(p)
+        .map_err(|e| format!("cannot write the checkpoint to {path} ({e}); choose a writable --save path before training starts"))?;
+    if !existed {
+        let _ = std::fs::remove_file(p);
+    }
+    Ok(())
+}
+
+/// Write a checkpoint through a temporary file, so an interrupted write never replaces a
+/// good checkpoint with half of one.
+fn write_checkpoint(session: &Session, path: &str) -> Result<(), String> {
+    let bytes = session.checkpoint().map_err(|e| e.to_string())?;
+    let tmp = format!("{path}.partial");
+    std::fs::write(&tmp, bytes).and_then(|_| std::fs::rename(&tmp, path)).map_err(|e| format!("cannot write the checkpoint to {path}: {e}"))
+}
+
+/// Options `--resume` accepts: the run's settings come from the checkpoint, except the
+/// learning rate (lowering it is the way out of a NaN).
+const RESUME_KEYS: [&str; 8] = ["resume", "device", "save", "checkpoint-every", "data-dir", "probe-epochs", "lr", "load"];
+
+#[derive(Debug)]
+enum Stop {
+    Finished,
+    Interrupted,
+    StdoutClosed,
+    NonFinite(SessionError),
+}
+
 fn train(a: &Args) -> Result<(), String> {
     a.check_known(&TRAIN_KEYS)?;
-    let config = run_config(a)?;
+    let resume = match a.get("resume") {
+        Some(path) => {
+            if let Some(key) = a.values.keys().find(|k| !RESUME_KEYS.contains(&k.as_str())) {
+                return Err(format!("--resume continues the run saved in the checkpoint, with its settings; leave out --{key} (only --lr may change)"));
+            }
+            if a.get("load").is_some() {
+                return Err("--resume and --load exclude each other: --resume continues a run, --load starts a new one from saved weights".into());
+            }
+            let bytes = std::fs::read(path).map_err(|e| format!("cannot read checkpoint {path}: {e}"))?;
+            Some(Checkpoint::decode(&bytes).map_err(|e| format!("{path}: {e}"))?)
+        }
+        None => None,
+    };
+    let config = match &resume {
+        Some(checkpoint) => {
+            let mut c = checkpoint.state.config.clone();
+            if let Some(lr) = a.num::<f64>("lr")? {
+                c.optimizer = Some(OptimConfig { lr, ..c.optimizer()? });
+            }
+            c.validate()?;
+            c
+        }
+        None => run_config(a)?,
+    };
+    let save = a.get("save").map(str::to_owned);
+    if let Some(path) = &save {
+        check_writable(path)?;
+    }
+    let checkpoint_every: usize = a.num("checkpoint-every")?.unwrap_or(0);
+    if checkpoint_every > 0 && save.is_none() {
+        return Err("--checkpoint-every needs --save FILE: the file the checkpoints are written to".into());
+    }
     let json = a.flag("--json");
     let data_dir = a.get("data-dir").map(std::path::PathBuf::from).unwrap_or_else(data::default_data_dir);
     let pack = data::load_pack(&config.dataset, &data_dir)?;
     let device = native_device(a.get("device").unwrap_or("cpu"))?;
     let started = Instant::now();
+    let mut stdout = Stdout { closed: false };
 
     let mut session = Session::new(config.clone(), &pack, device.clone(), native_clock()).map_err(|e| e.to_string())?;
-    let random_init = block_on(session.measure_random_init()).map_err(|e| e.to_string())?;
-    let random_init_knn = *random_init.accuracy.last().expect("at least one stage");
+    let resumed_from = resume.as_ref().map(|c| c.state.step);
+    match resume {
+        Some(checkpoint) => session.resume(checkpoint).map_err(|e| e.to_string())?,
+        None => {
+            block_on(session.measure_random_init()).map_err(|e| e.to_string())?;
+        }
+    }
+    let random_init_knn = session.random_init().and_then(|r| r.accuracy.last().copied()).unwrap_or(f64::NAN);
     if let Some(path) = a.get("load") {
         let bytes = std::fs::read(path).map_err(|e| format!("cannot read checkpoint {path}: {e}"))?;
-        session.load_checkpoint(bytes).map_err(|e| e.to_string())?;
+        session.load_weights(&bytes).map_err(|e| format!("{path}: {e}"))?;
     }
-    emit(json, &serde_json::json!({"kind": "baseline", "random_init_knn_acc": finite(random_init_knn), "params": session.num_params()}));
-    if !json {
+    if json {
+        stdout.line(&serde_json::json!({"kind": "baseline", "random_init_knn_acc": finite(random_init_knn), "params": session.num_params(), "resumed_from": resumed_from}).to_string());
+    } else {
         eprintln!(
-            "{} on {} ({} train / {} test), {} params; untrained kNN {:.2}%",
-            config.method, pack.name, session.pack_info.n_train, session.pack_info.n_test, session.num_params(), random_init_knn * 100.0
+            "{} on {} ({} train / {} test), {} params; untrained kNN {:.2}%{}",
+            config.method,
+            pack.name,
+            session.pack_info.n_train,
+            session.pack_info.n_test,
+            session.num_params(),
+            random_init_knn * 100.0,
+            resumed_from.map_or(String::new(), |s| format!("; resumed at step {s}"))
         );
     }
 
+    catch_interrupt();
     let mut last_loss = None;
     let mut throughput = Vec::new();
-    for _ in 0..config.steps {
-        let report = block_on(session.step()).map_err(|e| e.to_string())?;
+    let stop = loop {
+        if session.step_count() >= config.steps {
+            break Stop::Finished;
+        }
+        if INTERRUPTED.load(Ordering::SeqCst) {
+            break Stop::Interrupted;
+        }
+        let report = match block_on(session.step()) {
+            Ok(report) => report,
+            Err(e @ SessionError::NonFinite { .. }) => break Stop::NonFinite(e),
+            Err(e) => return Err(e.to_string()),
+        };
         last_loss = report.term("total");
         throughput.push(report.images_per_s);
         if json {
-            println!("{}", report.to_json());
+            stdout.line(&report.to_json().to_string());
         } else {
             progress(report.step, config.steps, started.elapsed().as_secs_f64(), report.images_per_s, last_loss.unwrap_or(f64::NAN));
         }
+        if stdout.closed {
+            break Stop::StdoutClosed;
+        }
         if config.eval_every > 0 && report.step % config.eval_every == 0 && report.step < config.steps {
             let eval = block_on(session.evaluate()).map_err(|e| e.to_string())?;
-            emit(json, &serde_json::to_value(&eval).map_err(|e| e.to_string())?);
-            if !json {
+            if json {
+                stdout.line(&serde_json::to_string(&eval).map_err(|e| e.to_string())?);
+            } else {
                 eprintln!("\n  step {}: kNN {:.2}%", eval.step, eval.knn_acc * 100.0);
             }
         }
-    }
+        if checkpoint_every > 0 && report.step % checkpoint_every == 0 && report.step < config.steps {
+            write_checkpoint(&session, save.as_deref().expect("checked above"))?;
+        }
+    };
     if !json {
         eprintln!();
     }
+
+    // Keep the work: the checkpoint goes where --save says, or, when the run stopped early
+    // without one, next to where it was started.
+    let checkpoint_path = match (&save, &stop) {
+        (Some(path), _) => Some(path.clone()),
+        (None, Stop::Finished) => None,
+        (None, _) => Some(format!("sslp-{}-step{}.ckpt", config.method, session.step_count())),
+    };
+    if let Some(path) = &checkpoint_path {
+        write_checkpoint(&session, path)?;
+    }
+    let resume_hint = |path: &str| format!("sslp train --resume {path}");
+    if let Stop::StdoutClosed = stop {
+        if let Some(path) = &checkpoint_path {
+            eprintln!("sslp: output closed at step {}; the checkpoint is in {path} ({} continues it)", session.step_count(), resume_hint(path));
+        }
+        return Ok(());
+    }
+
     let eval = block_on(session.evaluate()).map_err(|e| e.to_string())?;
-    emit(json, &serde_json::to_value(&eval).map_err(|e| e.to_string())?);
+    if json {
+        stdout.line(&serde_json::to_string(&eval).map_err(|e| e.to_string())?);
+    }
     let layers = block_on(session.layer_report()).map_err(|e| e.to_string())?;
     if a.flag("--probe") {
         let epochs = a.num("probe-epochs")?.unwrap_or(200);
         let probe = block_on(session.linear_probe(epochs)).map_err(|e| e.to_string())?;
-        emit(json, &serde_json::json!({"kind": "probe", "linear_probe_acc": probe}));
-        if !json {
+        if json {
+            stdout.line(&serde_json::json!({"kind": "probe", "linear_probe_acc": probe}).to_string());
+        } else {
             eprintln!("linear probe: {:.2}%", probe * 100.0);
         }
     }
-    if let Some(path) = a.get("save") {
-        let bytes = session.save_checkpoint().map_err(|e| e.to_string())?;
-        std::fs::write(path, bytes).map_err(|e| format!("cannot write {path}: {e}"))?;
-    }
     let seconds = started.elapsed().as_secs_f64();
 
-    let supervised_only_acc = if a.flag("--baseline") {
+    let supervised_only_acc = if a.flag("--baseline") && matches!(stop, Stop::Finished) {
         let mut base_config = config.clone();
         base_config.method = "supervised".into();
         base_config.params = serde_json::json!({});
@@ -254,7 +411,13 @@ fn train(a: &Args) -> Result<(), String> {
         method: config.method.clone(),
         dataset: pack.name.clone(),
         backbone: config.backbone.id().into(),
-        steps: config.steps,
+        steps: session.step_count(),
+        stopped_early: match &stop {
+            Stop::Interrupted => Some("interrupted".into()),
+            Stop::NonFinite(_) => Some("non-finite loss".into()),
+            _ => None,
+        },
+        checkpoint: checkpoint_path.clone(),
         seconds,
         knn_acc: eval.knn_acc,
         random_init_knn_acc: random_init_knn,
@@ -266,19 +429,40 @@ fn train(a: &Args) -> Result<(), String> {
         images_per_s: throughput.get(throughput.len() / 2).copied().unwrap_or(f64::NAN),
     };
     if json {
-        println!("{}", serde_json::to_string(&summary).map_err(|e| e.to_string())?);
+        stdout.line(&serde_json::to_string(&summary).map_err(|e| e.to_string())?);
     } else {
         eprintln!("{}", serde_json::to_string_pretty(&summary).map_err(|e| e.to_string())?);
     }
-    Ok(())
+    let path = checkpoint_path.unwrap_or_default();
+    match stop {
+        Stop::Finished | Stop::StdoutClosed => Ok(()),
+        Stop::Interrupted => {
+            eprintln!("sslp: interrupted after step {}; the checkpoint is in {path}; `{}` continues it", session.step_count(), resume_hint(&path));
+            std::process::exit(130);
+        }
+        Stop::NonFinite(SessionError::NonFinite { step, term }) => Err(format!(
+            "loss term '{term}' became NaN or infinite at step {step}; that step was not applied. The checkpoint of step {} is in {path}: \
+             continue with a lower learning rate, e.g. `{} --lr {}`",
+            step - 1,
+            resume_hint(&path),
+            session.lr().max(1e-6) / 10.0
+        )),
+        Stop::NonFinite(other) => Err(other.to_string()),
+    }
 }
 
-/// Peak resident memory of this process in MiB since the last reset (Linux).
-fn peak_rss_mib() -> Option<f64> {
+/// A memory line of /proc/self/status (`VmRSS:` now, `VmHWM:` the peak since the last
+/// reset) in MiB (Linux).
+fn rss_mib(field: &str) -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
     let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib / 1024.0)
+}
+
+/// Peak resident memory of this process in MiB since the last reset.
+fn peak_rss_mib() -> Option<f64> {
+    rss_mib("VmHWM:")
 }
 
 fn reset_peak_rss() {
@@ -287,11 +471,16 @@ fn reset_peak_rss() {
 }
 
 fn bench(a: &Args) -> Result<(), String> {
-    a.check_known(&["method", "device", "runs", "steps", "batch", "dataset", "backbone", "data-dir"])?;
+    a.check_known(&["method", "device", "runs", "steps", "batch", "width", "dataset", "backbone", "data-dir", "params"])?;
     let device_name = a.get("device").unwrap_or("cpu");
     let runs: usize = a.num("runs")?.unwrap_or(5);
     let steps: usize = a.num("steps")?.unwrap_or(10);
     let batch: usize = a.num("batch")?.unwrap_or(64);
+    let width: usize = a.num("width")?.unwrap_or(32);
+    if !(1..=1000).contains(&runs) || !(1..=10_000).contains(&steps) {
+        return Err(format!("--runs {runs} --steps {steps}: a benchmark needs 1..=1000 runs of 1..=10000 steps"));
+    }
+    let mut stdout = Stdout { closed: false };
     let kinds: Vec<MethodKind> = match a.get("method").unwrap_or("all") {
         "all" => ALL_METHODS.to_vec(),
         id => vec![MethodKind::parse(id)?],
@@ -306,6 +495,11 @@ fn bench(a: &Args) -> Result<(), String> {
             dataset: dataset.into(),
             backbone: ssl_playground::backbone::BackboneKind::parse(a.get("backbone").unwrap_or("small-cnn"))?,
             batch_size: batch,
+            width,
+            params: match a.get("params") {
+                Some(v) => serde_json::from_str(v).map_err(|e| format!("--params is not JSON: {e}"))?,
+                None => serde_json::json!({}),
+            },
             steps: (runs + 1) * steps,
             train_limit: Some(2000),
             test_limit: Some(200),
@@ -314,6 +508,10 @@ fn bench(a: &Args) -> Result<(), String> {
         reset_peak_rss();
         let mut session = Session::new(config, &pack, device.clone(), native_clock()).map_err(|e| e.to_string())?;
         let per_step = session.images_per_step();
+        // Memory of the steps alone: the peak while training, over what the process held
+        // before the first step (the dataset and the model are already there).
+        let before_steps = rss_mib("VmRSS:");
+        reset_peak_rss();
         // Warm-up: shader compilation and allocator growth happen in the first steps.
         for _ in 0..steps {
             block_on(session.step()).map_err(|e| e.to_string())?;
@@ -326,6 +524,8 @@ fn bench(a: &Args) -> Result<(), String> {
             }
             rates.push((per_step * steps) as f64 / t.elapsed().as_secs_f64());
         }
+        let step_peak = rss_mib("VmHWM:");
+        let measured_step_mib = step_peak.zip(before_steps).map(|(peak, before)| peak - before);
         // Augmentation share: time to build this method's training views for one batch,
         // forced to finish by a read, over the median step time.
         let t = Instant::now();
@@ -339,15 +539,18 @@ fn bench(a: &Args) -> Result<(), String> {
         rates.sort_by(f64::total_cmp);
         let median = rates[rates.len() / 2];
         let step_s = per_step as f64 / median;
-        println!(
-            "{}",
-            serde_json::json!({
+        let mib = |bytes: u64| bytes as f64 / (1 << 20) as f64;
+        stdout.line(
+            &serde_json::json!({
                 "kind": "bench", "method": kind.id(), "device": device_name, "dataset": dataset,
                 "backbone": a.get("backbone").unwrap_or("small-cnn"), "batch": batch, "images_per_step": per_step,
                 "runs": runs, "steps_per_run": steps, "images_per_s_median": median,
                 "images_per_s_runs": rates, "step_ms_median": step_s * 1e3,
                 "augment_share": finite((augment_s / step_s).min(1.0)), "peak_rss_mib": peak_rss_mib(),
+                "width": width, "step_mib_estimated": mib(session.memory.step_bytes), "step_mib_measured": measured_step_mib,
+                "run_mib_estimated": mib(session.memory.total_bytes()),
             })
+            .to_string(),
         );
     }
     Ok(())
@@ -365,6 +568,8 @@ fn make_pack(a: &Args) -> Result<(), String> {
     let p = pack::pack_from_idx_dir(name, std::path::Path::new(dir), classes, a.num("train-per-class")?, a.num("test-per-class")?)
         .map_err(|e| e.to_string())?;
     let bytes = p.encode_gz();
+    // Never write a pack that the loader would refuse: read it back first.
+    Pack::decode(name, &bytes).map_err(|e| format!("the pack built from {dir} would not load, so {out} was not written: {e}"))?;
     std::fs::write(out, &bytes).map_err(|e| format!("cannot write {out}: {e}"))?;
     eprintln!("{out}: {} train + {} test images of {}×{}×{}, {} bytes", p.train.len(), p.test.len(), p.channels, p.height, p.width, bytes.len());
     Ok(())

@@ -95,8 +95,9 @@ pub fn labelled_subset(labels: &[u8], n_classes: usize, per_class: usize, rng: &
     Ok(out)
 }
 
-/// Endless shuffled epochs over a pool of indices.
-#[derive(Clone, Debug)]
+/// Endless shuffled epochs over a pool of indices. Serialises with its position in the
+/// current epoch, so a resumed run draws the same batches as an uninterrupted one.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Sampler {
     pool: Vec<usize>,
     order: Vec<usize>,
@@ -108,6 +109,11 @@ impl Sampler {
         assert!(!pool.is_empty(), "a sampler needs at least one index");
         Self { order: pool.clone(), pool, pos: usize::MAX }
     }
+    /// Whether every index it can draw is below `n` (a check on a sampler read from a file).
+    pub fn indices_below(&self, n: usize) -> bool {
+        !self.pool.is_empty() && self.pool.len() == self.order.len() && self.pool.iter().chain(&self.order).all(|&i| i < n)
+    }
+
     /// `n` indices; reshuffles at each epoch boundary. Pools smaller than `n` repeat.
     pub fn next(&mut self, n: usize, rng: &mut Rng) -> Vec<usize> {
         let mut out = Vec::with_capacity(n);

@@ -25,9 +25,67 @@ use std::io::Read;
 
 /// Magic bytes at the start of every (decompressed) pack.
 pub const MAGIC: &[u8; 8] = b"SSLPACK1";
-/// Upper bound on stored pixels (train + test, all channels): 1 GiB of u8. A pack that claims
-/// more is corrupt or not meant for a browser tab.
-pub const MAX_PIXELS: u64 = 1 << 30;
+/// Upper bound on stored pixels (train + test, all channels): 256 Mi, which the device holds
+/// as 1 GiB of f32, the most one tensor may take ([`crate::limits::MAX_TENSOR_BYTES`]).
+/// A pack that claims more is corrupt or not meant for a browser tab.
+pub const MAX_PIXELS: u64 = 1 << 28;
+/// DEFLATE's largest expansion: a 258-byte match coded in about two bits gives 1032:1.
+pub const MAX_DEFLATE_RATIO: u64 = 1032;
+const HEADER_LEN: usize = 24;
+
+/// The fixed 24-byte header, checked field by field.
+struct Header {
+    n_train: u64,
+    n_test: u64,
+    height: u16,
+    width: u16,
+    channels: u64,
+    n_classes: u64,
+    names_len: u16,
+}
+
+impl Header {
+    fn parse(b: &[u8]) -> Result<Header, PackError> {
+        if b.len() < HEADER_LEN || &b[..8] != MAGIC {
+            return Err(PackError::BadMagic);
+        }
+        let u32_at = |o: usize| u32::from_le_bytes([b[o], b[o + 1], b[o + 2], b[o + 3]]) as u64;
+        let u16_at = |o: usize| u16::from_le_bytes([b[o], b[o + 1]]);
+        let h = Header {
+            n_train: u32_at(8),
+            n_test: u32_at(12),
+            height: u16_at(16),
+            width: u16_at(18),
+            channels: b[20] as u64,
+            n_classes: b[21] as u64,
+            names_len: u16_at(22),
+        };
+        let (n_train, n_test, height, width, channels, n_classes) = (h.n_train, h.n_test, h.height, h.width, h.channels, h.n_classes);
+        if !(channels == 1 || channels == 3) {
+            return Err(PackError::BadHeader(format!("{channels} channels; only 1 (grey) or 3 (RGB) are supported")));
+        }
+        if height < 8 || width < 8 || height > MAX_SIDE || width > MAX_SIDE {
+            return Err(PackError::BadHeader(format!("image size {height}×{width}; sides must be 8..={MAX_SIDE} px")));
+        }
+        if n_classes < 2 {
+            return Err(PackError::BadHeader(format!("{n_classes} classes; at least 2 are needed")));
+        }
+        if n_train == 0 || n_test == 0 {
+            return Err(PackError::BadHeader(format!("{n_train} train and {n_test} test images; both splits need images")));
+        }
+        let pixels = (n_train + n_test) * channels * height as u64 * width as u64;
+        if pixels > MAX_PIXELS {
+            return Err(PackError::BadHeader(format!("{pixels} pixels is over the {MAX_PIXELS} limit")));
+        }
+        Ok(h)
+    }
+
+    /// Bytes after the header: class names, pixels and labels of both splits.
+    fn body_len(&self) -> u64 {
+        let image_len = self.channels * self.height as u64 * self.width as u64;
+        self.names_len as u64 + (self.n_train + self.n_test) * (image_len + 1)
+    }
+}
 /// Largest side we accept; the backbones are built for 28–64 px.
 pub const MAX_SIDE: u16 = 256;
 
@@ -97,65 +155,62 @@ impl Pack {
     }
 
     /// Decode a pack from bytes (gzip or raw). `name` is only for messages and reports.
+    ///
+    /// A gzip pack's header is read and checked first, and the body is only inflated when
+    /// the compressed file could hold what the header claims: DEFLATE expands at most
+    /// [`MAX_DEFLATE_RATIO`]:1, so a small file that claims a billion pixels is refused
+    /// before any of them is allocated.
     pub fn decode(name: &str, bytes: &[u8]) -> Result<Pack, PackError> {
-        let raw;
-        let body: &[u8] = if bytes.starts_with(&[0x1f, 0x8b]) {
-            let mut out = Vec::new();
-            // Cap decompression so that a gzip bomb cannot exhaust memory.
-            flate2::read::GzDecoder::new(bytes)
-                .take(MAX_PIXELS + (1 << 20))
-                .read_to_end(&mut out)
-                .map_err(|e| PackError::Gzip(e.to_string()))?;
-            raw = out;
-            &raw
-        } else {
-            bytes
-        };
-        Self::decode_raw(name, body)
+        if !bytes.starts_with(&[0x1f, 0x8b]) {
+            return Self::decode_raw(name, bytes);
+        }
+        let gz_error = |e: std::io::Error| PackError::Gzip(e.to_string());
+        let mut inflater = flate2::read::GzDecoder::new(bytes);
+        let mut header = [0u8; HEADER_LEN];
+        inflater.read_exact(&mut header).map_err(gz_error)?;
+        let body_len = Header::parse(&header)?.body_len();
+        let total = HEADER_LEN as u64 + body_len;
+        let holdable = (bytes.len() as u64).saturating_mul(MAX_DEFLATE_RATIO);
+        if total > holdable {
+            return Err(PackError::BadHeader(format!(
+                "the header claims {total} bytes, more than a {}-byte gzip file can hold; the file is damaged",
+                bytes.len()
+            )));
+        }
+        let mut raw = Vec::with_capacity(total as usize);
+        raw.extend_from_slice(&header);
+        // One byte past the claimed size, to notice trailing bytes without keeping them all.
+        (&mut inflater).take(body_len + 1).read_to_end(&mut raw).map_err(gz_error)?;
+        if raw.len() as u64 != total {
+            // Before blaming the layout, let gzip check its CRC over the rest (read, not kept).
+            std::io::copy(&mut (&mut inflater).take(holdable), &mut std::io::sink()).map_err(gz_error)?;
+        }
+        Self::decode_raw(name, &raw)
     }
 
     fn decode_raw(name: &str, b: &[u8]) -> Result<Pack, PackError> {
-        if b.len() < 24 || &b[..8] != MAGIC {
+        if b.len() < HEADER_LEN {
             return Err(PackError::BadMagic);
         }
-        let u32_at = |o: usize| u32::from_le_bytes([b[o], b[o + 1], b[o + 2], b[o + 3]]) as u64;
-        let u16_at = |o: usize| u16::from_le_bytes([b[o], b[o + 1]]);
-        let (n_train, n_test) = (u32_at(8), u32_at(12));
-        let (height, width) = (u16_at(16), u16_at(18));
-        let (channels, n_classes) = (b[20] as u64, b[21] as usize);
-        let names_len = u16_at(22) as usize;
-        if !(channels == 1 || channels == 3) {
-            return Err(PackError::BadHeader(format!("{channels} channels; only 1 (grey) or 3 (RGB) are supported")));
-        }
-        if height < 8 || width < 8 || height > MAX_SIDE || width > MAX_SIDE {
-            return Err(PackError::BadHeader(format!("image size {height}×{width}; sides must be 8..={MAX_SIDE} px")));
-        }
-        if n_classes < 2 {
-            return Err(PackError::BadHeader(format!("{n_classes} classes; at least 2 are needed")));
-        }
-        if n_train == 0 || n_test == 0 {
-            return Err(PackError::BadHeader(format!("{n_train} train and {n_test} test images; both splits need images")));
-        }
+        let Header { n_train, n_test, height, width, channels, n_classes, names_len } = Header::parse(&b[..HEADER_LEN])?;
         let image_len = channels * height as u64 * width as u64;
         let pixels = (n_train + n_test) * image_len;
-        if pixels > MAX_PIXELS {
-            return Err(PackError::BadHeader(format!("{pixels} pixels is over the {MAX_PIXELS} limit")));
-        }
         let wanted = names_len as u64 + pixels + n_train + n_test;
-        let got = (b.len() - 24) as u64;
+        let got = (b.len() - HEADER_LEN) as u64;
         if got < wanted {
             return Err(PackError::Truncated { wanted, got });
         }
         if got > wanted {
             return Err(PackError::TrailingBytes(got - wanted));
         }
-        let names = std::str::from_utf8(&b[24..24 + names_len])
+        let names_len = names_len as usize;
+        let names = std::str::from_utf8(&b[HEADER_LEN..HEADER_LEN + names_len])
             .map_err(|_| PackError::BadHeader("class names are not UTF-8".into()))?;
         let class_names: Vec<String> = names.split('\n').map(str::to_owned).collect();
-        if class_names.len() != n_classes {
+        if class_names.len() != n_classes as usize {
             return Err(PackError::BadHeader(format!("{} class names for {n_classes} classes", class_names.len())));
         }
-        let mut at = 24 + names_len;
+        let mut at = HEADER_LEN + names_len;
         let mut take = |n: u64| {
             let s = &b[at..at + n as usize];
             at += n as usize;
@@ -263,7 +318,11 @@ pub fn read_idx(bytes: &[u8]) -> Result<(Vec<usize>, Vec<u8>), PackError> {
     let dims: Vec<usize> = (0..ndim)
         .map(|i| u32::from_be_bytes([b[4 + 4 * i], b[5 + 4 * i], b[6 + 4 * i], b[7 + 4 * i]]) as usize)
         .collect();
-    let n: usize = dims.iter().product();
+    let n = dims
+        .iter()
+        .try_fold(1usize, |acc, &d| acc.checked_mul(d))
+        .filter(|&n| n as u64 <= MAX_PIXELS)
+        .ok_or_else(|| PackError::BadHeader(format!("IDX dimensions {dims:?} ask for more than {MAX_PIXELS} values")))?;
     let body = &b[4 + 4 * ndim..];
     if body.len() != n {
         return Err(PackError::Truncated { wanted: n as u64, got: body.len() as u64 });
@@ -297,7 +356,18 @@ pub fn pack_from_idx_dir(
         return Err(PackError::BadHeader(format!("IDX image dims {tr_dims:?} / {te_dims:?}")));
     }
     let (h, w) = (tr_dims[1], tr_dims[2]);
+    if !(8..=MAX_SIDE as usize).contains(&h) || !(8..=MAX_SIDE as usize).contains(&w) {
+        return Err(PackError::BadHeader(format!("IDX images are {h}×{w}; packs hold sides of 8..={MAX_SIDE} px")));
+    }
     let n_classes = class_names.len();
+    for (split, n_images, labels) in [("train", tr_dims[0], &tr_lb), ("test", te_dims[0], &te_lb)] {
+        if labels.len() != n_images {
+            return Err(PackError::BadHeader(format!("{split}: {n_images} images but {} labels", labels.len())));
+        }
+        if let Some((index, &label)) = labels.iter().enumerate().find(|(_, &l)| l as usize >= n_classes) {
+            return Err(PackError::LabelOutOfRange { split, index, label, n_classes });
+        }
+    }
     let image_len = h * w;
     let train = Split { pixels: tr_px, labels: tr_lb };
     let test = Split { pixels: te_px, labels: te_lb };

@@ -13,6 +13,7 @@ pub mod supervised;
 
 use crate::backbone::{Backbone, BackboneKind};
 use crate::heads::Mlp;
+pub use crate::limits::Footprint;
 use crate::optim::OptimConfig;
 use crate::report::MethodInfo;
 use crate::rng::Rng;
@@ -99,6 +100,14 @@ pub trait Method: Sized + 'static {
     /// The trainable parts.
     type Model: Module + Clone + std::fmt::Debug;
 
+    /// Check the hyper-parameters' documented ranges. Runs before anything is built or
+    /// allocated ([`crate::limits::check_run`]), so it must not allocate by itself.
+    fn check(_config: &Self::Config) -> Result<(), String> {
+        Ok(())
+    }
+    /// What a step puts through the network, from the config alone, for the memory estimate.
+    fn footprint(config: &Self::Config, batch_size: usize, feature_dim: usize, n_classes: usize) -> Footprint;
+    /// Build the method and its model from a config that passed [`Method::check`].
     fn new(config: Self::Config, setup: &Setup) -> Result<(Self, Self::Model), String>;
     fn batch_plan(&self, batch_size: usize) -> BatchPlan;
     fn loss(&mut self, model: &Self::Model, batch: &Batch, ctx: &mut StepCtx) -> Losses;
@@ -120,24 +129,37 @@ pub trait Method: Sized + 'static {
 }
 
 /// Parse a method's config: its defaults, overridden by the keys in `params` (a JSON object).
-/// Unknown keys are an error that lists the known ones.
+/// Nested objects merge key by key (`{"views": {"flip_p": 0}}` keeps the other view
+/// settings). An unknown key, at any depth, is an error that lists the known ones.
 pub fn parse_config<C: Serialize + DeserializeOwned + Default>(method: &str, params: &serde_json::Value) -> Result<C, String> {
     let mut merged = serde_json::to_value(C::default()).map_err(|e| e.to_string())?;
     match params {
         serde_json::Value::Null => {}
-        serde_json::Value::Object(overrides) => {
-            let known = merged.as_object_mut().expect("method configs are JSON objects");
-            for (key, value) in overrides {
-                if !known.contains_key(key) {
-                    let names: Vec<&String> = known.keys().collect();
-                    return Err(format!("{method} has no parameter '{key}'; its parameters are {names:?}"));
-                }
-                known.insert(key.clone(), value.clone());
-            }
-        }
+        serde_json::Value::Object(_) => merge_params(method, &mut merged, params, "")?,
         other => return Err(format!("{method} parameters must be a JSON object, got {other}")),
     }
     serde_json::from_value(merged).map_err(|e| format!("{method} parameters are invalid: {e}"))
+}
+
+/// Merge `overrides` into the defaults `known`, recursing into objects; `path` is the dotted
+/// prefix for messages.
+fn merge_params(method: &str, known: &mut serde_json::Value, overrides: &serde_json::Value, path: &str) -> Result<(), String> {
+    let (Some(known), Some(overrides)) = (known.as_object_mut(), overrides.as_object()) else {
+        return Err(format!("{method} parameter '{path}' is a group of settings; give it as a JSON object"));
+    };
+    for (key, value) in overrides {
+        let name = format!("{path}{key}");
+        let Some(slot) = known.get_mut(key) else {
+            let names: Vec<String> = known.keys().map(|k| format!("{path}{k}")).collect();
+            return Err(format!("{method} has no parameter '{name}'; its parameters here are {}", names.join(", ")));
+        };
+        if slot.is_object() {
+            merge_params(method, slot, value, &format!("{name}."))?;
+        } else {
+            *slot = value.clone();
+        }
+    }
+    Ok(())
 }
 
 /// The families the page groups methods by.
@@ -300,10 +322,28 @@ impl MethodKind {
         }
     }
 
+    /// Parse and check the method's parameters and say what a step puts through the network;
+    /// builds nothing.
+    pub fn footprint(self, params: &serde_json::Value, batch_size: usize, feature_dim: usize, n_classes: usize) -> Result<Footprint, String> {
+        fn of<M: Method>(id: &str, params: &serde_json::Value, batch_size: usize, feature_dim: usize, n_classes: usize) -> Result<Footprint, String> {
+            let config: M::Config = parse_config(id, params)?;
+            M::check(&config).map_err(|e| format!("{id} {e}"))?;
+            Ok(M::footprint(&config, batch_size, feature_dim, n_classes))
+        }
+        let id = self.id();
+        match self {
+            MethodKind::RotNet => of::<pretext::rotnet::RotNet>(id, params, batch_size, feature_dim, n_classes),
+            MethodKind::SimClr => of::<contrastive::simclr::Simclr>(id, params, batch_size, feature_dim, n_classes),
+            MethodKind::FixMatch => of::<semi::fixmatch::FixMatch>(id, params, batch_size, feature_dim, n_classes),
+            MethodKind::Supervised => of::<supervised::Supervised>(id, params, batch_size, feature_dim, n_classes),
+        }
+    }
+
     /// Build the method and its trainer from JSON parameters.
     pub fn build(self, params: &serde_json::Value, setup: &Setup, optim: &OptimConfig) -> Result<Box<dyn Runner>, String> {
         fn make<M: Method>(id: &str, params: &serde_json::Value, setup: &Setup, optim: &OptimConfig) -> Result<Box<dyn Runner>, String> {
             let config: M::Config = parse_config(id, params)?;
+            M::check(&config).map_err(|e| format!("{id} {e}"))?;
             let (method, model) = M::new(config, setup)?;
             Ok(Box::new(Trainer::new(method, model, optim)))
         }

@@ -3,7 +3,7 @@
 //! methods are compared against it at the same labels and steps (FixMatch, Sohn et al. 2020,
 //! arXiv:2001.07685, reports the same kind of baseline).
 use super::semi::fixmatch::ClassifierModel;
-use super::{accuracy, Batch, BatchPlan, Losses, Method, Setup, StepCtx};
+use super::{accuracy, Batch, BatchPlan, Footprint, Losses, Method, Setup, StepCtx};
 use crate::augment;
 use crate::backbone::Backbone;
 use crate::heads::Mlp;
@@ -32,6 +32,10 @@ pub struct Supervised {
 impl Method for Supervised {
     type Config = SupervisedConfig;
     type Model = ClassifierModel;
+
+    fn footprint(_config: &SupervisedConfig, batch_size: usize, feature_dim: usize, n_classes: usize) -> Footprint {
+        Footprint { forward_images: batch_size, heads: vec![vec![feature_dim, n_classes]] }
+    }
 
     fn new(config: SupervisedConfig, setup: &Setup) -> Result<(Self, ClassifierModel), String> {
         Ok((Supervised { config, flip: setup.flip_invariant }, ClassifierModel::new(setup)))

@@ -4,7 +4,9 @@
 //! Visual Representations", ICML 2020, arXiv:2002.05709. "SimCLR learns representations by
 //! maximizing agreement between differently augmented views of the same data example via a
 //! contrastive loss in the latent space."
-use super::super::{Batch, BatchPlan, Losses, Method, Setup, StepCtx};
+use super::super::{Batch, BatchPlan, Footprint, Losses, Method, Setup, StepCtx};
+use crate::heads::MAX_HEAD_WIDTH;
+use crate::limits::in_range;
 use crate::augment::SimclrViews;
 use crate::backbone::Backbone;
 use crate::heads::Mlp;
@@ -19,10 +21,10 @@ pub struct SimclrConfig {
     #[config(default = 0.2)]
     pub temperature: f64,
     /// Projector hidden width (paper: 2048 on ResNet-50's 2048-d features; we keep it equal
-    /// to the backbone width, so 0 means "same as the backbone").
+    /// to the backbone width, so 0 means "same as the backbone"). Range 0..=4096.
     #[config(default = 0)]
     pub projector_hidden: usize,
-    /// Projection size (paper: 128).
+    /// Projection size (paper: 128). Range 1..=4096.
     #[config(default = 64)]
     pub projector_out: usize,
     #[config(default = "SimclrViews::default()")]
@@ -49,13 +51,21 @@ impl Method for Simclr {
     type Config = SimclrConfig;
     type Model = SimclrModel;
 
-    fn new(mut config: SimclrConfig, setup: &Setup) -> Result<(Self, SimclrModel), String> {
+    fn check(config: &SimclrConfig) -> Result<(), String> {
         if !(config.temperature > 0.0 && config.temperature <= 10.0) {
-            return Err(format!("simclr temperature {} must be in (0, 10]", config.temperature));
+            return Err(format!("temperature {} must be in (0, 10]", config.temperature));
         }
-        if config.projector_out == 0 {
-            return Err("simclr projector_out must be at least 1".into());
-        }
+        in_range("projector_hidden", config.projector_hidden, 0, MAX_HEAD_WIDTH)?;
+        in_range("projector_out", config.projector_out, 1, MAX_HEAD_WIDTH)?;
+        config.views.check()
+    }
+
+    fn footprint(config: &SimclrConfig, batch_size: usize, feature_dim: usize, _n_classes: usize) -> Footprint {
+        let hidden = if config.projector_hidden == 0 { feature_dim } else { config.projector_hidden };
+        Footprint { forward_images: 2 * batch_size, heads: vec![vec![feature_dim, hidden, config.projector_out]] }
+    }
+
+    fn new(mut config: SimclrConfig, setup: &Setup) -> Result<(Self, SimclrModel), String> {
         if !setup.flip_invariant {
             config.views.flip_p = 0.0; // a mirrored digit is another symbol
         }

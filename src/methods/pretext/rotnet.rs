@@ -5,7 +5,9 @@
 //! ConvNets to recognize the 2d rotation that is applied to the image that it gets as input."
 //! As in the paper, all four rotations of every image go into the same batch (§3.2: this
 //! "results in a significant improvement").
-use super::super::{accuracy, Batch, BatchPlan, Losses, Method, Setup, StepCtx};
+use super::super::{accuracy, Batch, BatchPlan, Footprint, Losses, Method, Setup, StepCtx};
+use crate::heads::MAX_HEAD_WIDTH;
+use crate::limits::in_range;
 use crate::augment::{self, ops::rot90};
 use crate::backbone::Backbone;
 use crate::heads::Mlp;
@@ -16,6 +18,7 @@ use burn::prelude::*;
 #[derive(Config, Debug)]
 pub struct RotNetConfig {
     /// Hidden widths of the rotation head on the backbone features (empty = linear head).
+    /// At most 4 layers of 1..=4096.
     #[config(default = "vec![128]")]
     pub head_hidden: Vec<usize>,
     /// Flip and shift each image before rotating it (the paper trains with standard
@@ -59,6 +62,21 @@ impl RotNet {
 impl Method for RotNet {
     type Config = RotNetConfig;
     type Model = RotNetModel;
+
+    fn check(config: &RotNetConfig) -> Result<(), String> {
+        in_range("head_hidden's length", config.head_hidden.len(), 0, 4)?;
+        for &w in &config.head_hidden {
+            in_range("head_hidden width", w, 1, MAX_HEAD_WIDTH)?;
+        }
+        Ok(())
+    }
+
+    fn footprint(config: &RotNetConfig, batch_size: usize, feature_dim: usize, _n_classes: usize) -> Footprint {
+        let mut head = vec![feature_dim];
+        head.extend(&config.head_hidden);
+        head.push(4);
+        Footprint { forward_images: 4 * batch_size, heads: vec![head] }
+    }
 
     fn new(config: RotNetConfig, setup: &Setup) -> Result<(Self, RotNetModel), String> {
         if setup.height != setup.width_px {

@@ -5,7 +5,8 @@
 //! weak augmentation and compute the model's predicted class. If the probability of that
 //! class is above a threshold τ, we train the model to predict it on a strongly augmented
 //! version of the same image." Loss: ℓ_s + λ_u ℓ_u (eq. 2 and 4).
-use super::super::{Batch, BatchPlan, Losses, Method, Setup, StepCtx};
+use super::super::{Batch, BatchPlan, Footprint, Losses, Method, Setup, StepCtx};
+use crate::limits::{in_range, in_range_f};
 use crate::augment::{self, RandAugment};
 use crate::backbone::Backbone;
 use crate::heads::Mlp;
@@ -19,10 +20,10 @@ pub struct FixMatchConfig {
     /// τ: confidence a weak-view prediction needs to become a pseudo-label (paper: 0.95).
     #[config(default = 0.95)]
     pub threshold: f64,
-    /// μ: unlabelled images per labelled image in a batch (paper: 7).
+    /// μ: unlabelled images per labelled image in a batch (paper: 7). Range 1..=16.
     #[config(default = 7)]
     pub mu: usize,
-    /// λ_u: weight of the unlabelled loss (paper: 1).
+    /// λ_u: weight of the unlabelled loss (paper: 1). Range [0, 100].
     #[config(default = 1.0)]
     pub lambda_u: f64,
     #[config(default = "RandAugment::default()")]
@@ -61,13 +62,19 @@ impl Method for FixMatch {
     type Config = FixMatchConfig;
     type Model = ClassifierModel;
 
+    fn check(config: &FixMatchConfig) -> Result<(), String> {
+        in_range_f("threshold", config.threshold, 0.0, 1.0)?;
+        in_range("mu", config.mu, 1, 16)?;
+        in_range_f("lambda_u", config.lambda_u, 0.0, 100.0)?;
+        config.strong.check()
+    }
+
+    fn footprint(config: &FixMatchConfig, batch_size: usize, feature_dim: usize, n_classes: usize) -> Footprint {
+        // One forward over [labelled weak; unlabelled weak; unlabelled strong].
+        Footprint { forward_images: batch_size * (1 + 2 * config.mu), heads: vec![vec![feature_dim, n_classes]] }
+    }
+
     fn new(mut config: FixMatchConfig, setup: &Setup) -> Result<(Self, ClassifierModel), String> {
-        if !(0.0..=1.0).contains(&config.threshold) {
-            return Err(format!("fixmatch threshold {} must be in [0, 1]", config.threshold));
-        }
-        if config.mu == 0 || config.mu > 16 {
-            return Err(format!("fixmatch mu {} must be in 1..=16", config.mu));
-        }
         config.strong.flip &= setup.flip_invariant;
         Ok((FixMatch { config }, ClassifierModel::new(setup)))
     }
