@@ -58,6 +58,14 @@ pub fn default_config() -> Result<JsValue, JsError> {
     to_js(&RunConfig::default())
 }
 
+/// Check a run config before any data is fetched: its JSON shape, every range and the
+/// method's parameters. The error says what to change.
+#[wasm_bindgen(js_name = checkConfig)]
+pub fn check_config(config_json: String) -> Result<(), JsError> {
+    let config = RunConfig::from_json(&config_json).map_err(|e| JsError::new(&e))?;
+    crate::limits::check_config(&config).map_err(|e| JsError::new(&e))
+}
+
 /// The browser's reason if the WebGPU device was lost, else `undefined`.
 #[wasm_bindgen(js_name = deviceLost)]
 pub fn device_lost() -> Option<String> {

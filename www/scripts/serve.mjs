@@ -25,7 +25,9 @@ const TYPES = {
 
 export function serve(dir, port = 0, host = '127.0.0.1') {
   const root = resolve(dir);
-  const server = createServer(async (req, res) => {
+  // Links carry the run in the query, so a long one must not get 431: allow 1 MiB of
+  // headers instead of Node's 16 KiB.
+  const server = createServer({ maxHeaderSize: 1 << 20 }, async (req, res) => {
     try {
       const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
       let file = normalize(join(root, path));

@@ -6,7 +6,7 @@ import { KnnChart, TermChart } from './charts';
 import type { AdapterInfo, Backend, FromWorker, MethodInfo, Neighbour, RunConfig, RunState, SessionInfo, Snapshot, StartSpec, Thumb, ToWorker, ViewBlock } from './protocol';
 import { isRatioTerm, parseFromWorker } from './protocol';
 import { Ema, formatDuration } from './smooth';
-import { flatten, optionsFromUrl, parseValue, setDotted, urlFromOptions, type PageOptions } from './urlconfig';
+import { flatten, optionsFromUrl, paramOverrides, paramText, parseParam, setDotted, urlFromOptions, type PageOptions } from './urlconfig';
 import { imageFileToPixels } from './image';
 
 const GALLERY = 48;
@@ -25,6 +25,8 @@ interface DebugState {
   backend: Backend | null;
   adapter: AdapterInfo | null;
   steps: number;
+  /** The step number of every step message of the current run, in order of arrival. */
+  stepNumbers: number[];
   loss: (number | null)[];
   knn: { step: number; value: number }[];
   baseline: number | null;
@@ -34,10 +36,12 @@ interface DebugState {
   /** Worker messages whose handling took 20 ms or more: [type, ms, at]. */
   slowMessages: [string, number, number][];
 }
-const debug: DebugState = { state: 'idle', backend: null, adapter: null, steps: 0, loss: [], knn: [], baseline: null, neighbours: 0, errors: [], trainingStartedAt: null, slowMessages: [] };
+const debug: DebugState = { state: 'idle', backend: null, adapter: null, steps: 0, stepNumbers: [], loss: [], knn: [], baseline: null, neighbours: 0, errors: [], trainingStartedAt: null, slowMessages: [] };
 (window as unknown as { __sslp: DebugState }).__sslp = debug;
 /** For the browser test: lose the GPU mid-run, as a driver reset would. */
 (window as unknown as { __sslpSimulateDeviceLoss: () => void }).__sslpSimulateDeviceLoss = () => send({ type: 'simulateDeviceLoss' });
+/** For the browser test: a worker that dies without a word (as an out-of-memory kill would). */
+(window as unknown as { __sslpKillWorker: () => void }).__sslpKillWorker = () => worker.terminate();
 
 let worker: Worker;
 let methods: MethodInfo[] = [];
@@ -58,20 +62,33 @@ let stepRate = new Ema(0.9);
 let lastStep = 0;
 let smoothing = 0.8;
 let resumePending = false;
+/** The current run; every command carries it and replies from other runs are dropped. */
+let runId = 0;
+/** The first worker applies the link (and autostart); later ones keep the form as it is. */
+let firstHello = true;
 let resumeSnapshot: Snapshot | null = null;
 
 // ---------- worker ----------
 
+/**
+ * Start a fresh training worker (at page load, on Reset, and to resume on the CPU). Replacing
+ * the worker is what makes one Reset enough after any failure, a dead worker included, and
+ * what keeps an old run from ever reaching the page: messages from a replaced worker, or
+ * from an earlier run id, are dropped.
+ */
 function spawnWorker() {
   worker?.terminate();
-  worker = new Worker(new URL('./worker.ts', import.meta.url), { type: 'module' });
-  worker.onmessage = (e: MessageEvent) => {
+  const w = new Worker(new URL('./worker.ts', import.meta.url), { type: 'module' });
+  worker = w;
+  w.onmessage = (e: MessageEvent) => {
+    if (w !== worker) return;
     let msg: FromWorker;
     try {
       msg = parseFromWorker(e.data);
     } catch (err) {
       return showError(String(err));
     }
+    if (msg.runId !== undefined && msg.runId !== 0 && msg.runId !== runId) return;
     const t0 = performance.now();
     onMessage(msg);
     // uPlot draws in a microtask queued by setData; this one runs after it, so the time
@@ -81,14 +98,15 @@ function spawnWorker() {
       if (ms >= 20) debug.slowMessages.push([msg.type, Math.round(ms), Math.round(t0)]);
     });
   };
-  worker.onerror = (e) => {
+  w.onerror = (e) => {
     e.preventDefault();
+    if (w !== worker) return;
     showError(`The training worker failed to start (${e.message || 'script error'}). Reload the page; if you host it yourself, check that the assets/ folder was deployed.`);
   };
 }
 
 function send(msg: ToWorker, transfer: Transferable[] = []) {
-  worker.postMessage(msg, transfer);
+  worker.postMessage({ ...msg, runId }, transfer);
 }
 
 function onMessage(msg: FromWorker) {
@@ -144,18 +162,25 @@ function onHello(list: MethodInfo[], base: RunConfig, adapterInfo: AdapterInfo |
       select.append(group);
     }
   }
+  if (!firstHello && !resumePending) {
+    // A fresh worker after Reset: the run is gone, the form stays as the user left it.
+    pickBackend();
+    return onState('idle', 0);
+  }
   const { options, problems } = optionsFromUrl(location.search, defaults, methods);
-  if (!resumePending) forcedBackend = options.backend;
+  const fromLink = firstHello;
+  firstHello = false;
+  if (fromLink) forcedBackend = options.backend;
   if (options.embed) document.body.classList.add('embed');
   pickBackend();
-  if (!resumePending) applyConfig(backend === 'cpu' ? lighterForCpu(options.config, new URLSearchParams(location.search)) : options.config);
-  if (problems.length) showNotice(`Some link settings were ignored: ${problems.join('; ')}.`);
+  if (fromLink) applyConfig(backend === 'cpu' ? lighterForCpu(options.config, new URLSearchParams(location.search)) : options.config);
+  if (problems.length && fromLink) showNotice(`Some link settings were ignored: ${problems.join('; ')}.`);
   if (resumePending) {
     // "Resume on CPU": this is the fresh worker's hello; restart from the kept weights.
     resumePending = false;
     state = 'idle';
     startRun(true, resumeSnapshot ?? undefined);
-  } else if (options.autostart && state === 'idle') startRun(true);
+  } else if (fromLink && options.autostart && state === 'idle') startRun(true);
 }
 
 /**
@@ -230,7 +255,8 @@ function renderMethod(overrides: Record<string, unknown> = {}) {
   const host = $('params');
   host.replaceChildren();
   const merged = structuredClone(m.defaults);
-  for (const [key, value] of flatten(overrides)) setDotted(merged, key, value);
+  const flatDefaults = new Map(flatten(m.defaults));
+  for (const [key, value] of flatten(overrides)) if (flatDefaults.has(key)) setDotted(merged, key, value);
   for (const [key, value] of flatten(merged)) {
     const id = `param-${key.replace(/\./g, '-')}`;
     const label = document.createElement('label');
@@ -242,28 +268,15 @@ function renderMethod(overrides: Record<string, unknown> = {}) {
     if (typeof value === 'boolean') {
       input.type = 'checkbox';
       input.checked = value;
-    } else if (typeof value === 'number') {
-      input.type = 'number';
-      input.step = 'any';
-      input.value = String(tidy(value));
     } else {
-      input.type = 'text';
-      input.value = typeof value === 'string' ? value : JSON.stringify(value, (_, v) => (typeof v === 'number' ? tidy(v) : v));
+      // The default's type decides the input, so an edited link never turns a list into a number.
+      const original = flatDefaults.get(key);
+      input.type = typeof original === 'number' ? 'number' : 'text';
+      if (input.type === 'number') input.step = 'any';
+      input.value = paramText(value);
     }
     host.append(label, input);
   }
-}
-
-/** Rust's f32 defaults arrive as 0.4000000059604645; show them as typed in the paper. */
-function tidy(x: number): number {
-  return Number(x.toPrecision(6));
-}
-
-/** Equal up to f32 precision, so an untouched field is not mistaken for an edit. */
-function sameValue(a: unknown, b: unknown): boolean {
-  if (typeof a === 'number' && typeof b === 'number') return Math.abs(a - b) <= 1e-6 * Math.max(1, Math.abs(b));
-  if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((x, i) => sameValue(x, b[i]));
-  return JSON.stringify(a) === JSON.stringify(b);
 }
 
 function readInt(id: string, min: number): number {
@@ -275,20 +288,20 @@ function readInt(id: string, min: number): number {
 /** The run described by the form; method parameters only where they differ from defaults. */
 function readConfig(): RunConfig {
   const m = method();
-  const params: Record<string, unknown> = {};
   const defaultsFlat = new Map(flatten(m.defaults));
+  const values: [string, unknown][] = [];
   for (const input of $('params').querySelectorAll<HTMLInputElement>('input[data-key]')) {
     const key = input.dataset.key!;
-    const original = defaultsFlat.get(key);
-    let value: unknown;
-    if (input.type === 'checkbox') value = input.checked;
-    else if (typeof original === 'number') {
-      value = Number(input.value);
-      if (input.value.trim() === '' || !Number.isFinite(value)) throw new Error(`${key} must be a number`);
-    } else if (typeof original === 'string') value = input.value;
-    else value = input.value.trim().startsWith('[') || input.value.trim().startsWith('{') ? JSON.parse(input.value) : parseValue(input.value);
-    if (!sameValue(value, original)) setDotted(params, key, value);
+    if (input.type === 'checkbox') {
+      values.push([key, input.checked]);
+      continue;
+    }
+    const parsed = parseParam(key.replace(/_/g, ' '), input.value, defaultsFlat.get(key));
+    if ('error' in parsed) throw new Error(parsed.error);
+    values.push([key, parsed.value]);
   }
+  // Only what differs from the defaults as shown: an untouched field is never an edit.
+  const params = paramOverrides(values, m.defaults);
   const lr = Number($<HTMLInputElement>('lr').value);
   if (!(lr > 0) || !Number.isFinite(lr)) throw new Error('the learning rate must be a positive number');
   const steps = readInt('steps', 1);
@@ -337,6 +350,7 @@ function startRun(train: boolean, snapshot?: Snapshot) {
   hideError();
   if (!snapshot) resetView();
   wantTraining = train;
+  runId++;
   const spec: StartSpec = {
     config,
     dataUrl: new URL(`data/${config.dataset}.sslp.gz`, document.baseURI).href,
@@ -365,6 +379,7 @@ function resetView() {
   stepRate = new Ema(0.9);
   lastStep = 0;
   debug.loss = [];
+  debug.stepNumbers = [];
   debug.knn = [];
   debug.baseline = null;
   debug.steps = 0;
@@ -381,6 +396,7 @@ function onReady(sessionInfo: SessionInfo, gallery: Thumb[], resumedFrom: number
     ratioChart?.truncateAfter(resumedFrom);
     knnChart.truncateAfter(resumedFrom);
     debug.loss.length = resumedFrom;
+    debug.stepNumbers = debug.stepNumbers.filter((n) => n <= resumedFrom);
     debug.knn = debug.knn.filter((k) => k.step <= resumedFrom);
     lastStep = resumedFrom;
     updateProgress(lastStep);
@@ -417,7 +433,8 @@ function onState(next: RunState, step: number) {
   $<HTMLButtonElement>('train').textContent = has(['paused', 'stopped']) && step > 0 ? 'Resume' : 'Train';
   $<HTMLButtonElement>('pause').disabled = next !== 'training';
   $<HTMLButtonElement>('stop').disabled = !has(['training', 'paused']);
-  $<HTMLButtonElement>('reset').disabled = has(['idle', 'loading']);
+  // Reset works in every state but idle, so a run that hangs while loading can be abandoned.
+  $<HTMLButtonElement>('reset').disabled = next === 'idle';
   $<HTMLButtonElement>('views-refresh').disabled = !info || next === 'failed';
   for (const id of ['dataset', 'backbone', 'method', 'steps', 'batch', 'width', 'lr', 'eval-every', 'labels', 'seed']) {
     $(id).toggleAttribute('disabled', next !== 'idle' || (id === 'labels' && !['semi-supervised', 'baseline'].includes(method().family)));
@@ -431,6 +448,7 @@ function onStep(step: number, terms: Record<string, number | null>, imagesPerS: 
   if (lastStep > 0 || step === 1) stepRate.push(imagesPerS);
   lastStep = step;
   debug.steps = step;
+  debug.stepNumbers.push(step);
   debug.loss.push(terms.total ?? null);
   lossChart?.push(step, terms);
   ratioChart?.push(step, terms);
@@ -626,12 +644,14 @@ function wire() {
   $('pause').addEventListener('click', () => send({ type: 'pause' }));
   $('stop').addEventListener('click', () => send({ type: 'stop' }));
   $('reset').addEventListener('click', () => {
+    // A fresh worker, whatever state the old one was in: Train comes back with its hello.
     resetView();
     hideError();
-    if (state === 'failed') {
-      spawnWorker(); // the old worker's module may be broken; a new one says hello again
-      state = 'idle';
-    } else send({ type: 'reset' });
+    runId++;
+    wantTraining = false;
+    onState('loading', 0);
+    $('progress-text').textContent = 'Starting a fresh training worker…';
+    spawnWorker();
   });
   $('resume-cpu').addEventListener('click', () => {
     const snapshot = lastSnapshot ?? undefined;

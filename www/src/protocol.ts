@@ -112,23 +112,26 @@ export interface StartSpec {
   snapshot?: Snapshot;
 }
 
-/** Page → worker. */
-export type ToWorker =
+/**
+ * Page → worker. The page stamps every command with its current run id (`send` in main.ts);
+ * the worker ignores run commands for any other run.
+ */
+export type ToWorker = (
   | { type: 'start'; spec: StartSpec }
   | { type: 'train' }
   | { type: 'pause' }
   | { type: 'stop' }
-  | { type: 'reset' }
   | { type: 'neighbours'; id: number; query: NeighbourQuery; k: number }
   | { type: 'views'; id: number; n: number }
   /** Destroy the WebGPU device, as a driver reset would (the browser test's GPU-loss check). */
-  | { type: 'simulateDeviceLoss' };
+  | { type: 'simulateDeviceLoss' }
+) & { runId?: number };
 
 export type ErrorKind = 'load' | 'config' | 'nan' | 'device' | 'query' | 'internal';
 export type RunState = 'idle' | 'loading' | 'training' | 'paused' | 'stopped' | 'done' | 'failed';
 
-/** Worker → page. */
-export type FromWorker =
+/** Worker → page. Messages carry the run id they belong to (0 before any run). */
+export type FromWorker = (
   | { type: 'hello'; methods: MethodInfo[]; defaults: RunConfig; adapter: AdapterInfo | null; webgpuError: string | null }
   | { type: 'ready'; info: SessionInfo; gallery: Thumb[]; resumedFrom: number | null }
   | { type: 'baseline'; knn: number; layers: string[]; byLayer: number[] }
@@ -138,7 +141,8 @@ export type FromWorker =
   | { type: 'neighbours'; id: number; results: (Neighbour & { pixels: Uint8Array })[] }
   | { type: 'views'; id: number; blocks: ViewBlock[]; pixels: Float32Array }
   | { type: 'error'; kind: ErrorKind; message: string; step: number | null; id?: number }
-  | { type: 'deviceLost'; message: string; step: number; snapshot: Snapshot | null };
+  | { type: 'deviceLost'; message: string; step: number; snapshot: Snapshot | null }
+) & { runId?: number };
 
 const WORKER_TYPES = new Set(['hello', 'ready', 'baseline', 'step', 'eval', 'state', 'neighbours', 'views', 'error', 'deviceLost']);
 
@@ -165,6 +169,7 @@ export function parseFromWorker(data: unknown): FromWorker {
   if (typeof msg.type !== 'string' || !WORKER_TYPES.has(msg.type)) {
     throw new Error(`unknown worker message type: ${String(msg.type)}`);
   }
+  if (msg.runId !== undefined && typeof msg.runId !== 'number') throw new Error(`worker message '${msg.type}' has a run id that is not a number`);
   const need = (field: string, kind: string) => {
     if (typeof msg[field] !== kind) throw new Error(`worker message '${msg.type}' lacks ${kind} field '${field}'`);
   };

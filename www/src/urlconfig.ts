@@ -1,8 +1,10 @@
 // The page URL describes the run, so a link reproduces it:
 //   ?dataset=mnist&method=fixmatch&steps=300&batch=32&lr=0.03&p.threshold=0.9&autostart=1
-// `p.<name>` sets a method hyper-parameter (dotted names reach nested ones, e.g.
-// `p.views.min_scale`). `embed=1` gives the compact layout for iframes; `backend=cpu` skips
-// WebGPU. Values that do not parse are reported, never silently dropped.
+// `p.<name>` sets a method hyper-parameter, only where it differs from the method's default
+// as the page shows it (6 significant digits). Dotted names reach nested ones
+// (`p.views.flip_p=0`); lists and pairs are JSON (`p.views.crop_scale=[0.3,1]`). `embed=1`
+// gives the compact layout for iframes; `backend=cpu` skips WebGPU. Values that do not parse,
+// and names a method does not have, are reported on the page, never silently dropped.
 import type { Backend, MethodInfo, RunConfig } from './protocol';
 
 export const DATASETS = ['fashion-mnist', 'mnist'] as const;
@@ -29,30 +31,104 @@ const NUMBER_FIELDS: [keyof RunConfig, string][] = [
   ['test_limit', 'test_limit'],
 ];
 
-function parseValue(text: string): unknown {
-  if (text === 'true') return true;
-  if (text === 'false') return false;
-  const n = Number(text);
-  return text.trim() !== '' && Number.isFinite(n) ? n : text;
+/** Keys that would reach Object.prototype through a dotted path; never followed. */
+const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
+/** Rust's f32 defaults arrive as 0.4000000059604645; the page shows and compares 6 digits. */
+export function tidy(x: number): number {
+  return Number(x.toPrecision(6));
+}
+
+/** Equal as the page shows them: numbers to 6 significant digits, arrays and objects deeply. */
+export function sameShown(a: unknown, b: unknown): boolean {
+  if (typeof a === 'number' && typeof b === 'number') return tidy(a) === tidy(b);
+  if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((x, i) => sameShown(x, b[i]));
+  if (isPlainObject(a) && isPlainObject(b)) {
+    const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+    return [...keys].every((k) => sameShown(a[k], b[k]));
+  }
+  return a === b;
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/**
+ * A parameter value as the form and the URL show it: numbers to 6 digits, booleans as
+ * true/false, arrays (and tuples, which serde writes as arrays) as JSON.
+ */
+export function paramText(value: unknown): string {
+  if (typeof value === 'number') return String(tidy(value));
+  if (typeof value === 'string') return value;
+  return JSON.stringify(value, (_, v) => (typeof v === 'number' ? tidy(v) : v));
+}
+
+/** Whether two JSON values have the same shape: a list of numbers stays a list of numbers. */
+function sameKind(value: unknown, like: unknown): boolean {
+  if (Array.isArray(like)) {
+    if (!Array.isArray(value)) return false;
+    const item = like[0];
+    return item === undefined || value.every((v) => sameKind(v, item));
+  }
+  if (isPlainObject(like)) return isPlainObject(value);
+  return typeof value === typeof like;
+}
+
+/**
+ * Parse a parameter from the form or the URL, typed by its default. Returns the value or a
+ * message naming what was expected.
+ */
+export function parseParam(key: string, text: string, like: unknown): { value: unknown } | { error: string } {
+  const t = text.trim();
+  if (typeof like === 'number') {
+    const n = Number(t);
+    return t !== '' && Number.isFinite(n) ? { value: n } : { error: `${key}=${text} must be a number` };
+  }
+  if (typeof like === 'boolean') {
+    if (['true', '1', 'on', 'yes'].includes(t)) return { value: true };
+    if (['false', '0', 'off', 'no'].includes(t)) return { value: false };
+    return { error: `${key}=${text} must be true or false` };
+  }
+  if (typeof like === 'string') return { value: text };
+  let value: unknown;
+  try {
+    value = JSON.parse(t);
+  } catch {
+    return { error: `${key}=${text} must be written as JSON like ${paramText(like)}` };
+  }
+  return sameKind(value, like) ? { value } : { error: `${key}=${text} must have the form of ${paramText(like)}` };
 }
 
 function setDotted(target: Record<string, unknown>, path: string, value: unknown) {
   const keys = path.split('.');
+  if (keys.some((k) => FORBIDDEN_KEYS.has(k))) return;
   let node = target;
   for (const key of keys.slice(0, -1)) {
-    if (typeof node[key] !== 'object' || node[key] === null) node[key] = {};
+    if (!Object.hasOwn(node, key) || !isPlainObject(node[key])) node[key] = {};
     node = node[key] as Record<string, unknown>;
   }
   node[keys[keys.length - 1]] = value;
 }
 
+/** `{views: {flip_p: 0.5}}` → `[['views.flip_p', 0.5]]`; arrays are leaves. */
 function flatten(obj: Record<string, unknown>, prefix = '', out: [string, unknown][] = []): [string, unknown][] {
   for (const [key, value] of Object.entries(obj)) {
-    if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
-      flatten(value as Record<string, unknown>, `${prefix}${key}.`, out);
-    } else {
-      out.push([`${prefix}${key}`, value]);
-    }
+    if (isPlainObject(value)) flatten(value, `${prefix}${key}.`, out);
+    else out.push([`${prefix}${key}`, value]);
+  }
+  return out;
+}
+
+/**
+ * The method parameters that differ from `defaults` as shown, nested as the Rust side reads
+ * them. Keys the method does not have are kept, so Rust names them in its error.
+ */
+export function paramOverrides(values: Iterable<[string, unknown]>, defaults: Record<string, unknown>): Record<string, unknown> {
+  const known = new Map(flatten(defaults));
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of values) {
+    if (!known.has(key) || !sameShown(value, known.get(key))) setDotted(out, key, value);
   }
   return out;
 }
@@ -95,11 +171,23 @@ export function optionsFromUrl(search: string, defaults: RunConfig, methods: Met
       if (base) config.optimizer = { ...base, lr };
     }
   }
-  const params: Record<string, unknown> = {};
-  for (const [key, value] of q.entries()) {
-    if (key.startsWith('p.') && key.length > 2) setDotted(params, key.slice(2), parseValue(value));
+  const method = methods.find((m) => m.id === config.method);
+  const known = new Map(flatten(method?.defaults ?? {}));
+  const values: [string, unknown][] = [];
+  for (const [name, text] of q.entries()) {
+    if (!name.startsWith('p.')) continue;
+    const key = name.slice(2);
+    if (key.split('.').some((k) => k === '' || FORBIDDEN_KEYS.has(k))) {
+      problems.push(`${name} is not a parameter name`);
+    } else if (!known.has(key)) {
+      problems.push(`${config.method} has no parameter ${key}; its parameters are ${[...known.keys()].join(', ')}`);
+    } else {
+      const parsed = parseParam(name, text, known.get(key));
+      if ('error' in parsed) problems.push(parsed.error);
+      else values.push([key, parsed.value]);
+    }
   }
-  if (Object.keys(params).length > 0) config.params = params;
+  config.params = paramOverrides(values, method?.defaults ?? {});
   let backend: Backend | null = null;
   const b = q.get('backend');
   if (b === 'cpu' || b === 'webgpu') backend = b;
@@ -124,7 +212,8 @@ export function urlFromOptions(options: PageOptions, defaults: RunConfig, method
   }
   const methodLr = methods.find((m) => m.id === c.method)?.optimizer.lr;
   if (c.optimizer && c.optimizer.lr !== methodLr) q.set('lr', String(c.optimizer.lr));
-  for (const [key, value] of flatten(c.params)) q.set(`p.${key}`, String(value));
+  const method = methods.find((m) => m.id === c.method);
+  for (const [key, value] of flatten(paramOverrides(flatten(c.params), method?.defaults ?? {}))) q.set(`p.${key}`, paramText(value));
   if (options.backend) q.set('backend', options.backend);
   if (options.autostart) q.set('autostart', '1');
   if (options.embed) q.set('embed', '1');
@@ -132,4 +221,4 @@ export function urlFromOptions(options: PageOptions, defaults: RunConfig, method
   return s ? `?${s}` : '';
 }
 
-export { flatten, setDotted, parseValue };
+export { flatten, setDotted };

@@ -2,7 +2,7 @@
 // the page's queries between steps. Every call into the session goes through `exclusive`, so a
 // neighbour query asked mid-step waits for that step instead of racing it.
 /// <reference lib="webworker" />
-import init, { WebSession, methods, defaultConfig, deviceLost, simulateDeviceLoss } from '../../pkg/ssl_playground.js';
+import init, { WebSession, checkConfig, methods, defaultConfig, deviceLost, simulateDeviceLoss } from '../../pkg/ssl_playground.js';
 import type { AdapterInfo, FromWorker, Neighbour, RunState, Snapshot, StartSpec, Thumb, ToWorker, ViewBlock } from './protocol';
 import { stepMessage } from './protocol';
 
@@ -22,9 +22,11 @@ let snapshot: Snapshot | null = null;
 let loop: Promise<void> | null = null;
 let chain: Promise<unknown> = Promise.resolve();
 let lastStep = 0;
+/** The run this worker serves; commands for other runs are ignored. */
+let runId = 0;
 
 function post(msg: FromWorker, transfer: Transferable[] = []) {
-  self.postMessage(msg, transfer);
+  self.postMessage({ ...msg, runId }, transfer);
 }
 
 function setState(next: RunState) {
@@ -112,14 +114,22 @@ function thumbs(s: WebSession, split: 'train' | 'test', indices: number[], label
   return indices.map((index, i) => ({ index, label: labels[i], pixels: s.image(split, index) }));
 }
 
-async function start(next: StartSpec) {
+async function start(next: StartSpec, id: number) {
   await stop();
+  runId = id;
   session?.free();
   session = null;
   spec = next;
   snapshot = next.snapshot ?? null;
   lastStep = next.snapshot?.step ?? 0;
   setState('loading');
+  try {
+    checkConfig(JSON.stringify(next.config)); // ranges and parameters, before any download
+  } catch (e) {
+    post({ type: 'error', kind: 'config', step: null, message: message(e) });
+    setState('idle');
+    return;
+  }
   let bytes: Uint8Array;
   try {
     bytes = await loadPack(next.dataUrl);
@@ -280,14 +290,18 @@ function deviceLostSafe(): string | undefined {
 
 self.onmessage = (event: MessageEvent<ToWorker>) => {
   const msg = event.data;
+  // Run commands from an earlier run (a click that raced a restart) are dropped.
+  const runCommand = ['train', 'pause', 'stop', 'neighbours', 'views'].includes(msg.type);
+  if (runCommand && msg.runId !== undefined && msg.runId !== runId) return;
   switch (msg.type) {
     case 'start':
-      void start(msg.spec);
+      void start(msg.spec, msg.runId ?? 0);
       break;
     case 'train':
       if (session && (state === 'paused' || state === 'stopped')) {
         setState('training');
-        loop = trainLoop();
+        // One loop at most: a loop still finishing its step sees 'training' and goes on.
+        loop ??= trainLoop().finally(() => (loop = null));
       }
       break;
     case 'pause':
@@ -295,14 +309,6 @@ self.onmessage = (event: MessageEvent<ToWorker>) => {
       break;
     case 'stop':
       void stop();
-      break;
-    case 'reset':
-      void stop().then(() => {
-        session?.free();
-        session = null;
-        snapshot = null;
-        setState('idle');
-      });
       break;
     case 'neighbours':
       void neighbours(msg.id, msg.query, msg.k);

@@ -170,6 +170,73 @@ try {
     const resumeLabel = await nanPage.textContent('#train');
     check('a NaN loss pauses the run and names the step and the term', nanShown && /Training paused: loss term 'total' became NaN or infinite at step 1/.test(nanText) && nd.state === 'paused' && !(await nanPage.isDisabled('#train')), `${nanText} [state ${nd.state}, button ${resumeLabel}]`);
 
+    // ---- 2c. Reset and Train clicked 20 times at random gaps: exactly one fresh run ----
+    const TINY = 'backend=cpu&method=simclr&steps=6&batch=8&width=4&eval_every=3&train_limit=256&test_limit=64';
+    const { page: racePage, log: raceLog } = await openPage(browser, `${origin}/?${TINY}&autostart=1`, origin);
+    await waitFor(racePage, () => window.__sslp.steps >= 1, null, 120_000, 'the first run to step');
+    let seed = 12345;
+    const gap = () => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return Math.floor((seed / 2147483648) * 300); // 0–300 ms, seeded
+    };
+    const click = (id) => racePage.evaluate((i) => document.getElementById(i).click(), id);
+    for (let i = 0; i < 20; i++) {
+      await click('reset');
+      await racePage.waitForTimeout(gap());
+      await click('train');
+      await racePage.waitForTimeout(gap());
+    }
+    // Whatever the last click met, the page settles: a run in progress, or idle with Train on.
+    await waitFor(racePage, () => (window.__sslp.state === 'idle' && !document.getElementById('train').disabled) || ['training', 'paused', 'done'].includes(window.__sslp.state), null, 60_000, 'the page to settle');
+    if ((await debug(racePage)).state === 'idle') await click('train');
+    const raceDone = await waitFor(racePage, () => window.__sslp.state === 'done' || window.__sslp.errors.length > 0, null, 180_000, 'the run after the clicks');
+    const rd = await debug(racePage);
+    const viewRows = await racePage.$$eval('#views .view-row', (rows) => rows.length);
+    check(
+      'Reset/Train clicked 20 times at random gaps gives exactly one fresh run with its view',
+      raceDone && rd.state === 'done' && JSON.stringify(rd.stepNumbers) === '[1,2,3,4,5,6]' && rd.loss.length === 6 && viewRows === 3 && rd.errors.length === 0,
+      `state ${rd.state}, steps ${JSON.stringify(rd.stepNumbers)}, ${viewRows} view rows, errors ${JSON.stringify(rd.errors)}`,
+    );
+    check('no console error in the Reset/Train race', raceLog.errors.length === 0, raceLog.errors.join(' | '));
+
+    // ---- 2d. the worker dies mid-run: one Reset, then Train, and it trains ----
+    const { page: killPage } = await openPage(browser, `${origin}/?${TINY.replace('steps=6', 'steps=40')}&autostart=1`, origin);
+    const midRun = await waitFor(killPage, () => window.__sslp.steps >= 2, null, 120_000, 'step 2 before the kill');
+    await killPage.evaluate(() => window.__sslpKillWorker());
+    await killPage.waitForTimeout(500);
+    await killPage.click('#reset');
+    const ready = await waitFor(killPage, () => window.__sslp.state === 'idle' && !document.getElementById('train').disabled, null, 60_000, 'Train after one Reset');
+    await killPage.click('#train');
+    const retrained = await waitFor(killPage, () => window.__sslp.steps >= 3 || window.__sslp.errors.length > 0, null, 120_000, 'training after the Reset');
+    const kd = await debug(killPage);
+    check('after the worker dies, one Reset and Train train again', midRun && ready && retrained && kd.state === 'training' && kd.stepNumbers[0] === 1 && kd.errors.length === 0, `state ${kd.state}, steps ${JSON.stringify(kd.stepNumbers)}, errors ${JSON.stringify(kd.errors)}`);
+
+    // ---- 2e. links: defaults stay out of the URL; lists round-trip; hostile and long links ----
+    const { page: linkPage } = await openPage(browser, `${origin}/?backend=cpu`, origin);
+    await waitFor(linkPage, () => window.__sslp.backend !== null, null, 60_000, 'the page');
+    await linkPage.click('#share');
+    const sharedQuery = await linkPage.evaluate(() => location.search);
+    check('an untouched form’s link writes no method parameter', !/p\./.test(sharedQuery), sharedQuery);
+    await linkPage.goto(`${origin}/?backend=cpu&p.views.crop_ratio=[0.5,2]&p.views.flip_p=0`);
+    await waitFor(linkPage, () => window.__sslp.backend !== null, null, 60_000, 'the page');
+    const ratio = await linkPage.inputValue('#param-views-crop_ratio');
+    await linkPage.click('#share');
+    const again = decodeURIComponent(await linkPage.evaluate(() => location.search));
+    const noticeText = (await linkPage.textContent('#notice')) ?? '';
+    check('a list parameter round-trips page → URL → page', ratio === '[0.5,2]' && again.includes('p.views.crop_ratio=[0.5,2]') && again.includes('p.views.flip_p=0') && !/ignored/.test(noticeText), `field ${ratio}; url ${again}; ${noticeText}`);
+    await linkPage.goto(`${origin}/?backend=cpu&p.__proto__.polluted=1&p.views.min_scale=0.3&p.zz=${'x'.repeat(20_000)}`);
+    await waitFor(linkPage, () => window.__sslp.backend !== null, null, 60_000, 'the page with a hostile link');
+    const polluted = await linkPage.evaluate(() => ({}).polluted);
+    const hostile = (await linkPage.textContent('#notice')) ?? '';
+    check('a 20 kB link loads; __proto__ and unknown names are reported and ignored', polluted === undefined && /p\.__proto__\.polluted is not a parameter name/.test(hostile) && /no parameter views\.min_scale/.test(hostile), hostile.slice(0, 300));
+
+    // ---- 2f. an out-of-range parameter is refused by name; the page keeps working ----
+    const { page: boundPage } = await openPage(browser, `${origin}/?backend=cpu&method=fixmatch&p.strong.n_ops=2000000000&steps=2&batch=8&width=4&train_limit=256&test_limit=64&autostart=1`, origin);
+    const refused = await waitFor(boundPage, () => !document.getElementById('error').hidden, null, 60_000, 'the range error');
+    const boundText = (await boundPage.textContent('#error-text')) ?? '';
+    const bd = await debug(boundPage);
+    check('p.strong.n_ops=2000000000 is refused with its range, and Train stays usable', refused && /strong\.n_ops = 2000000000 must be in 0\.\.=10/.test(boundText) && bd.state === 'idle' && !(await boundPage.isDisabled('#train')), `${boundText} [state ${bd.state}]`);
+
     // ---- 3. a dataset or wasm file that fails to load is reported in the page ----
     for (const [what, pattern, expected] of [
       ['dataset', '**/data/*.sslp.gz', /dataset file .* could not be loaded: HTTP 404/],

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { MethodInfo, RunConfig } from '../../src/protocol';
-import { optionsFromUrl, urlFromOptions } from '../../src/urlconfig';
+import { optionsFromUrl, paramOverrides, paramText, parseParam, urlFromOptions } from '../../src/urlconfig';
 
 const defaults: RunConfig = {
   dataset: 'fashion-mnist', backbone: 'small-cnn', width: 32, method: 'simclr', params: {}, optimizer: null,
@@ -61,5 +61,42 @@ describe('URL ↔ run config', () => {
     expect(back.config).toEqual(config);
     expect(back.autostart).toBe(true);
     expect(urlFromOptions({ config: defaults, autostart: false, embed: false, backend: null }, defaults, methods)).toBe('');
+  });
+
+  it('writes nothing for untouched f32 defaults and round-trips lists as JSON', () => {
+    const withLists: MethodInfo[] = [{ ...methods[0], defaults: { temperature: 0.20000000298023224, views: { crop_ratio: [0.75, 1.3333333730697632] }, head_hidden: [128] } }];
+    // The form shows 0.2 and [0.75,1.33333]: reading them back is no edit.
+    const untouched = { ...defaults, params: paramOverrides([['temperature', 0.2], ['views.crop_ratio', [0.75, 1.33333]], ['head_hidden', [128]]], withLists[0].defaults) };
+    expect(untouched.params).toEqual({});
+    expect(urlFromOptions({ config: untouched, autostart: false, embed: false, backend: null }, defaults, withLists)).toBe('');
+    const edited: RunConfig = { ...defaults, params: { head_hidden: [64, 32], views: { crop_ratio: [0.5, 2] } } };
+    const query = urlFromOptions({ config: edited, autostart: false, embed: false, backend: null }, defaults, withLists);
+    expect(decodeURIComponent(query)).toBe('?p.head_hidden=[64,32]&p.views.crop_ratio=[0.5,2]');
+    const back = optionsFromUrl(query, defaults, withLists);
+    expect(back.problems).toEqual([]);
+    expect(back.options.config.params).toEqual(edited.params);
+  });
+
+  it('names unknown, malformed and prototype-polluting parameters and ignores them', () => {
+    const { options, problems } = optionsFromUrl('?p.__proto__.polluted=1&p.constructor.prototype.x=2&p.views.min_scal=0.3&p.temperature=hot&p.views.min_scale=[1]', defaults, methods);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    expect(Object.prototype).not.toHaveProperty('x');
+    expect(options.config.params).toEqual({});
+    const text = problems.join('\n');
+    expect(text).toMatch(/p\.__proto__\.polluted is not a parameter name/);
+    expect(text).toMatch(/p\.constructor\.prototype\.x is not a parameter name/);
+    expect(text).toMatch(/simclr has no parameter views\.min_scal; its parameters are temperature, views\.min_scale/);
+    expect(text).toMatch(/p\.temperature=hot must be a number/);
+    expect(text).toMatch(/p\.views\.min_scale=\[1\] must be a number/);
+  });
+
+  it('parses form and link values by the type of their default', () => {
+    expect(parseParam('k', '[64, 32]', [128])).toEqual({ value: [64, 32] });
+    expect(parseParam('k', '64', [128])).toEqual({ error: 'k=64 must have the form of [128]' });
+    expect(parseParam('k', 'false', true)).toEqual({ value: false });
+    expect(parseParam('k', '1e-3', 0.5)).toEqual({ value: 0.001 });
+    expect(parseParam('k', '', 0.5)).toEqual({ error: 'k= must be a number' });
+    expect(paramText(0.4000000059604645)).toBe('0.4');
+    expect(paramText([0.75, 1.3333333730697632])).toBe('[0.75,1.33333]');
   });
 });
