@@ -552,6 +552,9 @@ fn bench(a: &Args) -> Result<(), String> {
             })
             .to_string(),
         );
+        if stdout.closed {
+            break; // nobody reads the rest
+        }
     }
     Ok(())
 }
