@@ -129,3 +129,92 @@ pub fn pca_2d(x: Tensor<2>, iterations: usize) -> Tensor<2> {
     }
     centred.matmul(Tensor::cat(components, 1)) // [N, 2]
 }
+
+/// Collapse diagnostics of L2-normalised embeddings `z` `[N, D]`: the mean over dimensions of
+/// each dimension's standard deviation, `[1]`, and the embedding's covariance `[D, D]` (read it
+/// back and pass it to [`effective_rank`]).
+///
+/// [1] Chen & He. "Exploring Simple Siamese Representation Learning", CVPR 2021,
+/// arXiv:2011.10566, §4.1: for unit vectors spread evenly the std is about 1/√D; a collapsed
+/// embedding has std 0.
+pub fn collapse_stats(z: Tensor<2>) -> (Tensor<1>, Tensor<2>) {
+    let [n, d] = z.dims();
+    let centred = z.clone() - z.mean_dim(0); // [N, D]
+    let cov = centred.clone().transpose().matmul(centred) / (n.max(2) - 1) as f64; // [D, D]
+    let eye = Tensor::<2>::eye(d, &cov.device());
+    let std = (cov.clone() * eye).sum_dim(1).clamp_min(0.0).sqrt().mean().reshape([1]); // [1]
+    (std, cov)
+}
+
+/// The effective rank of an embedding from its covariance `[D, D]` (row-major, host values):
+/// exp of the entropy of its normalised singular values (Roy & Vetterli, "The effective rank:
+/// a measure of effective dimensionality", EUSIPCO 2007; RankMe, Garrido et al. 2023, uses it
+/// for self-supervised embeddings). 1 for a collapsed embedding, D for a perfectly spread one.
+/// Computed on the host with cyclic Jacobi rotations; `None` above 512 dimensions, where that
+/// would take seconds.
+pub fn effective_rank(cov: &[f32], d: usize) -> Option<f64> {
+    if d == 0 || d > 512 || cov.len() != d * d {
+        return None;
+    }
+    let mut a: Vec<f64> = cov.iter().map(|&v| v as f64).collect();
+    for _sweep in 0..30 {
+        let off: f64 = (0..d).flat_map(|i| (0..d).filter(move |&j| j != i).map(move |j| (i, j))).map(|(i, j)| a[i * d + j].powi(2)).sum();
+        let scale: f64 = (0..d).map(|i| a[i * d + i].abs()).sum::<f64>().max(1e-300);
+        if off.sqrt() <= 1e-10 * scale {
+            break;
+        }
+        for p in 0..d {
+            for q in p + 1..d {
+                let apq = a[p * d + q];
+                if apq.abs() < 1e-300 {
+                    continue;
+                }
+                // Rotate rows/columns p and q so that a[p][q] becomes 0.
+                let theta = (a[q * d + q] - a[p * d + p]) / (2.0 * apq);
+                let t = theta.signum() / (theta.abs() + (theta * theta + 1.0).sqrt());
+                let t = if theta == 0.0 { 1.0 } else { t };
+                let c = 1.0 / (t * t + 1.0).sqrt();
+                let s = t * c;
+                for k in 0..d {
+                    let (akp, akq) = (a[k * d + p], a[k * d + q]);
+                    a[k * d + p] = c * akp - s * akq;
+                    a[k * d + q] = s * akp + c * akq;
+                }
+                for k in 0..d {
+                    let (apk, aqk) = (a[p * d + k], a[q * d + k]);
+                    a[p * d + k] = c * apk - s * aqk;
+                    a[q * d + k] = s * apk + c * aqk;
+                }
+            }
+        }
+    }
+    // Singular values of the centred embedding are √(eigenvalues of its covariance).
+    let sigma: Vec<f64> = (0..d).map(|i| a[i * d + i].max(0.0).sqrt()).collect();
+    let total: f64 = sigma.iter().sum();
+    if total <= 0.0 {
+        return Some(1.0);
+    }
+    let entropy: f64 = sigma.iter().map(|s| s / total).filter(|&p| p > 0.0).map(|p| -p * p.ln()).sum();
+    Some(entropy.exp())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::effective_rank;
+
+    #[test]
+    fn effective_rank_by_hand() {
+        // diag(4, 4, 0): singular values 2, 2, 0 → p = (½, ½) → exp(ln 2) = 2.
+        let r = effective_rank(&[4.0, 0.0, 0.0, 0.0, 4.0, 0.0, 0.0, 0.0, 0.0], 3).unwrap();
+        assert!((r - 2.0).abs() < 1e-9, "{r}");
+        // A rotated copy of the same spectrum gives the same rank: [[2, 2], [2, 2]] has
+        // eigenvalues 4 and 0 → rank 1; [[2, 1], [1, 2]] has 3 and 1 → σ = √3, 1.
+        let r = effective_rank(&[2.0, 2.0, 2.0, 2.0], 2).unwrap();
+        assert!((r - 1.0).abs() < 1e-6, "{r}");
+        let (s1, s2) = (3f64.sqrt(), 1.0);
+        let (p1, p2) = (s1 / (s1 + s2), s2 / (s1 + s2));
+        let want = (-(p1 * p1.ln()) - p2 * p2.ln()).exp();
+        let r = effective_rank(&[2.0, 1.0, 1.0, 2.0], 2).unwrap();
+        assert!((r - want).abs() < 1e-6, "{r} vs {want}");
+    }
+}

@@ -51,6 +51,14 @@ pub struct EvalReport {
     pub test_acc: Option<f64>,
     /// Held-out accuracy on the pretext task, for pretext methods.
     pub pretext_acc: Option<f64>,
+    /// Collapse diagnostics of the method's normalised embedding (its projection head's
+    /// output; the backbone's features for methods without one) of up to 1,000 test images:
+    /// the mean per-dimension std (≈ 1/√D when spread, 0 when collapsed) and the effective
+    /// rank (1 when collapsed, up to D), see [`crate::eval::collapse_stats`].
+    pub embedding_std: f64,
+    pub effective_rank: Option<f64>,
+    /// D, the embedding's width: a spread embedding has std ≈ 1/√D and rank up to D.
+    pub embedding_dim: usize,
 }
 
 /// kNN accuracy of one backbone stage, trained and untrained.
@@ -83,8 +91,20 @@ pub struct Summary {
     pub test_acc: Option<f64>,
     pub supervised_only_acc: Option<f64>,
     pub pretext_acc: Option<f64>,
+    /// The final evaluation's collapse diagnostics (see [`EvalReport`]).
+    pub embedding_std: f64,
+    pub effective_rank: Option<f64>,
     pub final_loss: Option<f64>,
     pub images_per_s: f64,
+}
+
+/// A method's diagnostic matrix (Barlow Twins' cross-correlation), row-major.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Matrix {
+    pub name: String,
+    pub rows: usize,
+    pub cols: usize,
+    pub values: Vec<f32>,
 }
 
 /// One retrieved neighbour.

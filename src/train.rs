@@ -13,7 +13,7 @@ use crate::limits::{self, DataShape, MemoryEstimate};
 use crate::heads::Mlp;
 use crate::methods::{Batch, BatchPlan, Losses, Method, MethodKind, Setup, StepCtx};
 use crate::optim::OptimConfig;
-use crate::report::{EvalReport, LayerKnn, Neighbour, StepReport};
+use crate::report::{EvalReport, LayerKnn, Matrix, Neighbour, StepReport};
 use crate::rng::Rng;
 use burn::module::{ModuleMapper, ModuleVisitor, Param};
 use burn::optim::{GradientsParams, ModuleOptimizer};
@@ -66,6 +66,10 @@ pub trait Runner {
     fn discard(&mut self);
     fn eval_model(&self) -> EvalModel;
     fn pretext_accuracy(&self, images: Tensor<4>) -> Option<Tensor<1>>;
+    /// See [`Method::matrices`].
+    fn matrices(&self) -> Vec<(&'static str, Tensor<2>)>;
+    /// The method's embedding of `images` (evaluation mode), see [`Method::embedding`].
+    fn embedding(&self, images: Tensor<4>) -> Option<Tensor<2>>;
     fn views(&self, images: Tensor<4>, rng: &mut Rng) -> Vec<(String, Tensor<4>)>;
     /// Model checkpoints in burnpack (native only: saving reads tensors synchronously, and the page
     /// keeps a host copy of the state with [`Runner::state`] instead).
@@ -165,8 +169,7 @@ impl<M: Method> Runner for Trainer<M> {
         let model = self.model.take().expect("model present");
         let grads = GradientsParams::from_grads(total.backward(), &model);
         let model = self.optim.step(lr, model, grads);
-        self.method.after_step(&model, ctx);
-        self.model = Some(model);
+        self.model = Some(self.method.after_step(model, ctx));
     }
 
     fn discard(&mut self) {
@@ -183,6 +186,14 @@ impl<M: Method> Runner for Trainer<M> {
 
     fn pretext_accuracy(&self, images: Tensor<4>) -> Option<Tensor<1>> {
         self.method.pretext_accuracy(&self.model().valid(), images)
+    }
+
+    fn embedding(&self, images: Tensor<4>) -> Option<Tensor<2>> {
+        M::embedding(&self.model().valid(), images)
+    }
+
+    fn matrices(&self) -> Vec<(&'static str, Tensor<2>)> {
+        self.method.matrices()
     }
 
     fn views(&self, images: Tensor<4>, rng: &mut Rng) -> Vec<(String, Tensor<4>)> {
@@ -331,6 +342,7 @@ impl Session {
             n_classes: pack.n_classes(),
             // Digits change meaning when mirrored; clothes and most photos do not.
             flip_invariant: pack.name != "mnist",
+            n_train: train.len(),
             device: ad_device.clone(),
         };
         let runner = kind.build(&config.params, &setup, &optim).map_err(SessionError::Config)?;
@@ -390,15 +402,18 @@ impl Session {
     /// Draw the next batch on the plain device.
     pub fn next_batch(&mut self) -> Batch {
         let plan = self.runner.batch_plan(self.config.batch_size);
-        let unlabelled = (plan.unlabelled > 0).then(|| self.train.gather(&self.unlabelled.next(plan.unlabelled, &mut self.data_rng)));
-        let labelled = match (&mut self.labelled, plan.labelled) {
-            (Some(sampler), n) if n > 0 => Some(self.train.gather(&sampler.next(n, &mut self.data_rng))),
-            _ => None,
+        let unlabelled_index = if plan.unlabelled > 0 { self.unlabelled.next(plan.unlabelled, &mut self.data_rng) } else { Vec::new() };
+        let labelled_index = match (&mut self.labelled, plan.labelled) {
+            (Some(sampler), n) if n > 0 => sampler.next(n, &mut self.data_rng),
+            _ => Vec::new(),
         };
+        let unlabelled = (!unlabelled_index.is_empty()).then(|| self.train.gather(&unlabelled_index));
         Batch {
             unlabelled_truth: unlabelled.as_ref().map(|(_, y)| y.clone()),
             unlabelled: unlabelled.map(|(x, _)| x),
-            labelled,
+            labelled: (!labelled_index.is_empty()).then(|| self.train.gather(&labelled_index)),
+            unlabelled_index,
+            labelled_index,
         }
     }
 
@@ -472,7 +487,11 @@ impl Session {
         let queries = eval::embed(&model.backbone, &self.test.images);
         let test_labels = self.test.label_tensor();
         let preds = eval::knn_predict(&bank, &self.train.label_tensor(), &queries, self.pack_info.class_names.len(), self.config.knn_k, self.config.knn_temperature);
-        let mut parts = vec![eval::agreement(preds, test_labels.clone())];
+        // Collapse shows first where the loss acts: the method's embedding when it has one.
+        let embedded = self.runner.embedding(self.pretext_images()).map(crate::loss::l2_normalize).unwrap_or_else(|| queries.clone());
+        let dim = embedded.dims()[1];
+        let (embedding_std, covariance) = eval::collapse_stats(embedded);
+        let mut parts = vec![eval::agreement(preds, test_labels.clone()), embedding_std];
         let has_classifier = model.classifier.is_some();
         if let Some(classifier) = &model.classifier {
             let logits = eval_logits(&model.backbone, classifier, &self.test.images);
@@ -485,9 +504,11 @@ impl Session {
         let values = read_f32(Tensor::cat(parts, 0)).await?;
         let mut it = values.into_iter().map(f64::from);
         let knn_acc = it.next().unwrap_or(f64::NAN);
+        let embedding_std = it.next().unwrap_or(f64::NAN);
         let test_acc = has_classifier.then(|| it.next()).flatten();
         let pretext_acc = has_pretext.then(|| it.next()).flatten();
-        Ok(EvalReport { kind: "eval".into(), step: self.step, knn_acc, test_acc, pretext_acc })
+        let effective_rank = if dim <= 512 { eval::effective_rank(&read_f32(covariance.reshape([-1])).await?, dim) } else { None };
+        Ok(EvalReport { kind: "eval".into(), step: self.step, knn_acc, test_acc, pretext_acc, embedding_std, effective_rank, embedding_dim: dim })
     }
 
     /// Up to 1000 clean test images for the pretext task (×4 for RotNet).
@@ -534,6 +555,16 @@ impl Session {
             .zip(sim)
             .map(|(i, s)| Neighbour { index: i as usize, label: self.train.labels[i as usize], similarity: s })
             .collect())
+    }
+
+    /// The method's diagnostic matrices from its last step, read to the host.
+    pub async fn matrices(&self) -> Result<Vec<Matrix>, SessionError> {
+        let mut out = Vec::new();
+        for (name, m) in self.runner.matrices() {
+            let [rows, cols] = m.dims();
+            out.push(Matrix { name: name.to_string(), rows, cols, values: read_f32(m.reshape([-1])).await? });
+        }
+        Ok(out)
     }
 
     /// The augmented views the method would feed the network for the first `n` train images.

@@ -19,6 +19,8 @@ fn the_step_memory_estimate_is_within_2x_of_real_steps() {
         ["--method", "fixmatch", "--backbone", "small-cnn", "--width", "16", "--batch", "8"],
         ["--method", "rotnet", "--backbone", "resnet-tiny", "--width", "16", "--batch", "32"],
         ["--method", "simclr", "--backbone", "resnet-tiny", "--width", "32", "--batch", "32"],
+        ["--method", "byol", "--backbone", "small-cnn", "--width", "16", "--batch", "32"],
+        ["--method", "moco-v2", "--backbone", "small-cnn", "--width", "16", "--batch", "64"],
     ] {
         let b = bench(&args);
         let estimated = b["step_mib_estimated"].as_f64().expect("an estimate");

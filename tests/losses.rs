@@ -2,7 +2,7 @@
 mod common;
 use burn::prelude::*;
 use common::{close, cpu, floats};
-use ssl_playground::loss::{cross_entropy, entropy, masked_cross_entropy, nt_xent};
+use ssl_playground::loss::{barlow_twins, cross_entropy, entropy, info_nce, masked_cross_entropy, neg_cosine, nt_xent};
 
 #[test]
 fn nt_xent_two_pairs_by_hand() {
@@ -56,4 +56,51 @@ fn entropy_by_hand() {
     let logits = Tensor::<2>::from_floats([[0.0, 0.0], [3f32.ln(), 0.0]], &d);
     let h = floats(entropy(logits))[0];
     assert!(close(h, 0.627_741_2, 1e-5), "{h}");
+}
+
+#[test]
+fn info_nce_with_a_queue_by_hand() {
+    // q = (1,0), its key (3,4) → (.6,.8); queue (0,1), (−1,0). τ = 0.5: logits 1.2, 0, −2.
+    // ℓ = −1.2 + ln(e^1.2 + e^0 + e^−2) = 0.2941286
+    let d = cpu();
+    let q = Tensor::<2>::from_floats([[1.0, 0.0]], &d);
+    let k = Tensor::<2>::from_floats([[3.0, 4.0]], &d);
+    let queue = Tensor::<2>::from_floats([[0.0, 1.0], [-1.0, 0.0]], &d);
+    let loss = floats(info_nce(q.clone(), k.clone(), queue, 0.5))[0];
+    assert!(close(loss, 0.294_128_6, 1e-5), "{loss}");
+    // A queue full of copies of the positive is as hard as it gets: ln(1 + K).
+    let hard = floats(info_nce(q, k.clone(), Tensor::cat(vec![k.clone() / 5.0, k / 5.0], 0), 0.5))[0];
+    assert!(close(hard, 3f32.ln(), 1e-5), "{hard}");
+}
+
+#[test]
+fn negative_cosine_by_hand() {
+    // cos((1,0),(1,1)) = 1/√2, cos((0,2),(0,−1)) = −1: 2 − 2·mean = 2 − (1/√2 − 1) = 2.2928932.
+    let d = cpu();
+    let p = Tensor::<2>::from_floats([[1.0, 0.0], [0.0, 2.0]], &d);
+    let z = Tensor::<2>::from_floats([[1.0, 1.0], [0.0, -1.0]], &d);
+    assert!(close(floats(neg_cosine(p.clone(), z))[0], 2.292_893_2, 1e-5));
+    // Identical directions give 0, whatever the lengths.
+    assert!(close(floats(neg_cosine(p.clone(), p * 3.0))[0], 0.0, 1e-6));
+}
+
+#[test]
+fn barlow_twins_by_hand() {
+    // Standardised over the batch (N = 2): z1 → columns (1,−1), (1,−1); z2 → (1,−1), (−1,1).
+    // C = z̃1ᵀz̃2 / 2 = [[1, −1], [1, −1]]: on-diagonal (1−1)² + (1+1)² = 4, off-diagonal
+    // (−1)² + 1² = 2; with λ = 0.5 the loss is 4 + 0.5·2 = 5 (the 1e-5 in the std shifts it by 1e-4).
+    let d = cpu();
+    let z1 = Tensor::<2>::from_floats([[1.0, 2.0], [-1.0, 0.0]], &d);
+    let z2 = Tensor::<2>::from_floats([[1.0, -1.0], [-1.0, 1.0]], &d);
+    let (loss, on, off, c) = barlow_twins(z1.clone(), z2, 0.5);
+    assert!(close(floats(on)[0], 4.0, 1e-3) && close(floats(off)[0], 2.0, 1e-3), "on/off");
+    assert!(close(floats(loss)[0], 5.0, 1e-3));
+    let c = floats(c);
+    for (got, want) in c.iter().zip([1.0, -1.0, 1.0, -1.0]) {
+        assert!(close(*got, want, 1e-4), "{c:?}");
+    }
+    // Two identical views of decorrelated dimensions: C = I and the loss is 0.
+    let decorrelated = Tensor::<2>::from_floats([[1.0, 1.0], [1.0, -1.0], [-1.0, 1.0], [-1.0, -1.0]], &d);
+    let (zero, ..) = barlow_twins(decorrelated.clone(), decorrelated, 1.0);
+    assert!(close(floats(zero)[0], 0.0, 1e-3));
 }

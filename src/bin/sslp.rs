@@ -425,6 +425,8 @@ fn train(a: &Args) -> Result<(), String> {
         test_acc: eval.test_acc,
         supervised_only_acc,
         pretext_acc: eval.pretext_acc,
+        embedding_std: eval.embedding_std,
+        effective_rank: eval.effective_rank,
         final_loss: last_loss,
         images_per_s: throughput.get(throughput.len() / 2).copied().unwrap_or(f64::NAN),
     };

@@ -1,6 +1,9 @@
+//! Contrastive and non-contrastive losses on embeddings.
+//!
 //! NT-Xent, the normalised temperature-scaled cross-entropy of SimCLR
 //! ([0] Chen et al. 2020, arXiv:2002.05709, eq. 1): for a positive pair (i, j) among 2N views,
 //! ℓ(i,j) = −log( exp(sim(z_i,z_j)/τ) / Σ_{k≠i} exp(sim(z_i,z_k)/τ) ), averaged over all 2N anchors.
+//! InfoNCE with a queue (MoCo), the negative cosine (BYOL) and the Barlow Twins loss follow.
 use super::l2_normalize;
 use burn::prelude::*;
 use burn::tensor::activation::log_softmax;
@@ -19,4 +22,42 @@ pub fn nt_xent(z1: Tensor<2>, z2: Tensor<2>, temperature: f64) -> Tensor<1> {
     let positives: Vec<i64> = (0..2 * n as i64).map(|i| (i + n as i64) % (2 * n as i64)).collect();
     let idx = Tensor::<1, Int>::from_data(TensorData::new(positives, [2 * n]), &device).reshape([2 * n, 1]);
     log_prob.gather(1, idx).mean().neg() // [1]
+}
+
+/// InfoNCE with a queue of negatives, MoCo's loss ([1] He et al. 2020, arXiv:1911.05722,
+/// eq. 1): for query q and its positive key k⁺, −log( exp(q·k⁺/τ) / (exp(q·k⁺/τ) + Σ_queue exp(q·k/τ)) ),
+/// averaged over the batch. `q`, `k`: `[B, D]` (normalised here); `queue`: `[K, D]` unit rows.
+pub fn info_nce(q: Tensor<2>, k: Tensor<2>, queue: Tensor<2>, temperature: f64) -> Tensor<1> {
+    let [b, _] = q.dims();
+    let (q, k) = (l2_normalize(q), l2_normalize(k));
+    let positive = (q.clone() * k).sum_dim(1); // [B, 1]
+    let negatives = q.matmul(queue.transpose()); // [B, K]
+    let logits = Tensor::cat(vec![positive, negatives], 1) / temperature; // [B, 1 + K]
+    // The positive is column 0 of every row.
+    log_softmax(logits, 1).narrow(1, 0, 1).reshape([b]).mean().neg()
+}
+
+/// BYOL's regression loss ([2] Grill et al. 2020, arXiv:2006.07733, eq. 2): the mean over rows
+/// of ‖p̄ − z̄‖² = 2 − 2·cos(p, z), with p̄, z̄ the L2-normalised prediction and target.
+pub fn neg_cosine(prediction: Tensor<2>, target: Tensor<2>) -> Tensor<1> {
+    let cos = (l2_normalize(prediction) * l2_normalize(target)).sum_dim(1); // [B, 1]
+    cos.mean().mul_scalar(-2.0).add_scalar(2.0)
+}
+
+/// The Barlow Twins loss ([3] Zbontar et al. 2021, arXiv:2103.03230, eq. 1–2): with each
+/// embedding dimension standardised over the batch, C = z̃₁ᵀz̃₂ / N is the `[D, D]`
+/// cross-correlation; the loss is Σᵢ(1 − Cᵢᵢ)² + λ·Σᵢ≠ⱼ Cᵢⱼ². Returns (loss, on-diagonal
+/// term, off-diagonal term before λ, C).
+pub fn barlow_twins(z1: Tensor<2>, z2: Tensor<2>, lambda: f64) -> (Tensor<1>, Tensor<1>, Tensor<1>, Tensor<2>) {
+    let [n, d] = z1.dims();
+    let standardise = |z: Tensor<2>| {
+        let centred = z.clone() - z.mean_dim(0); // [N, D]
+        let std = centred.clone().square().mean_dim(0).add_scalar(1e-5).sqrt(); // [1, D], biased, as BatchNorm
+        centred / std
+    };
+    let c = standardise(z1).transpose().matmul(standardise(z2)) / n as f64; // [D, D]
+    let eye = Tensor::<2>::eye(d, &c.device());
+    let on = (c.clone() * eye.clone()).sum_dim(1).reshape([d]).neg().add_scalar(1.0).square().sum(); // [1]
+    let off = (c.clone() * (eye.neg().add_scalar(1.0))).square().sum(); // [1]
+    (on.clone() + off.clone() * lambda, on, off, c)
 }

@@ -1,12 +1,17 @@
 //! The method seam and the registry.
 //!
-//! A method is a trainable Burn `Module` (backbone + heads, which the optimizer sees) and a
-//! plain struct beside it (config, EMA teacher, queue…, which it does not), as in solo-learn.
+//! A method is a Burn `Module` and a plain struct beside it (its config). Everything a method
+//! keeps lives in the module: trainable parts as ordinary parameters, and EMA teachers,
+//! queues and memory banks as parameters without gradient ([`ema`], [`memory`]), which the
+//! optimizer skips and checkpoints, page snapshots and "Resume on CPU" carry like any other.
 //! [`Trainer`](crate::train::Trainer) drives any [`Method`]; [`MethodKind`] maps an id to a
 //! constructor and to the metadata the page and `sslp methods` show.
 //!
-//! Adding a method = one file in its family folder, one `MethodKind` arm, one test-table line.
+//! Adding a method = one file in its family folder (its `Method` impl with `META`, config and
+//! model) and one line in [`ALL_METHODS`].
 pub mod contrastive;
+pub mod ema;
+pub mod memory;
 pub mod pretext;
 pub mod semi;
 pub mod supervised;
@@ -32,6 +37,8 @@ pub struct Setup {
     pub n_classes: usize,
     /// Whether a mirror image keeps the class (false for digits).
     pub flip_invariant: bool,
+    /// Images in the training pool, for per-sample state (NPID's memory bank) and queue sizes.
+    pub n_train: usize,
     /// The autodiff device the model trains on.
     pub device: Device,
 }
@@ -58,6 +65,18 @@ pub struct Batch {
     pub unlabelled_truth: Option<Tensor<1, Int>>,
     /// Labelled images `[L, C, H, W]` and their labels `[L]`.
     pub labelled: Option<(Tensor<4>, Tensor<1, Int>)>,
+    /// Train-split index of every unlabelled and labelled image, in batch order, so a method
+    /// can address per-sample state (a memory bank row, a running target), as USB's `idx_ulb`.
+    pub unlabelled_index: Vec<usize>,
+    pub labelled_index: Vec<usize>,
+}
+
+impl Batch {
+    /// `indices` as an Int tensor on `device`, for `select` / `select_assign`.
+    pub fn index_tensor(indices: &[usize], device: &Device) -> Tensor<1, Int> {
+        let idx: Vec<i64> = indices.iter().map(|&i| i as i64).collect();
+        Tensor::from_data(TensorData::new(idx, [indices.len()]), device)
+    }
 }
 
 /// Per-step context: the step number, the run length, the seeded stream for views.
@@ -95,6 +114,8 @@ impl Losses {
 
 /// One self- or semi-supervised method.
 pub trait Method: Sized + 'static {
+    /// Id, family, paper, explanation, curves and default optimizer: what the registry shows.
+    const META: MethodMeta;
     /// Hyper-parameters, with the paper's defaults (scaled to small images) as `Default`.
     type Config: Serialize + DeserializeOwned + Default + Clone;
     /// The trainable parts.
@@ -111,8 +132,11 @@ pub trait Method: Sized + 'static {
     fn new(config: Self::Config, setup: &Setup) -> Result<(Self, Self::Model), String>;
     fn batch_plan(&self, batch_size: usize) -> BatchPlan;
     fn loss(&mut self, model: &Self::Model, batch: &Batch, ctx: &mut StepCtx) -> Losses;
-    /// After the optimizer step: EMA teacher, queue, centre.
-    fn after_step(&mut self, _model: &Self::Model, _ctx: &StepCtx) {}
+    /// After the optimizer step, on the updated model: move the EMA teacher, enqueue keys,
+    /// update the memory bank or the centre. The state lives in the model, so it returns it.
+    fn after_step(&mut self, model: Self::Model, _ctx: &StepCtx) -> Self::Model {
+        model
+    }
     /// The backbone used for kNN, retrieval and the map.
     fn backbone(model: &Self::Model) -> &Backbone;
     /// A class head on backbone features, for methods that train one (test accuracy).
@@ -123,6 +147,16 @@ pub trait Method: Sized + 'static {
     /// plain device and `model` is the evaluation copy. Returns the accuracy as `[1]`.
     fn pretext_accuracy(&self, _model: &Self::Model, _images: Tensor<4>) -> Option<Tensor<1>> {
         None
+    }
+    /// The embedding the method's loss acts on (the projection head's output), for the
+    /// collapse diagnostics; `None` = the backbone's features. `model` is the evaluation copy.
+    fn embedding(_model: &Self::Model, _images: Tensor<4>) -> Option<Tensor<2>> {
+        None
+    }
+    /// Matrices the method wants a learner to see, from its last step (detached): Barlow
+    /// Twins' cross-correlation, drawn by the page as a heat map.
+    fn matrices(&self) -> Vec<(&'static str, Tensor<2>)> {
+        Vec::new()
     }
     /// The views the method feeds the network, named, for the page's preview.
     fn views(&self, images: Tensor<4>, rng: &mut Rng) -> Vec<(String, Tensor<4>)>;
@@ -182,85 +216,88 @@ impl Family {
     }
 }
 
-/// Every registered method.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum MethodKind {
-    RotNet,
-    SimClr,
-    FixMatch,
-    Supervised,
+/// What the registry shows of a method, declared in the method's own file as `Method::META`.
+#[derive(Clone, Copy, Debug)]
+pub struct MethodMeta {
+    /// The id in URLs, course links and `--method`: part of the product, never renamed.
+    pub id: &'static str,
+    pub family: Family,
+    pub name: &'static str,
+    pub paper: &'static str,
+    pub link: &'static str,
+    /// What the method does, for a learner (whitespace is collapsed for display).
+    pub explanation: &'static str,
+    /// The curves its steps report, `total` first.
+    pub curves: &'static [&'static str],
+    /// The optimizer the paper uses, scaled to these small runs.
+    pub optimizer: fn() -> OptimConfig,
 }
 
-pub const ALL_METHODS: [MethodKind; 4] = [MethodKind::RotNet, MethodKind::SimClr, MethodKind::FixMatch, MethodKind::Supervised];
+/// A registered method: its metadata and the constructors the session needs, made from the
+/// method's type by [`MethodKind::of`]. Cheap to copy; two are equal when their ids are.
+#[derive(Clone, Copy)]
+pub struct MethodKind {
+    meta: MethodMeta,
+    default_params: fn() -> serde_json::Value,
+    footprint: fn(&serde_json::Value, usize, usize, usize) -> Result<Footprint, String>,
+    build: fn(&serde_json::Value, &Setup, &OptimConfig) -> Result<Box<dyn Runner>, String>,
+}
 
-struct Meta {
-    id: &'static str,
-    family: Family,
-    name: &'static str,
-    paper: &'static str,
-    link: &'static str,
-    explanation: &'static str,
-    loss_terms: &'static [&'static str],
+/// The registry: one line per method. Everything else about a method is in its own file.
+pub static ALL_METHODS: [MethodKind; 8] = [
+    MethodKind::of::<pretext::rotnet::RotNet>(),
+    MethodKind::of::<contrastive::simclr::Simclr>(),
+    MethodKind::of::<contrastive::moco::MocoV1>(),
+    MethodKind::of::<contrastive::moco::MocoV2>(),
+    MethodKind::of::<contrastive::byol::Byol>(),
+    MethodKind::of::<contrastive::barlow_twins::BarlowTwins>(),
+    MethodKind::of::<semi::fixmatch::FixMatch>(),
+    MethodKind::of::<supervised::Supervised>(),
+];
+
+fn default_params_of<M: Method>() -> serde_json::Value {
+    serde_json::to_value(M::Config::default()).expect("configs serialise")
+}
+
+fn footprint_of<M: Method>(params: &serde_json::Value, batch_size: usize, feature_dim: usize, n_classes: usize) -> Result<Footprint, String> {
+    let id = M::META.id;
+    let config: M::Config = parse_config(id, params)?;
+    M::check(&config).map_err(|e| format!("{id} {e}"))?;
+    Ok(M::footprint(&config, batch_size, feature_dim, n_classes))
+}
+
+fn build_of<M: Method>(params: &serde_json::Value, setup: &Setup, optim: &OptimConfig) -> Result<Box<dyn Runner>, String> {
+    let id = M::META.id;
+    let config: M::Config = parse_config(id, params)?;
+    M::check(&config).map_err(|e| format!("{id} {e}"))?;
+    let (method, model) = M::new(config, setup)?;
+    Ok(Box::new(Trainer::new(method, model, optim)))
+}
+
+impl PartialEq for MethodKind {
+    fn eq(&self, other: &Self) -> bool {
+        self.meta.id == other.meta.id
+    }
+}
+impl Eq for MethodKind {}
+
+impl std::fmt::Debug for MethodKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "MethodKind({})", self.meta.id)
+    }
 }
 
 impl MethodKind {
-    fn meta(self) -> Meta {
-        match self {
-            MethodKind::RotNet => Meta {
-                id: "rotnet",
-                family: Family::Pretext,
-                name: "RotNet",
-                paper: "Gidaris, Singh, Komodakis. Unsupervised Representation Learning by Predicting Image Rotations. ICLR 2018",
-                link: "https://arxiv.org/abs/1803.07728",
-                explanation: "Every image is shown at 0°, 90°, 180° and 270°, and the network must say which rotation it sees. \
-                    To tell which way is up, it has to recognise what the object is and where its parts are, so the features it \
-                    learns for this made-up task also separate the real classes. The last layers specialise in rotation; \
-                    the paper finds the best features in the middle blocks, which is why the kNN probe is reported per layer.",
-                loss_terms: &["total", "rotation_acc"],
-            },
-            MethodKind::SimClr => Meta {
-                id: "simclr",
-                family: Family::Contrastive,
-                name: "SimCLR",
-                paper: "Chen, Kornblith, Norouzi, Hinton. A Simple Framework for Contrastive Learning of Visual Representations. ICML 2020",
-                link: "https://arxiv.org/abs/2002.05709",
-                explanation: "Each image is augmented twice (crop, flip, colour jitter). A projection head maps both views to a \
-                    vector, and the NT-Xent loss pulls the two views of the same image together while pushing them away from \
-                    every other image in the batch. The temperature sets how hard the negatives are weighted. After training \
-                    the head is dropped and the backbone's features are used.",
-                loss_terms: &["total", "positive_sim", "negative_sim"],
-            },
-            MethodKind::FixMatch => Meta {
-                id: "fixmatch",
-                family: Family::Semi,
-                name: "FixMatch",
-                paper: "Sohn et al. FixMatch: Simplifying Semi-Supervised Learning with Consistency and Confidence. NeurIPS 2020",
-                link: "https://arxiv.org/abs/2001.07685",
-                explanation: "A few labelled images train a classifier as usual. For each unlabelled image the model looks at a \
-                    weakly augmented view (flip and shift); if it is confident (probability ≥ τ), its guess becomes a pseudo-label, \
-                    and the model is trained to predict that label on a strongly augmented view (RandAugment + Cutout). The share \
-                    of unlabelled images that pass the threshold (mask_ratio) grows as the model improves.",
-                loss_terms: &["total", "sup", "unsup", "mask_ratio", "pseudo_label_acc"],
-            },
-            MethodKind::Supervised => Meta {
-                id: "supervised",
-                family: Family::Baseline,
-                name: "Supervised (labelled subset only)",
-                paper: "Baseline: cross-entropy on the labelled images alone, as in the FixMatch paper's comparisons",
-                link: "https://arxiv.org/abs/2001.07685",
-                explanation: "Trains the same backbone and classifier on the labelled images only, with the weak augmentation \
-                    (flip and shift), and ignores every unlabelled image. With ten labels per class it overfits quickly. \
-                    A semi-supervised method is worth its cost when it beats this at the same number of labels and steps.",
-                loss_terms: &["total", "sup", "train_acc"],
-            },
-        }
+    /// The registry entry of method type `M`.
+    pub const fn of<M: Method>() -> Self {
+        MethodKind { meta: M::META, default_params: default_params_of::<M>, footprint: footprint_of::<M>, build: build_of::<M> }
     }
 
     pub fn id(self) -> &'static str {
-        self.meta().id
+        self.meta.id
     }
     pub fn family(self) -> Family {
-        self.meta().family
+        self.meta.family
     }
     pub fn parse(id: &str) -> Result<Self, String> {
         ALL_METHODS.iter().copied().find(|m| m.id() == id).ok_or_else(|| {
@@ -275,40 +312,15 @@ impl MethodKind {
 
     /// The optimizer the paper uses, scaled to these small runs.
     pub fn default_optimizer(self) -> OptimConfig {
-        match self {
-            // RotNet: SGD, Nesterov momentum 0.9, weight decay 5e-4, lr 0.1.
-            MethodKind::RotNet => OptimConfig::sgd(0.1, 5e-4),
-            // SimCLR trains with LARS (lr 0.3·B/256, wd 1e-6) on batches of 256–8192. At our
-            // batch of 64, LARS (lr 0.3) measured 75.0 % kNN against 77.2 % for plain SGD with
-            // momentum (lr 0.05, wd 5e-4) after 300 steps, so SGD is the default and LARS a choice.
-            MethodKind::SimClr => OptimConfig {
-                kind: crate::optim::OptimKind::Sgd,
-                lr: 0.05,
-                momentum: 0.9,
-                nesterov: false,
-                weight_decay: 5e-4,
-                warmup: 0.05,
-                cosine: true,
-            },
-            // FixMatch: SGD, Nesterov momentum 0.9, lr 0.03, weight decay 5e-4, cosine decay.
-            MethodKind::FixMatch | MethodKind::Supervised => OptimConfig::sgd(0.03, 5e-4),
-        }
+        (self.meta.optimizer)()
     }
 
     pub fn default_params(self) -> serde_json::Value {
-        fn json<C: Serialize + Default>() -> serde_json::Value {
-            serde_json::to_value(C::default()).expect("configs serialise")
-        }
-        match self {
-            MethodKind::RotNet => json::<pretext::rotnet::RotNetConfig>(),
-            MethodKind::SimClr => json::<contrastive::simclr::SimclrConfig>(),
-            MethodKind::FixMatch => json::<semi::fixmatch::FixMatchConfig>(),
-            MethodKind::Supervised => json::<supervised::SupervisedConfig>(),
-        }
+        (self.default_params)()
     }
 
     pub fn info(self) -> MethodInfo {
-        let m = self.meta();
+        let m = self.meta;
         MethodInfo {
             id: m.id.into(),
             family: m.family.id().into(),
@@ -316,7 +328,7 @@ impl MethodKind {
             paper: m.paper.into(),
             link: m.link.into(),
             explanation: m.explanation.split_whitespace().collect::<Vec<_>>().join(" "),
-            loss_terms: m.loss_terms.iter().map(|s| s.to_string()).collect(),
+            loss_terms: m.curves.iter().map(|s| s.to_string()).collect(),
             defaults: self.default_params(),
             optimizer: serde_json::to_value(self.default_optimizer()).expect("configs serialise"),
         }
@@ -325,35 +337,12 @@ impl MethodKind {
     /// Parse and check the method's parameters and say what a step puts through the network;
     /// builds nothing.
     pub fn footprint(self, params: &serde_json::Value, batch_size: usize, feature_dim: usize, n_classes: usize) -> Result<Footprint, String> {
-        fn of<M: Method>(id: &str, params: &serde_json::Value, batch_size: usize, feature_dim: usize, n_classes: usize) -> Result<Footprint, String> {
-            let config: M::Config = parse_config(id, params)?;
-            M::check(&config).map_err(|e| format!("{id} {e}"))?;
-            Ok(M::footprint(&config, batch_size, feature_dim, n_classes))
-        }
-        let id = self.id();
-        match self {
-            MethodKind::RotNet => of::<pretext::rotnet::RotNet>(id, params, batch_size, feature_dim, n_classes),
-            MethodKind::SimClr => of::<contrastive::simclr::Simclr>(id, params, batch_size, feature_dim, n_classes),
-            MethodKind::FixMatch => of::<semi::fixmatch::FixMatch>(id, params, batch_size, feature_dim, n_classes),
-            MethodKind::Supervised => of::<supervised::Supervised>(id, params, batch_size, feature_dim, n_classes),
-        }
+        (self.footprint)(params, batch_size, feature_dim, n_classes)
     }
 
     /// Build the method and its trainer from JSON parameters.
     pub fn build(self, params: &serde_json::Value, setup: &Setup, optim: &OptimConfig) -> Result<Box<dyn Runner>, String> {
-        fn make<M: Method>(id: &str, params: &serde_json::Value, setup: &Setup, optim: &OptimConfig) -> Result<Box<dyn Runner>, String> {
-            let config: M::Config = parse_config(id, params)?;
-            M::check(&config).map_err(|e| format!("{id} {e}"))?;
-            let (method, model) = M::new(config, setup)?;
-            Ok(Box::new(Trainer::new(method, model, optim)))
-        }
-        let id = self.id();
-        match self {
-            MethodKind::RotNet => make::<pretext::rotnet::RotNet>(id, params, setup, optim),
-            MethodKind::SimClr => make::<contrastive::simclr::Simclr>(id, params, setup, optim),
-            MethodKind::FixMatch => make::<semi::fixmatch::FixMatch>(id, params, setup, optim),
-            MethodKind::Supervised => make::<supervised::Supervised>(id, params, setup, optim),
-        }
+        (self.build)(params, setup, optim)
     }
 }
 

@@ -236,6 +236,17 @@ impl WebSession {
         })
     }
 
+    /// The method's diagnostic matrices from its last step (Barlow Twins' cross-correlation):
+    /// `[{name, rows, cols, values}]`, row-major.
+    pub fn matrices(&self) -> Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            let s = inner.try_borrow().map_err(|_| js_error("the session is busy"))?;
+            let matrices = s.matrices().await.map_err(js_error)?;
+            Ok(to_js(&matrices)?)
+        })
+    }
+
     /// The augmented views the method trains on, for the first `n` train images:
     /// `{blocks: [{name, n, channels, height, width}], pixels: Float32Array}` with the blocks'
     /// pixels concatenated in order.

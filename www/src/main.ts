@@ -3,7 +3,7 @@
 // charts redraw at most once per animation frame.
 import './style.css';
 import { KnnChart, TermChart } from './charts';
-import type { AdapterInfo, Backend, FromWorker, MethodInfo, Neighbour, RunConfig, RunState, SessionInfo, Snapshot, StartSpec, Thumb, ToWorker, ViewBlock } from './protocol';
+import type { AdapterInfo, Backend, FromWorker, Matrix, MethodInfo, Neighbour, RunConfig, RunState, SessionInfo, Snapshot, StartSpec, Thumb, ToWorker, ViewBlock } from './protocol';
 import { isRatioTerm, parseFromWorker } from './protocol';
 import { Ema, formatDuration } from './smooth';
 import { flatten, optionsFromUrl, paramOverrides, paramText, parseParam, setDotted, urlFromOptions, type PageOptions } from './urlconfig';
@@ -33,10 +33,16 @@ interface DebugState {
   neighbours: number;
   errors: string[];
   trainingStartedAt: number | null;
+  /** After "Resume on CPU": whether the state read back equals the snapshot, bit for bit. */
+  resumedExact: boolean | null;
+  /** The method's matrices last drawn, as "name rows×cols". */
+  matrices: string[];
+  /** Collapse diagnostics at every evaluation. */
+  collapse: { step: number; std: number | null; rank: number | null }[];
   /** Worker messages whose handling took 20 ms or more: [type, ms, at]. */
   slowMessages: [string, number, number][];
 }
-const debug: DebugState = { state: 'idle', backend: null, adapter: null, steps: 0, stepNumbers: [], loss: [], knn: [], baseline: null, neighbours: 0, errors: [], trainingStartedAt: null, slowMessages: [] };
+const debug: DebugState = { state: 'idle', backend: null, adapter: null, steps: 0, stepNumbers: [], loss: [], knn: [], baseline: null, neighbours: 0, errors: [], trainingStartedAt: null, resumedExact: null, matrices: [], collapse: [], slowMessages: [] };
 (window as unknown as { __sslp: DebugState }).__sslp = debug;
 /** For the browser test: lose the GPU mid-run, as a driver reset would. */
 (window as unknown as { __sslpSimulateDeviceLoss: () => void }).__sslpSimulateDeviceLoss = () => send({ type: 'simulateDeviceLoss' });
@@ -114,6 +120,7 @@ function onMessage(msg: FromWorker) {
     case 'hello':
       return onHello(msg.methods, msg.defaults, msg.adapter, msg.webgpuError);
     case 'ready':
+      debug.resumedExact = msg.resumedExact;
       return onReady(msg.info, msg.gallery, msg.resumedFrom);
     case 'baseline':
       debug.baseline = msg.knn;
@@ -123,13 +130,15 @@ function onMessage(msg: FromWorker) {
     case 'step':
       return onStep(msg.step, msg.terms, msg.imagesPerS);
     case 'eval':
-      return onEval(msg.step, msg.knn, msg.testAcc, msg.pretextAcc);
+      return onEval(msg.step, msg.knn, msg.testAcc, msg.pretextAcc, msg.embeddingStd, msg.effectiveRank, msg.embeddingDim);
     case 'state':
       return onState(msg.state, msg.step);
     case 'neighbours':
       return showNeighbours(msg.results);
     case 'views':
       return showViews(msg.blocks, msg.pixels);
+    case 'matrices':
+      return showMatrices(msg.step, msg.matrices);
     case 'error':
       if (msg.kind === 'nan') return showError(`Training paused: ${msg.message}.`);
       if (msg.kind === 'device' && backend === 'webgpu') {
@@ -375,6 +384,11 @@ function resetView() {
   $('query').replaceChildren();
   $('views').replaceChildren();
   $('knn-value').textContent = '–';
+  $('collapse-value').textContent = '–';
+  debug.collapse = [];
+  $('matrices').replaceChildren();
+  $('matrices-section').hidden = true;
+  debug.matrices = [];
   info = null;
   stepRate = new Ema(0.9);
   lastStep = 0;
@@ -456,8 +470,13 @@ function onStep(step: number, terms: Record<string, number | null>, imagesPerS: 
   updateProgress(step);
 }
 
-function onEval(step: number, knn: number, testAcc: number | null, pretextAcc: number | null) {
+function onEval(step: number, knn: number, testAcc: number | null, pretextAcc: number | null, std: number | null, rank: number | null, dim: number) {
   debug.knn.push({ step, value: knn });
+  debug.collapse.push({ step, std, rank });
+  // Collapse, made visible: a spread embedding of D dimensions has std ≈ 1/√D and rank up
+  // to D; a collapsed one has std 0 and rank 1.
+  $('collapse-value').textContent =
+    std === null ? '–' : `std ${std.toFixed(3)} (spread ≈ ${(1 / Math.sqrt(dim)).toFixed(3)}) · effective rank ${rank === null ? '–' : rank.toFixed(1)} of ${dim}`;
   const extra = testAcc ?? pretextAcc;
   knnChart?.push(step, knn * 100, extra === null ? null : extra * 100);
   const base = debug.baseline === null ? '' : ` (untrained ${(debug.baseline * 100).toFixed(1)} %)`;
@@ -613,6 +632,42 @@ function showViews(blocks: ViewBlock[], pixels: Float32Array) {
     offset += b.n * size;
     host.append(row);
   }
+}
+
+/**
+ * Heat maps of a method's matrices (Barlow Twins' cross-correlation): −1 blue, 0 white, +1
+ * red, one pixel per entry scaled up by CSS. The goal for Barlow Twins is a red diagonal on
+ * white.
+ */
+function showMatrices(step: number, matrices: Matrix[]) {
+  const host = $('matrices');
+  host.replaceChildren();
+  for (const m of matrices) {
+    const canvas = document.createElement('canvas');
+    canvas.width = m.cols;
+    canvas.height = m.rows;
+    canvas.className = 'heatmap';
+    canvas.setAttribute('role', 'img');
+    canvas.setAttribute('aria-label', `${m.name} at step ${step}: ${m.rows}×${m.cols}, red +1, white 0, blue −1`);
+    const ctx = canvas.getContext('2d')!;
+    const img = ctx.createImageData(m.cols, m.rows);
+    for (let i = 0; i < m.rows * m.cols; i++) {
+      const v = Math.max(-1, Math.min(1, m.values[i]));
+      const fade = Math.round(255 * (1 - Math.abs(v)));
+      img.data[4 * i] = v > 0 ? 255 : fade;
+      img.data[4 * i + 1] = fade;
+      img.data[4 * i + 2] = v < 0 ? 255 : fade;
+      img.data[4 * i + 3] = 255;
+    }
+    ctx.putImageData(img, 0, 0);
+    const caption = document.createElement('figcaption');
+    caption.textContent = `${m.name}, step ${step} (${m.rows}×${m.cols}; red +1, white 0, blue −1)`;
+    const figure = document.createElement('figure');
+    figure.append(canvas, caption);
+    host.append(figure);
+  }
+  $('matrices-section').hidden = matrices.length === 0;
+  debug.matrices = matrices.map((m) => `${m.name} ${m.rows}×${m.cols}`);
 }
 
 // ---------- messages to the user ----------

@@ -91,6 +91,14 @@ export interface Thumb {
   pixels: Uint8Array; // [c·h·w]
 }
 
+/** A method's diagnostic matrix (Rust `Matrix`), row-major. */
+export interface Matrix {
+  name: string;
+  rows: number;
+  cols: number;
+  values: number[];
+}
+
 export interface ViewBlock {
   name: string;
   n: number;
@@ -133,18 +141,19 @@ export type RunState = 'idle' | 'loading' | 'training' | 'paused' | 'stopped' | 
 /** Worker → page. Messages carry the run id they belong to (0 before any run). */
 export type FromWorker = (
   | { type: 'hello'; methods: MethodInfo[]; defaults: RunConfig; adapter: AdapterInfo | null; webgpuError: string | null }
-  | { type: 'ready'; info: SessionInfo; gallery: Thumb[]; resumedFrom: number | null }
+  | { type: 'ready'; info: SessionInfo; gallery: Thumb[]; resumedFrom: number | null; resumedExact: boolean | null }
   | { type: 'baseline'; knn: number; layers: string[]; byLayer: number[] }
   | { type: 'step'; step: number; terms: Record<string, number | null>; lr: number; imagesPerS: number }
-  | { type: 'eval'; step: number; knn: number; testAcc: number | null; pretextAcc: number | null }
+  | { type: 'eval'; step: number; knn: number; testAcc: number | null; pretextAcc: number | null; embeddingStd: number | null; effectiveRank: number | null; embeddingDim: number }
   | { type: 'state'; state: RunState; step: number }
   | { type: 'neighbours'; id: number; results: (Neighbour & { pixels: Uint8Array })[] }
   | { type: 'views'; id: number; blocks: ViewBlock[]; pixels: Float32Array }
+  | { type: 'matrices'; step: number; matrices: Matrix[] }
   | { type: 'error'; kind: ErrorKind; message: string; step: number | null; id?: number }
   | { type: 'deviceLost'; message: string; step: number; snapshot: Snapshot | null }
 ) & { runId?: number };
 
-const WORKER_TYPES = new Set(['hello', 'ready', 'baseline', 'step', 'eval', 'state', 'neighbours', 'views', 'error', 'deviceLost']);
+const WORKER_TYPES = new Set(['hello', 'ready', 'baseline', 'step', 'eval', 'state', 'neighbours', 'views', 'matrices', 'error', 'deviceLost']);
 
 /**
  * Turn the wasm step report (`{kind, step, lr, images_per_s, <term>: value}`) into the compact

@@ -3,7 +3,7 @@
 // neighbour query asked mid-step waits for that step instead of racing it.
 /// <reference lib="webworker" />
 import init, { WebSession, checkConfig, methods, defaultConfig, deviceLost, simulateDeviceLoss } from '../../pkg/ssl_playground.js';
-import type { AdapterInfo, FromWorker, Neighbour, RunState, Snapshot, StartSpec, Thumb, ToWorker, ViewBlock } from './protocol';
+import type { AdapterInfo, FromWorker, Matrix, Neighbour, RunState, Snapshot, StartSpec, Thumb, ToWorker, ViewBlock } from './protocol';
 import { stepMessage } from './protocol';
 
 declare const self: DedicatedWorkerGlobalScope;
@@ -152,15 +152,21 @@ async function start(next: StartSpec, id: number) {
   const indices = Array.from({ length: n }, (_, i) => i);
   const gallery = thumbs(s, 'test', indices, Array.from(s.labels('test', n)));
   let resumedFrom: number | null = null;
+  let resumedExact: boolean | null = null;
   if (next.snapshot) {
+    const kept = next.snapshot.tensors;
     try {
-      s.importState(next.snapshot.tensors, next.snapshot.step);
+      s.importState(kept, next.snapshot.step);
       resumedFrom = next.snapshot.step;
+      // Read the state back: EMA teachers, queues and memory banks are part of it, so this
+      // checks that everything the method keeps arrived whole.
+      const back: Snapshot = await exclusive(() => s.exportState());
+      resumedExact = back.tensors.length === kept.length && back.tensors.every((t, i) => t.length === kept[i].length && t.every((v, j) => v === kept[i][j]));
     } catch (e) {
       post({ type: 'error', kind: 'config', step: null, message: `could not resume from the snapshot: ${message(e)}` });
     }
   }
-  post({ type: 'ready', info, gallery, resumedFrom });
+  post({ type: 'ready', info, gallery, resumedFrom, resumedExact });
   if (resumedFrom === null) {
     try {
       const base = await exclusive(() => s.baseline());
@@ -174,7 +180,9 @@ async function start(next: StartSpec, id: number) {
 
 async function evaluate(s: WebSession) {
   const r = await exclusive(() => s.evaluate());
-  post({ type: 'eval', step: r.step, knn: r.knn_acc, testAcc: r.test_acc ?? null, pretextAcc: r.pretext_acc ?? null });
+  const matrices: Matrix[] = await exclusive(() => s.matrices());
+  if (matrices.length) post({ type: 'matrices', step: r.step, matrices });
+  post({ type: 'eval', step: r.step, knn: r.knn_acc, testAcc: r.test_acc ?? null, pretextAcc: r.pretext_acc ?? null, embeddingStd: r.embedding_std ?? null, effectiveRank: r.effective_rank ?? null, embeddingDim: r.embedding_dim });
 }
 
 /** A step failed: name the cause, keep what can be kept, and stop the loop. */

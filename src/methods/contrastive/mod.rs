@@ -1,2 +1,40 @@
 //! Contrastive and non-contrastive joint-embedding methods.
+pub mod barlow_twins;
+pub mod byol;
+pub mod moco;
 pub mod simclr;
+
+use super::Setup;
+use crate::backbone::Backbone;
+use crate::heads::Mlp;
+use burn::prelude::*;
+
+/// A backbone with a projection head on top: the online network of MoCo, BYOL and Barlow
+/// Twins, and the shape of their EMA teachers.
+#[derive(Module, Debug)]
+pub struct Encoder {
+    pub backbone: Backbone,
+    pub projector: Mlp,
+}
+
+impl Encoder {
+    /// A fresh encoder whose head has `hidden` widths (0 = the backbone's width) then `out`.
+    pub fn new(setup: &Setup, hidden: &[usize], out: usize) -> Self {
+        let backbone = setup.backbone();
+        let widths = head_widths(backbone.out_dim(), hidden, out);
+        Encoder { projector: Mlp::new(&widths, &setup.device), backbone }
+    }
+
+    /// Projections `[B, out]` of images `[B, C, H, W]`.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
+        self.projector.forward(self.backbone.forward(x))
+    }
+}
+
+/// The head's widths for the memory estimate: backbone features, hidden layers, output.
+pub fn head_widths(feature_dim: usize, hidden: &[usize], out: usize) -> Vec<usize> {
+    let mut widths = vec![feature_dim];
+    widths.extend(hidden.iter().map(|&h| if h == 0 { feature_dim } else { h }));
+    widths.push(out);
+    widths
+}

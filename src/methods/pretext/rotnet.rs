@@ -5,7 +5,7 @@
 //! ConvNets to recognize the 2d rotation that is applied to the image that it gets as input."
 //! As in the paper, all four rotations of every image go into the same batch (§3.2: this
 //! "results in a significant improvement").
-use super::super::{accuracy, Batch, BatchPlan, Footprint, Losses, Method, Setup, StepCtx};
+use super::super::{Family, MethodMeta, accuracy, Batch, BatchPlan, Footprint, Losses, Method, Setup, StepCtx};
 use crate::heads::MAX_HEAD_WIDTH;
 use crate::limits::in_range;
 use crate::augment::{self, ops::rot90};
@@ -13,6 +13,7 @@ use crate::backbone::Backbone;
 use crate::heads::Mlp;
 use crate::loss::cross_entropy;
 use crate::rng::Rng;
+use crate::optim::OptimConfig;
 use burn::prelude::*;
 
 #[derive(Config, Debug)]
@@ -59,7 +60,27 @@ impl RotNet {
     }
 }
 
+/// RotNet: SGD, Nesterov momentum 0.9, weight decay 5e-4, lr 0.1.
+fn paper_optimizer() -> OptimConfig {
+    OptimConfig::sgd(0.1, 5e-4)
+}
+
 impl Method for RotNet {
+    const META: MethodMeta = MethodMeta {
+        id: "rotnet",
+        family: Family::Pretext,
+        name: "RotNet",
+        paper: "Gidaris, Singh, Komodakis. Unsupervised Representation Learning by Predicting Image Rotations. ICLR 2018",
+        link: "https://arxiv.org/abs/1803.07728",
+        explanation: "Every image is shown at 0°, 90°, 180° and 270°, and the network must say which rotation it sees. \
+                    To tell which way is up, it has to recognise what the object is and where its parts are, so the features it \
+                    learns for this made-up task also separate the real classes. The last layers specialise in rotation; \
+                    the paper finds the best features in the middle blocks, which is why the kNN probe is reported per layer.",
+        curves: &["total", "rotation_acc"],
+        optimizer: paper_optimizer,
+    };
+
+
     type Config = RotNetConfig;
     type Model = RotNetModel;
 

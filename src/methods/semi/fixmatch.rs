@@ -5,13 +5,14 @@
 //! weak augmentation and compute the model's predicted class. If the probability of that
 //! class is above a threshold τ, we train the model to predict it on a strongly augmented
 //! version of the same image." Loss: ℓ_s + λ_u ℓ_u (eq. 2 and 4).
-use super::super::{Batch, BatchPlan, Footprint, Losses, Method, Setup, StepCtx};
+use super::super::{Family, MethodMeta, Batch, BatchPlan, Footprint, Losses, Method, Setup, StepCtx};
 use crate::limits::{in_range, in_range_f};
 use crate::augment::{self, RandAugment};
 use crate::backbone::Backbone;
 use crate::heads::Mlp;
 use crate::loss::{cross_entropy, masked_cross_entropy};
 use crate::rng::Rng;
+use crate::optim::OptimConfig;
 use burn::prelude::*;
 use burn::tensor::activation::softmax;
 
@@ -58,7 +59,27 @@ pub struct FixMatch {
     config: FixMatchConfig,
 }
 
+/// FixMatch: SGD, Nesterov momentum 0.9, lr 0.03, weight decay 5e-4, cosine decay.
+fn paper_optimizer() -> OptimConfig {
+    OptimConfig::sgd(0.03, 5e-4)
+}
+
 impl Method for FixMatch {
+    const META: MethodMeta = MethodMeta {
+        id: "fixmatch",
+        family: Family::Semi,
+        name: "FixMatch",
+        paper: "Sohn et al. FixMatch: Simplifying Semi-Supervised Learning with Consistency and Confidence. NeurIPS 2020",
+        link: "https://arxiv.org/abs/2001.07685",
+        explanation: "A few labelled images train a classifier as usual. For each unlabelled image the model looks at a \
+                    weakly augmented view (flip and shift); if it is confident (probability ≥ τ), its guess becomes a pseudo-label, \
+                    and the model is trained to predict that label on a strongly augmented view (RandAugment + Cutout). The share \
+                    of unlabelled images that pass the threshold (mask_ratio) grows as the model improves.",
+        curves: &["total", "sup", "unsup", "mask_ratio", "pseudo_label_acc"],
+        optimizer: paper_optimizer,
+    };
+
+
     type Config = FixMatchConfig;
     type Model = ClassifierModel;
 

@@ -126,7 +126,8 @@ try {
     check('no request left the origin', log.foreign.length === 0, log.foreign.join(' '));
 
     // ---- 1b. the GPU is lost mid-run: the run pauses, then resumes on the CPU ----
-    const lossRun = RUN.replace('steps=16', 'steps=8').replace('eval_every=8', 'eval_every=4');
+    // MoCo v2 here: its key encoder and queue live in the model, so the snapshot carries them.
+    const lossRun = RUN.replace('method=simclr', 'method=moco-v2').replace('steps=16', 'steps=8').replace('eval_every=8', 'eval_every=4');
     const { page: lossPage } = await openPage(browser, `${origin}/?${lossRun}`, origin);
     // The README's screenshot: mid-run, after the first kNN evaluation. It is taken here, not
     // in the run above, because capturing is main-thread work of the test's own.
@@ -142,7 +143,9 @@ try {
     const resumed = await waitFor(lossPage, () => window.__sslp.state === 'done' || (window.__sslp.state === 'paused' && window.__sslp.errors.length > 1), null, 300_000, 'the CPU run to finish');
     const dl = await debug(lossPage);
     const notice = (await lossPage.textContent('#notice')) ?? '';
+    check('MoCo v2 trained on WebGPU until the loss', past && dl.loss.slice(0, 4).every((v) => v !== null && Number.isFinite(v)), `losses ${JSON.stringify(dl.loss.slice(0, 4))}`);
     check('the run resumes on the CPU from the last snapshot and finishes', resumed && dl.state === 'done' && dl.backend === 'cpu' && dl.steps === 8 && dl.loss.length === 8 && /Resumed on the CPU backend from step 4/.test(notice), `state ${dl.state}, backend ${dl.backend}, steps ${dl.steps}, ${dl.loss.length} losses; ${notice}`);
+    check('after Resume on CPU, the key encoder and queue are the snapshot’s, bit for bit', dl.resumedExact === true, `resumedExact ${dl.resumedExact}`);
     await lossPage.screenshot({ path: join(out, 'gpu-lost-resumed-on-cpu.png'), fullPage: true });
   });
 
@@ -169,6 +172,22 @@ try {
     const nd = await debug(nanPage);
     const resumeLabel = await nanPage.textContent('#train');
     check('a NaN loss pauses the run and names the step and the term', nanShown && /Training paused: loss term 'total' became NaN or infinite at step 1/.test(nanText) && nd.state === 'paused' && !(await nanPage.isDisabled('#train')), `${nanText} [state ${nd.state}, button ${resumeLabel}]`);
+
+    // ---- 2b'. Barlow Twins: the cross-correlation heat map and the collapse readout ----
+    const { page: barlowPage } = await openPage(browser, `${origin}/?backend=cpu&method=barlow-twins&steps=4&batch=16&width=8&eval_every=2&train_limit=256&test_limit=128&autostart=1`, origin);
+    const barlowDone = await waitFor(barlowPage, () => window.__sslp.state === 'done' || window.__sslp.errors.length > 0, null, 180_000, 'Barlow Twins to finish');
+    const bt = await debug(barlowPage);
+    const heat = await barlowPage.evaluate(() => {
+      const c = document.querySelector('#matrices canvas.heatmap');
+      if (!c || document.getElementById('matrices-section').hidden) return null;
+      const px = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+      const colours = new Set();
+      for (let i = 0; i < px.length; i += 4) colours.add(`${px[i]},${px[i + 1]},${px[i + 2]}`);
+      return { w: c.width, h: c.height, colours: colours.size, shown: c.getBoundingClientRect().width };
+    });
+    const collapseText = (await barlowPage.textContent('#collapse-value')) ?? '';
+    check('Barlow Twins draws its cross-correlation heat map and the collapse readout', barlowDone && bt.state === 'done' && heat !== null && heat.w === 64 && heat.h === 64 && heat.colours > 50 && heat.shown > 100 && /std 0\.\d+ .* effective rank \d/.test(collapseText), `${JSON.stringify(heat)}; ${JSON.stringify(bt.matrices)}; ${collapseText}; errors ${JSON.stringify(bt.errors)}`);
+    await barlowPage.screenshot({ path: join(out, 'barlow-twins-heatmap.png'), fullPage: true });
 
     // ---- 2c. Reset and Train clicked 20 times at random gaps: exactly one fresh run ----
     const TINY = 'backend=cpu&method=simclr&steps=6&batch=8&width=4&eval_every=3&train_limit=256&test_limit=64';

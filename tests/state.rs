@@ -1,0 +1,102 @@
+//! Tier 3: the state a method keeps without gradient does exactly what it claims: the EMA
+//! update and its schedule, the queue's enqueue/dequeue, the memory bank's update, and the
+//! teacher and queue living in the model where checkpoints and snapshots reach them.
+mod common;
+use burn::prelude::*;
+use common::{close, cpu, floats};
+use ssl_playground::heads::Mlp;
+use ssl_playground::methods::ema::{ema_update, frozen_copy, EmaSchedule};
+use ssl_playground::methods::memory::{MemoryBank, Queue};
+use ssl_playground::methods::Batch;
+
+/// Every float tensor of a module, flattened, in visit order.
+fn values<M: burn::module::Module>(m: &M) -> Vec<f32> {
+    struct All(Vec<f32>);
+    impl burn::module::ModuleVisitor for All {
+        fn visit_float<const D: usize>(&mut self, p: &burn::module::Param<Tensor<D>>) {
+            self.0.extend(floats(p.val()));
+        }
+    }
+    let mut all = All(Vec::new());
+    m.visit(&mut all);
+    all.0
+}
+
+#[test]
+fn ema_blends_every_tensor_and_follows_its_schedule() {
+    let d = cpu();
+    let student = Mlp::new(&[3, 4, 2], &d);
+    let teacher = Mlp::new(&[3, 4, 2], &d);
+    let (s, t) = (values(&student), values(&teacher));
+    let blended = ema_update(teacher, &student, 0.9);
+    let b = values(&blended);
+    assert_eq!(b.len(), s.len());
+    for i in 0..b.len() {
+        assert!(close(b[i], 0.9 * t[i] + 0.1 * s[i], 1e-6), "tensor value {i}: {} vs 0.9·{} + 0.1·{}", b[i], t[i], s[i]);
+    }
+    // A frozen copy equals the student, keeps its own parameter ids, and takes no gradient
+    // (on the autodiff device, where the student's parameters do).
+    let ad = d.clone().autodiff();
+    let student = Mlp::new(&[3, 4, 2], &ad);
+    let copy = frozen_copy(Mlp::new(&[3, 4, 2], &ad), &student);
+    assert_eq!(values(&copy), values(&student));
+    struct Ids(Vec<(burn::module::ParamId, bool)>);
+    impl burn::module::ModuleVisitor for Ids {
+        fn visit_float<const D: usize>(&mut self, p: &burn::module::Param<Tensor<D>>) {
+            self.0.push((p.id, p.val().is_require_grad()));
+        }
+    }
+    let (mut a, mut b) = (Ids(Vec::new()), Ids(Vec::new()));
+    student.visit(&mut a);
+    copy.visit(&mut b);
+    assert!(a.0.iter().zip(&b.0).all(|(x, y)| x.0 != y.0), "the copy has ids of its own");
+    assert!(a.0.iter().any(|(_, grad)| *grad), "the student trains (its weights; BatchNorm statistics never take gradients)");
+    assert!(b.0.iter().all(|(_, grad)| !grad), "the copy carries no gradient");
+    // Schedules: MoCo's constant m; BYOL's 1 − (1 − τ₀)(cos(πk/K) + 1)/2.
+    let moco = EmaSchedule { base: 0.999, cosine: false };
+    assert_eq!(moco.momentum(500, 1000), 0.999);
+    let byol = EmaSchedule { base: 0.99, cosine: true };
+    assert!((byol.momentum(0, 1000) - 0.99).abs() < 1e-12);
+    assert!((byol.momentum(500, 1000) - 0.995).abs() < 1e-12);
+    assert!((byol.momentum(1000, 1000) - 1.0).abs() < 1e-12);
+}
+
+#[test]
+fn the_queue_holds_the_last_keys_newest_first() {
+    let d = cpu();
+    let q = Queue::new(4, 2, &d);
+    let initial = floats(q.keys());
+    // Random start: unit rows.
+    for row in initial.chunks(2) {
+        assert!(close(row[0] * row[0] + row[1] * row[1], 1.0, 1e-5));
+    }
+    let q = q.enqueue(Tensor::from_floats([[3.0, 4.0]], &d));
+    let keys = floats(q.keys());
+    assert_eq!(keys[..2], [0.6, 0.8], "the new key, normalised, comes first");
+    assert_eq!(keys[2..], initial[..6], "the oldest key left");
+    let q = q.enqueue(Tensor::from_floats([[0.0, 2.0], [-5.0, 0.0]], &d));
+    let keys = floats(q.keys());
+    assert_eq!(keys, [0.0, 1.0, -1.0, 0.0, 0.6, 0.8, initial[0], initial[1]]);
+    // A batch as large as the queue replaces it whole.
+    let q = q.enqueue(Tensor::from_floats([[1.0, 0.0], [1.0, 0.0], [1.0, 0.0], [1.0, 0.0]], &d));
+    assert_eq!(floats(q.keys()), [1.0, 0.0, 1.0, 0.0, 1.0, 0.0, 1.0, 0.0]);
+}
+
+#[test]
+fn the_memory_bank_updates_only_the_rows_it_is_given() {
+    let d = cpu();
+    let bank = MemoryBank::new(5, 2, &d);
+    let before = floats(bank.all());
+    let index = Batch::index_tensor(&[3, 1], &d);
+    let bank = bank.update(index, Tensor::from_floats([[0.0, 7.0], [2.0, 0.0]], &d), 0.5);
+    let after = floats(bank.all());
+    for row in [0, 2, 4] {
+        assert_eq!(after[2 * row..2 * row + 2], before[2 * row..2 * row + 2], "row {row} untouched");
+    }
+    // Row 3 ← normalise(0.5·v₃ + 0.5·(0, 1)); row 1 ← normalise(0.5·v₁ + 0.5·(1, 0)).
+    for (row, new) in [(3, [0.0f32, 1.0]), (1, [1.0, 0.0])] {
+        let (x, y) = (0.5 * before[2 * row] + 0.5 * new[0], 0.5 * before[2 * row + 1] + 0.5 * new[1]);
+        let n = (x * x + y * y).sqrt();
+        assert!(close(after[2 * row], x / n, 1e-5) && close(after[2 * row + 1], y / n, 1e-5), "row {row}: {:?}", &after[2 * row..2 * row + 2]);
+    }
+}
