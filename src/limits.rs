@@ -50,6 +50,9 @@ pub struct Footprint {
     pub forward_images: usize,
     /// Each head's widths, input first, as given to [`crate::heads::Mlp::new`].
     pub heads: Vec<Vec<usize>>,
+    /// Values a step holds besides feature maps: a memory bank or queue in the model, and
+    /// similarity matrices against it (NPID's `[B, N]` logits and their gradient).
+    pub extra_values: usize,
 }
 
 /// Bytes a run needs, by part.
@@ -117,14 +120,15 @@ fn feature_dim(width: usize) -> usize {
 /// (the page's worker calls it before it fetches any data).
 pub fn check_config(config: &RunConfig) -> Result<(), String> {
     config.validate()?;
-    config.method_kind()?.footprint(&config.params, config.batch_size, feature_dim(config.width), 2).map(|_| ())
+    config.method_kind()?.footprint(&config.params, config.batch_size, feature_dim(config.width), 2, 1).map(|_| ())
 }
 
 /// Estimate the memory of `config` on `data`, checking the method's parameters on the way.
 pub fn estimate(config: &RunConfig, data: &DataShape) -> Result<MemoryEstimate, String> {
     config.validate()?;
     let kind = config.method_kind()?;
-    let footprint = kind.footprint(&config.params, config.batch_size, feature_dim(config.width), data.n_classes)?;
+    let n_train = config.train_limit.map_or(data.n_train, |l| l.min(data.n_train));
+    let footprint = kind.footprint(&config.params, config.batch_size, feature_dim(config.width), data.n_classes, n_train)?;
     let used = |n: usize, limit: Option<usize>| limit.map_or(n, |l| l.min(n)) as u64;
     let image = (data.channels * data.height * data.width) as u64;
     let dataset_bytes = 4 * image * (used(data.n_train, config.train_limit) + used(data.n_test, config.test_limit));
@@ -135,7 +139,7 @@ pub fn estimate(config: &RunConfig, data: &DataShape) -> Result<MemoryEstimate, 
     let images = footprint.forward_images as f64;
     let per_image = config.backbone.activations_per_image(config.width, data.height, data.width)
         + footprint.heads.iter().map(|h| head_activations(h)).sum::<usize>();
-    let step_values = images * (VALUES_PER_ACTIVATION * per_image as f64 + VIEW_COPIES * image as f64) + 2.0 * parameters as f64;
+    let step_values = images * (VALUES_PER_ACTIVATION * per_image as f64 + VIEW_COPIES * image as f64) + 2.0 * parameters as f64 + footprint.extra_values as f64;
     let step_bytes = (4.0 * step_values).min(u64::MAX as f64 / 4.0) as u64;
     let first_stage = (config.width * data.height * data.width) as f64;
     let largest_tensor_bytes = (4.0 * images * first_stage.max(image as f64)).min(u64::MAX as f64 / 4.0) as u64;

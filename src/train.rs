@@ -343,6 +343,7 @@ impl Session {
             // Digits change meaning when mirrored; clothes and most photos do not.
             flip_invariant: pack.name != "mnist",
             n_train: train.len(),
+            train_images: train.images.clone(),
             device: ad_device.clone(),
         };
         let runner = kind.build(&config.params, &setup, &optim).map_err(SessionError::Config)?;

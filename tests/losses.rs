@@ -2,7 +2,7 @@
 mod common;
 use burn::prelude::*;
 use common::{close, cpu, floats};
-use ssl_playground::loss::{barlow_twins, cross_entropy, entropy, info_nce, masked_cross_entropy, neg_cosine, nt_xent};
+use ssl_playground::loss::{barlow_twins, cross_entropy, entropy, info_nce, masked_cross_entropy, nce, neg_cosine, nt_xent};
 
 #[test]
 fn nt_xent_two_pairs_by_hand() {
@@ -103,4 +103,16 @@ fn barlow_twins_by_hand() {
     let decorrelated = Tensor::<2>::from_floats([[1.0, 1.0], [1.0, -1.0], [-1.0, 1.0], [-1.0, -1.0]], &d);
     let (zero, ..) = barlow_twins(decorrelated.clone(), decorrelated, 1.0);
     assert!(close(floats(zero)[0], 0.0, 1e-3));
+}
+
+#[test]
+fn nce_by_hand() {
+    // τ = 1, N = 4, m = 2. exp(s): positive 2, noise 1 and 3 → Z = 4·mean(1, 3) = 8, so
+    // P = 1/4, 1/8, 3/8 and m/N = 1/2. h(pos) = (1/4)/(3/4) = 1/3; 1 − h(noise) = (1/2)/(1/8 + 1/2)
+    // = 0.8 and (1/2)/(3/8 + 1/2) = 4/7. Loss = −(ln 1/3 + ln 0.8 + ln 4/7) = 1.8813716.
+    let d = cpu();
+    let positive = Tensor::<2>::from_floats([[2f32.ln()]], &d);
+    let noise = Tensor::<2>::from_floats([[0.0, 3f32.ln()]], &d);
+    let loss = floats(nce(positive, noise, 1.0, 4))[0];
+    assert!(close(loss, 1.881_371_6, 1e-5), "{loss}");
 }

@@ -183,9 +183,9 @@ fn checkpoint_round_trip_restores_the_embedding() {
 #[test]
 fn a_resumed_run_continues_exactly_like_an_uninterrupted_one() {
     let p = pack("fashion-mnist");
-    // MoCo v2 and BYOL carry a key encoder / target network and (MoCo) a queue in the model:
-    // a resumed run must find them as they were.
-    for method in ["simclr", "fixmatch", "moco-v2", "byol"] {
+    // MoCo v2, BYOL and NPID carry a key encoder, a target network, a queue or a memory bank
+    // in the model: a resumed run must find them as they were.
+    for method in ["simclr", "fixmatch", "moco-v2", "byol", "npid"] {
         let c = small_run(method, 6);
         let losses = |s: &mut Session, n: usize| -> Vec<f64> { (0..n).map(|_| block_on(s.step()).unwrap().term("total").unwrap()).collect() };
         // One session runs 3 steps, is checkpointed, and goes on: that is the uninterrupted run.

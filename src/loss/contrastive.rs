@@ -61,3 +61,21 @@ pub fn barlow_twins(z1: Tensor<2>, z2: Tensor<2>, lambda: f64) -> (Tensor<1>, Te
     let off = (c.clone() * (eye.neg().add_scalar(1.0))).square().sum(); // [1]
     (on.clone() + off.clone() * lambda, on, off, c)
 }
+
+/// NCE for instance discrimination ([4] Wu et al. 2018, arXiv:1805.01978, eq. 5–7, after
+/// Gutmann & Hyvärinen 2010): with uniform noise over N items and m noise samples, an item's
+/// probability is P = exp(s/τ)/Z and h = P / (P + m/N); the loss is
+/// −log h(positive) − Σ_noise log(1 − h(noise)), averaged over the batch. Z ≈ N·mean exp(s/τ)
+/// over this batch's noise (detached). `positive_sim` `[B, 1]`, `noise_sim` `[B, m]`: cosines.
+pub fn nce(positive_sim: Tensor<2>, noise_sim: Tensor<2>, temperature: f64, n: usize) -> Tensor<1> {
+    let m = noise_sim.dims()[1];
+    let noise_exp = (noise_sim / temperature).exp(); // [B, m]
+    let z = noise_exp.clone().mean().detach().mul_scalar(n as f64).reshape([1, 1]); // [1, 1]
+    let positive = (positive_sim / temperature).exp() / z.clone(); // [B, 1]
+    let noise = noise_exp / z; // [B, m]
+    let noise_mass = m as f64 / n as f64;
+    // log h for the positive; log(1 − h) = log((m/N) / (P + m/N)) for each noise sample.
+    let log_h = (positive.clone() / (positive + noise_mass)).clamp_min(1e-12).log(); // [B, 1]
+    let log_not_h = (noise + noise_mass).recip().mul_scalar(noise_mass).clamp_min(1e-12).log(); // [B, m]
+    (log_h.sum_dim(1) + log_not_h.sum_dim(1)).mean().neg()
+}

@@ -67,6 +67,11 @@ impl MemoryBank {
         MemoryBank { features: frozen(l2_normalize(Tensor::random([n, dim], Distribution::Normal(0.0, 1.0), device))) }
     }
 
+    /// A bank holding `features` `[N, D]` (normalised here).
+    pub fn from_features(features: Tensor<2>) -> Self {
+        MemoryBank { features: frozen(l2_normalize(features.detach())) }
+    }
+
     /// All rows `[N, D]`, detached.
     pub fn all(&self) -> Tensor<2> {
         self.features.val().detach()

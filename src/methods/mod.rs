@@ -39,6 +39,9 @@ pub struct Setup {
     pub flip_invariant: bool,
     /// Images in the training pool, for per-sample state (NPID's memory bank) and queue sizes.
     pub n_train: usize,
+    /// The training pool itself `[N, C, H, W]` on the plain device, for state initialised
+    /// from data (NPID fills its memory bank with the untrained network's features).
+    pub train_images: Tensor<4>,
     /// The autodiff device the model trains on.
     pub device: Device,
 }
@@ -128,6 +131,11 @@ pub trait Method: Sized + 'static {
     }
     /// What a step puts through the network, from the config alone, for the memory estimate.
     fn footprint(config: &Self::Config, batch_size: usize, feature_dim: usize, n_classes: usize) -> Footprint;
+    /// Values held besides feature maps for a training pool of `n_train` images (a memory
+    /// bank, a queue, similarities against them); see [`Footprint::extra_values`].
+    fn extra_values(_config: &Self::Config, _batch_size: usize, _n_train: usize) -> usize {
+        0
+    }
     /// Build the method and its model from a config that passed [`Method::check`].
     fn new(config: Self::Config, setup: &Setup) -> Result<(Self, Self::Model), String>;
     fn batch_plan(&self, batch_size: usize) -> BatchPlan;
@@ -239,14 +247,15 @@ pub struct MethodMeta {
 pub struct MethodKind {
     meta: MethodMeta,
     default_params: fn() -> serde_json::Value,
-    footprint: fn(&serde_json::Value, usize, usize, usize) -> Result<Footprint, String>,
+    footprint: fn(&serde_json::Value, usize, usize, usize, usize) -> Result<Footprint, String>,
     build: fn(&serde_json::Value, &Setup, &OptimConfig) -> Result<Box<dyn Runner>, String>,
 }
 
 /// The registry: one line per method. Everything else about a method is in its own file.
-pub static ALL_METHODS: [MethodKind; 8] = [
+pub static ALL_METHODS: [MethodKind; 9] = [
     MethodKind::of::<pretext::rotnet::RotNet>(),
     MethodKind::of::<contrastive::simclr::Simclr>(),
+    MethodKind::of::<contrastive::npid::Npid>(),
     MethodKind::of::<contrastive::moco::MocoV1>(),
     MethodKind::of::<contrastive::moco::MocoV2>(),
     MethodKind::of::<contrastive::byol::Byol>(),
@@ -259,11 +268,13 @@ fn default_params_of<M: Method>() -> serde_json::Value {
     serde_json::to_value(M::Config::default()).expect("configs serialise")
 }
 
-fn footprint_of<M: Method>(params: &serde_json::Value, batch_size: usize, feature_dim: usize, n_classes: usize) -> Result<Footprint, String> {
+fn footprint_of<M: Method>(params: &serde_json::Value, batch_size: usize, feature_dim: usize, n_classes: usize, n_train: usize) -> Result<Footprint, String> {
     let id = M::META.id;
     let config: M::Config = parse_config(id, params)?;
     M::check(&config).map_err(|e| format!("{id} {e}"))?;
-    Ok(M::footprint(&config, batch_size, feature_dim, n_classes))
+    let mut footprint = M::footprint(&config, batch_size, feature_dim, n_classes);
+    footprint.extra_values = M::extra_values(&config, batch_size, n_train);
+    Ok(footprint)
 }
 
 fn build_of<M: Method>(params: &serde_json::Value, setup: &Setup, optim: &OptimConfig) -> Result<Box<dyn Runner>, String> {
@@ -336,8 +347,8 @@ impl MethodKind {
 
     /// Parse and check the method's parameters and say what a step puts through the network;
     /// builds nothing.
-    pub fn footprint(self, params: &serde_json::Value, batch_size: usize, feature_dim: usize, n_classes: usize) -> Result<Footprint, String> {
-        (self.footprint)(params, batch_size, feature_dim, n_classes)
+    pub fn footprint(self, params: &serde_json::Value, batch_size: usize, feature_dim: usize, n_classes: usize, n_train: usize) -> Result<Footprint, String> {
+        (self.footprint)(params, batch_size, feature_dim, n_classes, n_train)
     }
 
     /// Build the method and its trainer from JSON parameters.

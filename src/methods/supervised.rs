@@ -54,7 +54,7 @@ impl Method for Supervised {
     type Model = ClassifierModel;
 
     fn footprint(_config: &SupervisedConfig, batch_size: usize, feature_dim: usize, n_classes: usize) -> Footprint {
-        Footprint { forward_images: batch_size, heads: vec![vec![feature_dim, n_classes]] }
+        Footprint { extra_values: 0, forward_images: batch_size, heads: vec![vec![feature_dim, n_classes]] }
     }
 
     fn new(config: SupervisedConfig, setup: &Setup) -> Result<(Self, ClassifierModel), String> {

@@ -91,7 +91,7 @@ impl Method for BarlowTwins {
 
     fn footprint(config: &BarlowTwinsConfig, batch_size: usize, feature_dim: usize, _n_classes: usize) -> Footprint {
         let d = projector_width(config, feature_dim);
-        Footprint { forward_images: 2 * batch_size, heads: vec![head_widths(feature_dim, &[d, d], d)] }
+        Footprint { extra_values: 0, forward_images: 2 * batch_size, heads: vec![head_widths(feature_dim, &[d, d], d)] }
     }
 
     fn new(mut config: BarlowTwinsConfig, setup: &Setup) -> Result<(Self, Encoder), String> {

@@ -104,7 +104,7 @@ impl Method for Byol {
         let h = hidden_width(config, feature_dim);
         let projector = head_widths(feature_dim, &[h], config.projector_out);
         // Both views through the online and the target network.
-        Footprint { forward_images: 4 * batch_size, heads: vec![projector.clone(), projector, vec![config.projector_out, h, config.projector_out]] }
+        Footprint { extra_values: 0, forward_images: 4 * batch_size, heads: vec![projector.clone(), projector, vec![config.projector_out, h, config.projector_out]] }
     }
 
     fn new(mut config: ByolConfig, setup: &Setup) -> Result<(Self, ByolModel), String> {

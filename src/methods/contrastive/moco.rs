@@ -115,7 +115,7 @@ impl Moco {
         let head = head_widths(feature_dim, &config.head_hidden, config.projector_out);
         // Queries and keys: two forward passes of B images (the key pass keeps no graph, but
         // its maps exist while it runs).
-        Footprint { forward_images: 2 * batch_size, heads: vec![head.clone(), head] }
+        Footprint { extra_values: 0, forward_images: 2 * batch_size, heads: vec![head.clone(), head] }
     }
 
     fn loss(&mut self, model: &MocoModel, batch: &Batch, ctx: &mut StepCtx) -> Losses {
@@ -195,6 +195,11 @@ macro_rules! moco_version {
             }
             fn footprint(config: &$config, batch_size: usize, feature_dim: usize, _n_classes: usize) -> Footprint {
                 Moco::footprint(&config.0, batch_size, feature_dim)
+            }
+            fn extra_values(config: &$config, batch_size: usize, n_train: usize) -> usize {
+                // The queue, its shifted copy, and the [B, K] logits with their gradient.
+                let k = config.0.queue_size.min(n_train);
+                2 * k * config.0.projector_out + 2 * batch_size * k
             }
             fn new(config: $config, setup: &Setup) -> Result<(Self, MocoModel), String> {
                 let (moco, model) = Moco::new(config.0, setup);

@@ -2,6 +2,7 @@
 pub mod barlow_twins;
 pub mod byol;
 pub mod moco;
+pub mod npid;
 pub mod simclr;
 
 use super::Setup;

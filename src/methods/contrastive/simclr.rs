@@ -94,7 +94,7 @@ impl Method for Simclr {
 
     fn footprint(config: &SimclrConfig, batch_size: usize, feature_dim: usize, _n_classes: usize) -> Footprint {
         let hidden = if config.projector_hidden == 0 { feature_dim } else { config.projector_hidden };
-        Footprint { forward_images: 2 * batch_size, heads: vec![vec![feature_dim, hidden, config.projector_out]] }
+        Footprint { extra_values: 0, forward_images: 2 * batch_size, heads: vec![vec![feature_dim, hidden, config.projector_out]] }
     }
 
     fn new(mut config: SimclrConfig, setup: &Setup) -> Result<(Self, SimclrModel), String> {

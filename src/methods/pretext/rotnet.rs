@@ -96,7 +96,7 @@ impl Method for RotNet {
         let mut head = vec![feature_dim];
         head.extend(&config.head_hidden);
         head.push(4);
-        Footprint { forward_images: 4 * batch_size, heads: vec![head] }
+        Footprint { extra_values: 0, forward_images: 4 * batch_size, heads: vec![head] }
     }
 
     fn new(config: RotNetConfig, setup: &Setup) -> Result<(Self, RotNetModel), String> {

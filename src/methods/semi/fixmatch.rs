@@ -92,7 +92,7 @@ impl Method for FixMatch {
 
     fn footprint(config: &FixMatchConfig, batch_size: usize, feature_dim: usize, n_classes: usize) -> Footprint {
         // One forward over [labelled weak; unlabelled weak; unlabelled strong].
-        Footprint { forward_images: batch_size * (1 + 2 * config.mu), heads: vec![vec![feature_dim, n_classes]] }
+        Footprint { extra_values: 0, forward_images: batch_size * (1 + 2 * config.mu), heads: vec![vec![feature_dim, n_classes]] }
     }
 
     fn new(mut config: FixMatchConfig, setup: &Setup) -> Result<(Self, ClassifierModel), String> {

@@ -1,0 +1,192 @@
+//! NPID, instance discrimination: every training image is its own class, and a memory bank
+//! holds one feature per image as the "class weight" a non-parametric softmax compares with.
+//!
+//! [0] Wu, Xiong, Yu, Lin. "Unsupervised Feature Learning via Non-Parametric Instance
+//! Discrimination", CVPR 2018, arXiv:1805.01978: "P(i|v) = exp(v_iᵀv/τ) / Σ_j exp(v_jᵀv/τ)"
+//! with τ = 0.07 and the memory bank V updated with each image's new feature; NCE with m noise
+//! samples approximates the softmax when N is large (§3.2), and a proximal term
+//! λ‖v_i^(t) − v_i^(t−1)‖² steadies training (§3.3).
+//! [1] Wu, Efros, Yu. "Improving Generalization via Scalable Neighborhood Component Analysis",
+//! ECCV 2018, arXiv:1808.04699, keeps the same memory bank with the same proximal term.
+//!
+//! N is at most 60,000 here, so the full softmax (a `[B, N]` matrix) is the default and NCE
+//! an option. NCE's normalising constant Z is estimated from each batch's noise samples
+//! (Z ≈ N·mean exp(vᵀf/τ)) instead of being fixed after the first batch, so no host state
+//! is needed. The bank starts as the untrained network's features rather than at random (see
+//! `new`), since these runs are about one epoch long. The bank lives in the model ([`super::super::memory::MemoryBank`]), so
+//! checkpoints and "Resume on CPU" carry it.
+use super::super::memory::MemoryBank;
+use super::super::{Batch, BatchPlan, Family, Footprint, Losses, Method, MethodMeta, Setup, StepCtx};
+use crate::augment::SimclrViews;
+use crate::backbone::Backbone;
+use crate::eval::EMBED_CHUNK;
+use crate::heads::{Mlp, MAX_HEAD_WIDTH};
+use crate::limits::{in_range, in_range_f};
+use crate::loss::{cross_entropy, l2_normalize, nce};
+use crate::optim::{OptimConfig, OptimKind};
+use crate::rng::Rng;
+use burn::prelude::*;
+
+#[derive(Config, Debug)]
+pub struct NpidConfig {
+    /// τ of the non-parametric softmax (paper: 0.07). [0.001, 10].
+    #[config(default = 0.07)]
+    pub temperature: f64,
+    /// Feature size D of the bank (paper: 128). 1..=4096.
+    #[config(default = 64)]
+    pub feature_dim: usize,
+    /// Use NCE with `nce_negatives` noise samples instead of the full softmax over N.
+    #[config(default = false)]
+    pub nce: bool,
+    /// m, NCE's noise samples per step (paper: 4,096). 1..=65536.
+    #[config(default = 4096)]
+    pub nce_negatives: usize,
+    /// Momentum of the bank update v_i ← normalise(m·v_i + (1 − m)·f_i) (the authors' code:
+    /// 0.5). [0, 1).
+    #[config(default = 0.5)]
+    pub bank_momentum: f64,
+    /// λ of the proximal term λ‖f_i − v_i‖² (0 = off). [0, 100].
+    #[config(default = 0.5)]
+    pub proximal: f64,
+    /// The paper's augmentation: random resized crop, colour jitter, greyscale, flip.
+    #[config(default = "SimclrViews::default()")]
+    pub views: SimclrViews,
+}
+
+impl Default for NpidConfig {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Backbone, a linear head to D, and the memory bank `[N, D]`.
+#[derive(Module, Debug)]
+pub struct NpidModel {
+    pub backbone: Backbone,
+    pub head: Mlp,
+    pub bank: MemoryBank,
+}
+
+pub struct Npid {
+    config: NpidConfig,
+    /// This step's indices and features, written to the bank after the optimizer step.
+    pending: Option<(Tensor<1, Int>, Tensor<2>)>,
+}
+
+/// SGD, momentum 0.9, weight decay 5e-4, lr 0.03 ([0] §4).
+fn optimizer() -> OptimConfig {
+    OptimConfig { kind: OptimKind::Sgd, lr: 0.03, momentum: 0.9, nesterov: false, weight_decay: 5e-4, warmup: 0.0, cosine: true }
+}
+
+impl Method for Npid {
+    const META: MethodMeta = MethodMeta {
+        id: "npid",
+        family: Family::Contrastive,
+        name: "NPID (instance discrimination)",
+        paper: "Wu, Xiong, Yu, Lin. Unsupervised Feature Learning via Non-Parametric Instance Discrimination. CVPR 2018",
+        link: "https://arxiv.org/abs/1805.01978",
+        explanation: "Every training image is treated as a class of its own. A memory bank keeps one feature per image; \
+            the network's feature of an image must be most similar to that image's own entry in the bank, against every \
+            other image's entry (a softmax over all N images, with temperature 0.07), and the entry is then moved towards \
+            the new feature. Images that look alike end up close even though no label ever said so. Scaled here: \
+            64-dimensional features instead of 128, and the full softmax by default since N is at most 60,000.",
+        curves: &["total", "instance", "proximal"],
+        optimizer,
+    };
+    type Config = NpidConfig;
+    type Model = NpidModel;
+
+    fn check(config: &NpidConfig) -> Result<(), String> {
+        in_range_f("temperature", config.temperature, 1e-3, 10.0)?;
+        in_range("feature_dim", config.feature_dim, 1, MAX_HEAD_WIDTH)?;
+        in_range("nce_negatives", config.nce_negatives, 1, 65_536)?;
+        in_range_f("bank_momentum", config.bank_momentum, 0.0, 0.999)?;
+        in_range_f("proximal", config.proximal, 0.0, 100.0)?;
+        config.views.check()
+    }
+
+    fn footprint(config: &NpidConfig, batch_size: usize, feature_dim: usize, _n_classes: usize) -> Footprint {
+        Footprint { extra_values: 0, forward_images: batch_size, heads: vec![vec![feature_dim, config.feature_dim]] }
+    }
+
+    fn extra_values(config: &NpidConfig, batch_size: usize, n_train: usize) -> usize {
+        let compared = if config.nce { config.nce_negatives } else { n_train };
+        // The bank, and the [B, N or m] logits with their softmax and gradient.
+        n_train * config.feature_dim + 3 * batch_size * compared
+    }
+
+    fn new(mut config: NpidConfig, setup: &Setup) -> Result<(Self, NpidModel), String> {
+        if !setup.flip_invariant {
+            config.views.flip_p = 0.0;
+        }
+        let backbone = setup.backbone();
+        let head = Mlp::new(&[backbone.out_dim(), config.feature_dim], &setup.device);
+        // The paper starts from a random bank and trains 200 epochs; a run here may not see
+        // every image even once, and a random row would be a target no feature can reach. So
+        // the bank starts as the untrained network's features of every training image.
+        let (b, h) = (backbone.valid(), head.valid());
+        let n = setup.train_images.dims()[0];
+        let chunks: Vec<Tensor<2>> = (0..n)
+            .step_by(EMBED_CHUNK)
+            .map(|s| h.forward(b.forward(setup.train_images.clone().narrow(0, s, EMBED_CHUNK.min(n - s)))))
+            .collect();
+        let bank = MemoryBank::from_features(Tensor::cat(chunks, 0).autodiff()); // [N, D]
+        Ok((Npid { config, pending: None }, NpidModel { backbone, head, bank }))
+    }
+
+    fn batch_plan(&self, batch_size: usize) -> BatchPlan {
+        BatchPlan { labelled: 0, unlabelled: batch_size }
+    }
+
+    fn loss(&mut self, model: &NpidModel, batch: &Batch, ctx: &mut StepCtx) -> Losses {
+        let x = batch.unlabelled.clone().expect("NPID draws unlabelled images");
+        let view = self.config.views.view(x, ctx.rng);
+        let f = l2_normalize(model.head.forward(model.backbone.forward(ctx.to_model(view)))); // [B, D]
+        let index = Batch::index_tensor(&batch.unlabelled_index, ctx.device);
+        let own = model.bank.rows(index.clone()); // [B, D], v_i from the last visit
+        let tau = self.config.temperature;
+        let instance = if self.config.nce {
+            // NCE with m noise rows drawn uniformly from the bank.
+            let n = bank_rows(model);
+            let noise_index: Vec<usize> = (0..self.config.nce_negatives).map(|_| ctx.rng.below(n)).collect();
+            let noise = model.bank.rows(Batch::index_tensor(&noise_index, ctx.device)); // [m, D]
+            let positive = (f.clone() * own.clone()).sum_dim(1); // [B, 1]
+            nce(positive, f.clone().matmul(noise.transpose()), tau, n)
+        } else {
+            // Full softmax over the bank: logits [B, N], the target is the image's own row.
+            let logits = f.clone().matmul(model.bank.all().transpose()) / tau; // [B, N]
+            cross_entropy(logits, index.clone())
+        };
+        let proximal = (f.clone() - own).square().sum_dim(1).mean(); // ‖f_i − v_i‖², [1]
+        let total = instance.clone() + proximal.clone() * self.config.proximal;
+        self.pending = Some((index, f.detach()));
+        Losses::new(total).with("instance", instance).with("proximal", proximal)
+    }
+
+    fn after_step(&mut self, model: NpidModel, _ctx: &StepCtx) -> NpidModel {
+        match self.pending.take() {
+            Some((index, features)) => {
+                let bank = model.bank.update(index, features, self.config.bank_momentum);
+                NpidModel { bank, ..model }
+            }
+            None => model,
+        }
+    }
+
+    fn backbone(model: &NpidModel) -> &Backbone {
+        &model.backbone
+    }
+
+    fn embedding(model: &NpidModel, images: Tensor<4>) -> Option<Tensor<2>> {
+        Some(model.head.forward(model.backbone.forward(images)))
+    }
+
+    fn views(&self, images: Tensor<4>, rng: &mut Rng) -> Vec<(String, Tensor<4>)> {
+        vec![("view".into(), self.config.views.view(images, rng))]
+    }
+}
+
+/// N, the bank's rows.
+fn bank_rows(model: &NpidModel) -> usize {
+    model.bank.features.val().dims()[0]
+}
