@@ -138,7 +138,11 @@ pub trait Method: Sized + 'static {
     }
     /// Build the method and its model from a config that passed [`Method::check`].
     fn new(config: Self::Config, setup: &Setup) -> Result<(Self, Self::Model), String>;
-    fn batch_plan(&self, batch_size: usize) -> BatchPlan;
+    /// How many labelled and unlabelled images a step draws; self-supervised methods take
+    /// `batch_size` unlabelled images, the default.
+    fn batch_plan(&self, batch_size: usize) -> BatchPlan {
+        BatchPlan { labelled: 0, unlabelled: batch_size }
+    }
     fn loss(&mut self, model: &Self::Model, batch: &Batch, ctx: &mut StepCtx) -> Losses;
     /// After the optimizer step, on the updated model: move the EMA teacher, enqueue keys,
     /// update the memory bank or the centre. The state lives in the model, so it returns it.

@@ -11,14 +11,14 @@
 //! keeps the off-diagonal sum (D² − D terms) in proportion to the diagonal (D terms). Turning
 //! the off-diagonal term off is the collapse switch: every dimension then carries the same
 //! feature.
-use super::super::{Batch, BatchPlan, Family, Footprint, Losses, Method, MethodMeta, Setup, StepCtx};
+use super::super::{Batch, Family, Footprint, Losses, Method, MethodMeta, Setup, StepCtx};
 use super::{head_widths, Encoder};
 use crate::augment::SimclrViews;
 use crate::backbone::Backbone;
 use crate::heads::MAX_HEAD_WIDTH;
 use crate::limits::{in_range, in_range_f};
 use crate::loss::barlow_twins;
-use crate::optim::{OptimConfig, OptimKind};
+use crate::optim::OptimConfig;
 use crate::rng::Rng;
 use burn::prelude::*;
 
@@ -62,7 +62,7 @@ pub struct BarlowTwins {
 /// The paper trains with LARS (lr 0.2 for weights, batch 2,048); at batches of 64–128 SGD
 /// with momentum, as for SimCLR here, is the stable choice.
 fn optimizer() -> OptimConfig {
-    OptimConfig { kind: OptimKind::Sgd, lr: 0.05, momentum: 0.9, nesterov: false, weight_decay: 5e-4, warmup: 0.05, cosine: true }
+    super::small_batch_sgd()
 }
 
 impl Method for BarlowTwins {
@@ -100,10 +100,6 @@ impl Method for BarlowTwins {
         }
         let d = projector_width(&config, 4 * setup.width);
         Ok((BarlowTwins { config, correlation: None }, Encoder::new(setup, &[d, d], d)))
-    }
-
-    fn batch_plan(&self, batch_size: usize) -> BatchPlan {
-        BatchPlan { labelled: 0, unlabelled: batch_size }
     }
 
     fn loss(&mut self, model: &Encoder, batch: &Batch, ctx: &mut StepCtx) -> Losses {

@@ -10,14 +10,14 @@
 //! the predictor, or with τ = 0 (the target is the online network itself), the embedding
 //! collapses to a constant and the loss drops to 0 while kNN falls.
 use super::super::ema::{ema_update, frozen_copy, EmaSchedule};
-use super::super::{Batch, BatchPlan, Family, Footprint, Losses, Method, MethodMeta, Setup, StepCtx};
+use super::super::{Batch, Family, Footprint, Losses, Method, MethodMeta, Setup, StepCtx};
 use super::{head_widths, Encoder};
 use crate::augment::SimclrViews;
 use crate::backbone::Backbone;
 use crate::heads::{Mlp, MAX_HEAD_WIDTH};
 use crate::limits::in_range;
 use crate::loss::neg_cosine;
-use crate::optim::{OptimConfig, OptimKind};
+use crate::optim::OptimConfig;
 use crate::rng::Rng;
 use burn::prelude::*;
 
@@ -72,7 +72,7 @@ fn hidden_width(config: &ByolConfig, feature_dim: usize) -> usize {
 /// BYOL trains with LARS at lr 0.2·B/256 on batches of 4,096. At batches of 64–128 plain
 /// SGD with momentum, as for SimCLR here, is the stable choice.
 fn optimizer() -> OptimConfig {
-    OptimConfig { kind: OptimKind::Sgd, lr: 0.05, momentum: 0.9, nesterov: false, weight_decay: 5e-4, warmup: 0.05, cosine: true }
+    super::small_batch_sgd()
 }
 
 impl Method for Byol {
@@ -116,10 +116,6 @@ impl Method for Byol {
         let target = frozen_copy(Encoder::new(setup, &[h], config.projector_out), &online);
         let predictor = Mlp::new(&[config.projector_out, h, config.projector_out], &setup.device);
         Ok((Byol { config }, ByolModel { online, predictor, target }))
-    }
-
-    fn batch_plan(&self, batch_size: usize) -> BatchPlan {
-        BatchPlan { labelled: 0, unlabelled: batch_size }
     }
 
     fn loss(&mut self, model: &ByolModel, batch: &Batch, ctx: &mut StepCtx) -> Losses {

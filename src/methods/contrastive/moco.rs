@@ -18,7 +18,7 @@
 //! [`super::super::memory`]), so checkpoints and "Resume on CPU" carry them.
 use super::super::ema::{ema_update, frozen_copy, EmaSchedule};
 use super::super::memory::Queue;
-use super::super::{Batch, BatchPlan, Family, Footprint, Losses, Method, MethodMeta, Setup, StepCtx};
+use super::super::{Batch, Family, Footprint, Losses, Method, MethodMeta, Setup, StepCtx};
 use super::{head_widths, Encoder};
 use crate::augment::SimclrViews;
 use crate::backbone::Backbone;
@@ -204,9 +204,6 @@ macro_rules! moco_version {
             fn new(config: $config, setup: &Setup) -> Result<(Self, MocoModel), String> {
                 let (moco, model) = Moco::new(config.0, setup);
                 Ok(($method(moco), model))
-            }
-            fn batch_plan(&self, batch_size: usize) -> BatchPlan {
-                BatchPlan { labelled: 0, unlabelled: batch_size }
             }
             fn loss(&mut self, model: &MocoModel, batch: &Batch, ctx: &mut StepCtx) -> Losses {
                 self.0.loss(model, batch, ctx)

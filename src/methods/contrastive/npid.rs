@@ -16,7 +16,7 @@
 //! `new`), since these runs are about one epoch long. The bank lives in the model ([`super::super::memory::MemoryBank`]), so
 //! checkpoints and "Resume on CPU" carry it.
 use super::super::memory::MemoryBank;
-use super::super::{Batch, BatchPlan, Family, Footprint, Losses, Method, MethodMeta, Setup, StepCtx};
+use super::super::{Batch, Family, Footprint, Losses, Method, MethodMeta, Setup, StepCtx};
 use crate::augment::SimclrViews;
 use crate::backbone::Backbone;
 use crate::eval::EMBED_CHUNK;
@@ -132,10 +132,6 @@ impl Method for Npid {
             .collect();
         let bank = MemoryBank::from_features(Tensor::cat(chunks, 0).autodiff()); // [N, D]
         Ok((Npid { config, pending: None }, NpidModel { backbone, head, bank }))
-    }
-
-    fn batch_plan(&self, batch_size: usize) -> BatchPlan {
-        BatchPlan { labelled: 0, unlabelled: batch_size }
     }
 
     fn loss(&mut self, model: &NpidModel, batch: &Batch, ctx: &mut StepCtx) -> Losses {

@@ -5,7 +5,7 @@
 //! ConvNets to recognize the 2d rotation that is applied to the image that it gets as input."
 //! As in the paper, all four rotations of every image go into the same batch (§3.2: this
 //! "results in a significant improvement").
-use super::super::{Family, MethodMeta, accuracy, Batch, BatchPlan, Footprint, Losses, Method, Setup, StepCtx};
+use super::super::{Family, MethodMeta, accuracy, Batch, Footprint, Losses, Method, Setup, StepCtx};
 use crate::heads::MAX_HEAD_WIDTH;
 use crate::limits::in_range;
 use crate::augment::{self, ops::rot90};
@@ -109,10 +109,6 @@ impl Method for RotNet {
         widths.push(4);
         let head = Mlp::new(&widths, &setup.device);
         Ok((RotNet { config, flip: setup.flip_invariant }, RotNetModel { backbone, head }))
-    }
-
-    fn batch_plan(&self, batch_size: usize) -> BatchPlan {
-        BatchPlan { labelled: 0, unlabelled: batch_size }
     }
 
     fn loss(&mut self, model: &RotNetModel, batch: &Batch, ctx: &mut StepCtx) -> Losses {
