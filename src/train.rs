@@ -48,6 +48,19 @@ impl std::fmt::Display for SessionError {
 }
 impl std::error::Error for SessionError {}
 
+impl SessionError {
+    /// The kind, as it crosses to JavaScript: `nan`, `config`, `device`, `checkpoint`. The
+    /// page decides what to do by kind, never by reading the message.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            SessionError::NonFinite { .. } => "nan",
+            SessionError::Config(_) => "config",
+            SessionError::Device(_) => "device",
+            SessionError::Checkpoint(_) => "checkpoint",
+        }
+    }
+}
+
 /// Backbone and classifier in evaluation mode (BatchNorm on running statistics).
 pub struct EvalModel {
     pub backbone: Backbone,

@@ -11,7 +11,7 @@
 use crate::config::RunConfig;
 use crate::data::pack::Pack;
 use crate::methods::ALL_METHODS;
-use crate::train::{Clock, Session};
+use crate::train::{Clock, Session, SessionError};
 use burn::prelude::*;
 use burn::tensor::wgpu::wgpu;
 use js_sys::{Float32Array, Promise, Uint8Array};
@@ -43,6 +43,14 @@ fn to_js<T: Serialize + ?Sized>(value: &T) -> Result<JsValue, JsError> {
 
 fn js_error(e: impl std::fmt::Display) -> JsValue {
     JsError::new(&e.to_string()).into()
+}
+
+/// A [`SessionError`] as a JS `Error` whose `kind` property names it (`nan`, `config`,
+/// `device`, `checkpoint`), so the worker acts on the kind and shows the message as it is.
+fn session_error(e: SessionError) -> JsValue {
+    let error = js_sys::Error::new(&e.to_string());
+    let _ = js_sys::Reflect::set(&error, &"kind".into(), &e.kind().into());
+    error.into()
 }
 
 /// Every registered method with its family, paper, explanation and default parameters.
@@ -183,7 +191,7 @@ impl WebSession {
         let inner = self.inner.clone();
         future_to_promise(async move {
             let mut s = inner.try_borrow_mut().map_err(|_| js_error("the session is busy"))?;
-            let report = s.step().await.map_err(js_error)?;
+            let report = s.step().await.map_err(session_error)?;
             Ok(to_js(&report.to_json())?)
         })
     }
@@ -193,7 +201,7 @@ impl WebSession {
         let inner = self.inner.clone();
         future_to_promise(async move {
             let mut s = inner.try_borrow_mut().map_err(|_| js_error("the session is busy"))?;
-            let layers = s.measure_random_init().await.map_err(js_error)?;
+            let layers = s.measure_random_init().await.map_err(session_error)?;
             Ok(to_js(&serde_json::json!({"layers": layers.names, "accuracy": layers.accuracy}))?)
         })
     }
@@ -203,7 +211,7 @@ impl WebSession {
         let inner = self.inner.clone();
         future_to_promise(async move {
             let mut s = inner.try_borrow_mut().map_err(|_| js_error("the session is busy"))?;
-            let report = s.evaluate().await.map_err(js_error)?;
+            let report = s.evaluate().await.map_err(session_error)?;
             Ok(to_js(&report)?)
         })
     }
@@ -214,7 +222,7 @@ impl WebSession {
         let inner = self.inner.clone();
         future_to_promise(async move {
             let mut s = inner.try_borrow_mut().map_err(|_| js_error("the session is busy"))?;
-            let found = s.neighbours_of_test(index, k).await.map_err(js_error)?;
+            let found = s.neighbours_of_test(index, k).await.map_err(session_error)?;
             Ok(to_js(&found)?)
         })
     }
@@ -231,7 +239,7 @@ impl WebSession {
             }
             let mut s = inner.try_borrow_mut().map_err(|_| js_error("the session is busy"))?;
             let image = Tensor::from_data(TensorData::new(pixels, [1, c, h, w]), s.device());
-            let found = s.neighbours_of_image(image, k).await.map_err(js_error)?;
+            let found = s.neighbours_of_image(image, k).await.map_err(session_error)?;
             Ok(to_js(&found)?)
         })
     }
@@ -242,7 +250,7 @@ impl WebSession {
         let inner = self.inner.clone();
         future_to_promise(async move {
             let s = inner.try_borrow().map_err(|_| js_error("the session is busy"))?;
-            let matrices = s.matrices().await.map_err(js_error)?;
+            let matrices = s.matrices().await.map_err(session_error)?;
             Ok(to_js(&matrices)?)
         })
     }
@@ -259,7 +267,7 @@ impl WebSession {
             let mut pixels = Vec::new();
             for (name, t) in views {
                 let [n, c, h, w] = t.dims();
-                pixels.extend(crate::train::read_f32(t.clamp(0.0, 1.0)).await.map_err(js_error)?);
+                pixels.extend(crate::train::read_f32(t.clamp(0.0, 1.0)).await.map_err(session_error)?);
                 blocks.push(PixelBlock { name, n, channels: c, height: h, width: w });
             }
             let out = js_sys::Object::new();
@@ -275,7 +283,7 @@ impl WebSession {
         let inner = self.inner.clone();
         future_to_promise(async move {
             let s = inner.try_borrow().map_err(|_| js_error("the session is busy"))?;
-            let state = s.export_state().await.map_err(js_error)?;
+            let state = s.export_state().await.map_err(session_error)?;
             let tensors = js_sys::Array::new();
             for t in &state {
                 tensors.push(&Float32Array::from(t.as_slice()));

@@ -185,17 +185,24 @@ async function evaluate(s: WebSession) {
   post({ type: 'eval', step: r.step, knn: r.knn_acc, testAcc: r.test_acc ?? null, pretextAcc: r.pretext_acc ?? null, embeddingStd: r.embedding_std ?? null, effectiveRank: r.effective_rank ?? null, embeddingDim: r.embedding_dim });
 }
 
+/** The kind a Rust `SessionError` carries across (`nan`, `config`, `device`, `checkpoint`). */
+function errorKind(e: unknown): string | null {
+  const kind = typeof e === 'object' && e !== null ? (e as { kind?: unknown }).kind : undefined;
+  return typeof kind === 'string' ? kind : null;
+}
+
 /** A step failed: name the cause, keep what can be kept, and stop the loop. */
 function fail(e: unknown, step: number) {
   const lost = deviceLostSafe();
   const text = message(e);
-  if (lost || isTrap(e) || (spec?.backend === 'webgpu' && /device|lost|Invalid|buffer/i.test(text))) {
+  const kind = errorKind(e);
+  if (lost || isTrap(e) || (spec?.backend === 'webgpu' && kind === 'device')) {
     post({ type: 'deviceLost', step, message: lost ? `the GPU device was lost (${lost})` : `the WebGPU device stopped working (${rootCause(text)})`, snapshot });
     state = 'failed';
     session = null; // the module may be unusable: the page replaces this worker
     return;
   }
-  if (/NaN or infinite/.test(text)) {
+  if (kind === 'nan') {
     post({ type: 'error', kind: 'nan', step, message: text });
     setState('paused');
     return;
