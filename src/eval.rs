@@ -12,6 +12,9 @@ use burn::prelude::*;
 
 /// Queries per chunk when comparing against the bank; bounds the `[Q, N]` similarity block.
 const QUERY_CHUNK: usize = 256;
+/// Widest embedding whose effective rank is computed: beyond it the host's Jacobi sweeps
+/// would take seconds.
+pub const MAX_RANK_DIM: usize = 512;
 /// Images per forward pass when embedding a split.
 pub const EMBED_CHUNK: usize = 500;
 
@@ -150,10 +153,9 @@ pub fn collapse_stats(z: Tensor<2>) -> (Tensor<1>, Tensor<2>) {
 /// exp of the entropy of its normalised singular values (Roy & Vetterli, "The effective rank:
 /// a measure of effective dimensionality", EUSIPCO 2007; RankMe, Garrido et al. 2023, uses it
 /// for self-supervised embeddings). 1 for a collapsed embedding, D for a perfectly spread one.
-/// Computed on the host with cyclic Jacobi rotations; `None` above 512 dimensions, where that
-/// would take seconds.
+/// Computed on the host with cyclic Jacobi rotations; `None` above [`MAX_RANK_DIM`].
 pub fn effective_rank(cov: &[f32], d: usize) -> Option<f64> {
-    if d == 0 || d > 512 || cov.len() != d * d {
+    if d == 0 || d > MAX_RANK_DIM || cov.len() != d * d {
         return None;
     }
     let mut a: Vec<f64> = cov.iter().map(|&v| v as f64).collect();

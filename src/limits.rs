@@ -127,11 +127,11 @@ pub fn check_config(config: &RunConfig) -> Result<(), String> {
 pub fn estimate(config: &RunConfig, data: &DataShape) -> Result<MemoryEstimate, String> {
     config.validate()?;
     let kind = config.method_kind()?;
-    let n_train = config.train_limit.map_or(data.n_train, |l| l.min(data.n_train));
+    let used = |n: usize, limit: Option<usize>| limit.map_or(n, |l| l.min(n));
+    let (n_train, n_test) = (used(data.n_train, config.train_limit), used(data.n_test, config.test_limit));
     let footprint = kind.footprint(&config.params, config.batch_size, feature_dim(config.width), data.n_classes, n_train)?;
-    let used = |n: usize, limit: Option<usize>| limit.map_or(n, |l| l.min(n)) as u64;
     let image = (data.channels * data.height * data.width) as u64;
-    let dataset_bytes = 4 * image * (used(data.n_train, config.train_limit) + used(data.n_test, config.test_limit));
+    let dataset_bytes = 4 * image * (n_train + n_test) as u64;
 
     let parameters = config.backbone.num_params(data.channels, config.width) + footprint.heads.iter().map(|h| head_params(h)).sum::<usize>();
     let model_bytes = 4 * parameters as u64 * (1 + optimizer_slots(config)?);

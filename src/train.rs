@@ -521,7 +521,8 @@ impl Session {
         let embedding_std = it.next().unwrap_or(f64::NAN);
         let test_acc = has_classifier.then(|| it.next()).flatten();
         let pretext_acc = has_pretext.then(|| it.next()).flatten();
-        let effective_rank = if dim <= 512 { eval::effective_rank(&read_f32(covariance.reshape([-1])).await?, dim) } else { None };
+        // Read the covariance only when its rank will be computed.
+        let effective_rank = if dim <= eval::MAX_RANK_DIM { eval::effective_rank(&read_f32(covariance.reshape([-1])).await?, dim) } else { None };
         Ok(EvalReport { kind: "eval".into(), step: self.step, knn_acc, test_acc, pretext_acc, embedding_std, effective_rank, embedding_dim: dim })
     }
 

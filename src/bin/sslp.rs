@@ -113,6 +113,14 @@ const TRAIN_KEYS: [&str; 24] = [
     "probe-epochs", "lr", "resume", "checkpoint-every",
 ];
 
+/// `--lr`: the run's optimizer (the method's, or --optimizer's) at another peak learning rate.
+fn apply_lr(c: &mut RunConfig, a: &Args) -> Result<(), String> {
+    if let Some(lr) = a.num::<f64>("lr")? {
+        c.optimizer = Some(OptimConfig { lr, ..c.optimizer()? });
+    }
+    Ok(())
+}
+
 fn run_config(a: &Args) -> Result<RunConfig, String> {
     let mut c = match a.get("config") {
         Some(path) => {
@@ -136,10 +144,7 @@ fn run_config(a: &Args) -> Result<RunConfig, String> {
     if let Some(v) = a.get("optimizer") {
         c.optimizer = Some(serde_json::from_str(v).map_err(|e| format!("--optimizer: {e}"))?);
     }
-    if let Some(lr) = a.num::<f64>("lr")? {
-        // The method's optimizer (or --optimizer's) at another peak learning rate.
-        c.optimizer = Some(OptimConfig { lr, ..c.optimizer()? });
-    }
+    apply_lr(&mut c, a)?;
     macro_rules! set {
         ($key:literal, $field:expr) => {
             if let Some(v) = a.num($key)? {
@@ -265,9 +270,7 @@ fn train(a: &Args) -> Result<(), String> {
     let config = match &resume {
         Some(checkpoint) => {
             let mut c = checkpoint.state.config.clone();
-            if let Some(lr) = a.num::<f64>("lr")? {
-                c.optimizer = Some(OptimConfig { lr, ..c.optimizer()? });
-            }
+            apply_lr(&mut c, a)?;
             c.validate()?;
             c
         }

@@ -272,20 +272,23 @@ fn default_params_of<M: Method>() -> serde_json::Value {
     serde_json::to_value(M::Config::default()).expect("configs serialise")
 }
 
-fn footprint_of<M: Method>(params: &serde_json::Value, batch_size: usize, feature_dim: usize, n_classes: usize, n_train: usize) -> Result<Footprint, String> {
+/// The method's config from JSON parameters, with its ranges checked.
+fn checked_config<M: Method>(params: &serde_json::Value) -> Result<M::Config, String> {
     let id = M::META.id;
     let config: M::Config = parse_config(id, params)?;
     M::check(&config).map_err(|e| format!("{id} {e}"))?;
+    Ok(config)
+}
+
+fn footprint_of<M: Method>(params: &serde_json::Value, batch_size: usize, feature_dim: usize, n_classes: usize, n_train: usize) -> Result<Footprint, String> {
+    let config = checked_config::<M>(params)?;
     let mut footprint = M::footprint(&config, batch_size, feature_dim, n_classes);
     footprint.extra_values = M::extra_values(&config, batch_size, n_train);
     Ok(footprint)
 }
 
 fn build_of<M: Method>(params: &serde_json::Value, setup: &Setup, optim: &OptimConfig) -> Result<Box<dyn Runner>, String> {
-    let id = M::META.id;
-    let config: M::Config = parse_config(id, params)?;
-    M::check(&config).map_err(|e| format!("{id} {e}"))?;
-    let (method, model) = M::new(config, setup)?;
+    let (method, model) = M::new(checked_config::<M>(params)?, setup)?;
     Ok(Box::new(Trainer::new(method, model, optim)))
 }
 

@@ -18,7 +18,6 @@ use crate::backbone::Backbone;
 use crate::heads::MAX_HEAD_WIDTH;
 use crate::limits::{in_range, in_range_f};
 use crate::loss::barlow_twins;
-use crate::optim::OptimConfig;
 use crate::rng::Rng;
 use burn::prelude::*;
 
@@ -59,12 +58,6 @@ pub struct BarlowTwins {
     correlation: Option<Tensor<2>>,
 }
 
-/// The paper trains with LARS (lr 0.2 for weights, batch 2,048); at batches of 64–128 SGD
-/// with momentum, as for SimCLR here, is the stable choice.
-fn optimizer() -> OptimConfig {
-    super::small_batch_sgd()
-}
-
 impl Method for BarlowTwins {
     const META: MethodMeta = MethodMeta {
         id: "barlow-twins",
@@ -78,7 +71,9 @@ impl Method for BarlowTwins {
             No negatives and no momentum network. Scaled here: an embedding of twice the backbone's width instead of \
             8,192, with the off-diagonal weight λ = 1/D.",
         curves: &["total", "on_diagonal", "off_diagonal"],
-        optimizer,
+        // The paper trains with LARS (lr 0.2 for weights, batch 2,048); at batches of 64–128 SGD
+        // with momentum, as for SimCLR here, is the stable choice.
+        optimizer: super::small_batch_sgd,
     };
     type Config = BarlowTwinsConfig;
     type Model = Encoder;
@@ -131,6 +126,6 @@ impl Method for BarlowTwins {
     }
 
     fn views(&self, images: Tensor<4>, rng: &mut Rng) -> Vec<(String, Tensor<4>)> {
-        vec![("view 1".into(), self.config.views.view(images.clone(), rng)), ("view 2".into(), self.config.views.view(images, rng))]
+        super::two_views(&self.config.views, images, rng)
     }
 }

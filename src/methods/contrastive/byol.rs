@@ -17,7 +17,6 @@ use crate::backbone::Backbone;
 use crate::heads::{Mlp, MAX_HEAD_WIDTH};
 use crate::limits::in_range;
 use crate::loss::neg_cosine;
-use crate::optim::OptimConfig;
 use crate::rng::Rng;
 use burn::prelude::*;
 
@@ -69,12 +68,6 @@ fn hidden_width(config: &ByolConfig, feature_dim: usize) -> usize {
     }
 }
 
-/// BYOL trains with LARS at lr 0.2·B/256 on batches of 4,096. At batches of 64–128 plain
-/// SGD with momentum, as for SimCLR here, is the stable choice.
-fn optimizer() -> OptimConfig {
-    super::small_batch_sgd()
-}
-
 impl Method for Byol {
     const META: MethodMeta = MethodMeta {
         id: "byol",
@@ -88,7 +81,9 @@ impl Method for Byol {
             happening. Turn off the predictor, or set the target momentum to 0, and watch the embedding collapse. Scaled \
             here: target momentum from 0.99 (paper 0.996) to 1, hidden width twice the backbone's.",
         curves: &["total"],
-        optimizer,
+        // BYOL trains with LARS at lr 0.2·B/256 on batches of 4,096. At batches of 64–128 plain
+        // SGD with momentum, as for SimCLR here, is the stable choice.
+        optimizer: super::small_batch_sgd,
     };
     type Config = ByolConfig;
     type Model = ByolModel;
@@ -149,6 +144,6 @@ impl Method for Byol {
     }
 
     fn views(&self, images: Tensor<4>, rng: &mut Rng) -> Vec<(String, Tensor<4>)> {
-        vec![("view 1".into(), self.config.views.view(images.clone(), rng)), ("view 2".into(), self.config.views.view(images, rng))]
+        super::two_views(&self.config.views, images, rng)
     }
 }

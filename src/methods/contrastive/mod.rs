@@ -7,7 +7,9 @@ pub mod simclr;
 
 use super::Setup;
 use crate::backbone::Backbone;
+use crate::augment::SimclrViews;
 use crate::heads::Mlp;
+use crate::rng::Rng;
 use crate::optim::{OptimConfig, OptimKind};
 use burn::prelude::*;
 
@@ -38,6 +40,11 @@ impl Encoder {
     pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
         self.projector.forward(self.backbone.forward(x))
     }
+}
+
+/// Two independent views of `images`, named for the page's preview (SimCLR, BYOL, Barlow Twins).
+pub fn two_views(views: &SimclrViews, images: Tensor<4>, rng: &mut Rng) -> Vec<(String, Tensor<4>)> {
+    vec![("view 1".into(), views.view(images.clone(), rng)), ("view 2".into(), views.view(images, rng))]
 }
 
 /// The head's widths for the memory estimate: backbone features, hidden layers, output.

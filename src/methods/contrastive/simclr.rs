@@ -12,7 +12,6 @@ use crate::backbone::Backbone;
 use crate::heads::Mlp;
 use crate::loss::{l2_normalize, nt_xent};
 use crate::rng::Rng;
-use crate::optim::OptimConfig;
 use burn::prelude::*;
 
 #[derive(Config, Debug)]
@@ -48,13 +47,6 @@ pub struct Simclr {
     config: SimclrConfig,
 }
 
-/// SimCLR trains with LARS (lr 0.3·B/256, wd 1e-6) on batches of 256–8192. At our batch of
-/// 64, LARS (lr 0.3) measured 75.0 % kNN against 77.2 % for plain SGD with momentum (lr 0.05,
-/// wd 5e-4) after 300 steps, so SGD is the default and LARS a choice.
-fn paper_optimizer() -> OptimConfig {
-    super::small_batch_sgd()
-}
-
 impl Method for Simclr {
     const META: MethodMeta = MethodMeta {
         id: "simclr",
@@ -67,7 +59,10 @@ impl Method for Simclr {
                     every other image in the batch. The temperature sets how hard the negatives are weighted. After training \
                     the head is dropped and the backbone's features are used.",
         curves: &["total", "positive_sim", "negative_sim"],
-        optimizer: paper_optimizer,
+        // SimCLR trains with LARS (lr 0.3·B/256, wd 1e-6) on batches of 256–8192. At our batch of
+        // 64, LARS (lr 0.3) measured 75.0 % kNN against 77.2 % for plain SGD with momentum (lr 0.05,
+        // wd 5e-4) after 300 steps, so SGD is the default and LARS a choice.
+        optimizer: super::small_batch_sgd,
     };
 
 
@@ -128,9 +123,6 @@ impl Method for Simclr {
     }
 
     fn views(&self, images: Tensor<4>, rng: &mut Rng) -> Vec<(String, Tensor<4>)> {
-        vec![
-            ("view 1".into(), self.config.views.view(images.clone(), rng)),
-            ("view 2".into(), self.config.views.view(images, rng)),
-        ]
+        super::two_views(&self.config.views, images, rng)
     }
 }
