@@ -2,8 +2,8 @@
 //! and saved runs all map to it). Method hyper-parameters travel in `params`, overriding the
 //! method's own defaults; the optimizer defaults to the method's paper choice.
 use crate::backbone::BackboneKind;
-use crate::methods::MethodKind;
-use crate::limits::{in_range, in_range_f};
+use crate::registry::MethodKind;
+use crate::bounds::{in_range, in_range_f};
 use crate::optim::OptimConfig;
 use serde::{Deserialize, Serialize};
 

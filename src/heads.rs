@@ -26,12 +26,16 @@ impl Mlp {
 
     pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
         let last = self.linears.len() - 1;
+        self.linears[last].forward(self.forward_hidden(x, last))
+    }
+
+    /// The activations after the first `layers` hidden layers (each Linear → BatchNorm →
+    /// ReLU): SimCLR v2 fine-tunes from the projection head's first layer.
+    pub fn forward_hidden(&self, x: Tensor<2>, layers: usize) -> Tensor<2> {
+        assert!(layers < self.linears.len(), "an MLP of {} layers has {} hidden ones", self.linears.len(), self.linears.len() - 1);
         let mut x = x;
-        for (i, linear) in self.linears.iter().enumerate() {
-            x = linear.forward(x);
-            if i < last {
-                x = relu(self.norms[i].forward(x));
-            }
+        for (linear, norm) in self.linears.iter().zip(&self.norms).take(layers) {
+            x = relu(norm.forward(linear.forward(x)));
         }
         x
     }

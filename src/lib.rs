@@ -2,6 +2,7 @@
 //! browser on WebGPU and natively, with Burn. See ARCHITECTURE.md in shared/ for the layout.
 pub mod augment;
 pub mod backbone;
+pub mod bounds;
 pub mod checkpoint;
 pub mod config;
 pub mod data;
@@ -13,11 +14,13 @@ pub mod limits;
 pub mod loss;
 pub mod methods;
 pub mod optim;
+pub mod registry;
 pub mod report;
 pub mod rng;
-pub mod train;
+pub mod session;
+pub mod trainer;
 #[cfg(all(target_family = "wasm", feature = "wgpu"))]
 pub mod web;
 
 pub use config::RunConfig;
-pub use train::{Session, SessionError};
+pub use session::{Session, SessionError};

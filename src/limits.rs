@@ -43,18 +43,6 @@ pub struct DataShape {
     pub n_test: usize,
 }
 
-/// How one step of a method uses the network, from its config alone.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Footprint {
-    /// Images through the backbone per step (SimCLR: both views; RotNet: four rotations).
-    pub forward_images: usize,
-    /// Each head's widths, input first, as given to [`crate::heads::Mlp::new`].
-    pub heads: Vec<Vec<usize>>,
-    /// Values a step holds besides feature maps: a memory bank or queue in the model, and
-    /// similarity matrices against it (NPID's `[B, N]` logits and their gradient).
-    pub extra_values: usize,
-}
-
 /// Bytes a run needs, by part.
 #[derive(Clone, Debug, PartialEq)]
 pub struct MemoryEstimate {
@@ -190,24 +178,6 @@ pub fn check_run(config: &RunConfig, data: &DataShape, budget: u64) -> Result<Me
         ));
     }
     Ok(e)
-}
-
-/// A range check with the message every setting uses: "`name` = v must be in lo..=hi".
-pub fn in_range<T: PartialOrd + std::fmt::Display + Copy>(name: &str, value: T, lo: T, hi: T) -> Result<(), String> {
-    if value >= lo && value <= hi {
-        Ok(())
-    } else {
-        Err(format!("{name} = {value} must be in {lo}..={hi}"))
-    }
-}
-
-/// [`in_range`] for floats, which also refuses NaN and infinities.
-pub fn in_range_f(name: &str, value: f64, lo: f64, hi: f64) -> Result<(), String> {
-    if value.is_finite() && value >= lo && value <= hi {
-        Ok(())
-    } else {
-        Err(format!("{name} = {value} must be a number in [{lo}, {hi}]"))
-    }
 }
 
 #[cfg(test)]

@@ -4,11 +4,39 @@
 //! loss never produces text that `JSON.parse` rejects.
 use serde::{Deserialize, Serialize};
 
+/// How a reported number reads: a loss (lower is better, any scale), a ratio (a similarity
+/// in [-1, 1], a mask rate in [0, 1]), or an accuracy in [0, 1]. The page plots losses on one
+/// chart and ratios and accuracies on another.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Tag {
+    Loss,
+    Ratio,
+    Accuracy,
+}
+
+/// A curve a method reports, as the registry lists it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CurveInfo {
+    pub name: String,
+    pub tag: Tag,
+}
+
+/// A named, tagged number from an evaluation.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Metric {
+    pub name: String,
+    pub tag: Tag,
+    pub value: f64,
+}
+
 /// One training step: every loss term by name, the learning rate and the throughput.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct StepReport {
     pub kind: &'static str, // "step"
     pub step: usize,
+    /// The stage the step belongs to (`train` for single-stage methods).
+    pub stage: String,
     /// Loss terms and diagnostics in a stable order (`total` first).
     pub terms: Vec<(String, f64)>,
     pub lr: f64,
@@ -24,6 +52,7 @@ impl StepReport {
         let mut m = serde_json::Map::new();
         m.insert("kind".into(), "step".into());
         m.insert("step".into(), self.step.into());
+        m.insert("stage".into(), self.stage.clone().into());
         for (name, v) in &self.terms {
             m.insert(name.clone(), finite(*v));
         }
@@ -59,6 +88,10 @@ pub struct EvalReport {
     pub effective_rank: Option<f64>,
     /// D, the embedding's width: a spread embedding has std ≈ 1/√D and rank up to D.
     pub embedding_dim: usize,
+    /// The stage the run is in.
+    pub stage: String,
+    /// The method's own numbers ([`crate::methods::Method::eval_metrics`]), each tagged.
+    pub metrics: Vec<Metric>,
 }
 
 /// kNN accuracy of one backbone stage, trained and untrained.
@@ -96,6 +129,8 @@ pub struct Summary {
     pub effective_rank: Option<f64>,
     pub final_loss: Option<f64>,
     pub images_per_s: f64,
+    /// The final evaluation's method-specific numbers (SimCLR v2's fine-tuned teacher).
+    pub metrics: Vec<Metric>,
 }
 
 /// A method's diagnostic matrix (Barlow Twins' cross-correlation), row-major.
@@ -124,7 +159,10 @@ pub struct MethodInfo {
     pub paper: String,
     pub link: String,
     pub explanation: String,
-    pub loss_terms: Vec<String>,
+    /// Whether runs draw a labelled subset.
+    pub uses_labels: bool,
+    /// The curves its steps report, each tagged (`total` first).
+    pub curves: Vec<CurveInfo>,
     pub defaults: serde_json::Value,
     pub optimizer: serde_json::Value,
 }

@@ -8,7 +8,7 @@ use ssl_playground::checkpoint::Checkpoint;
 use ssl_playground::config::RunConfig;
 use ssl_playground::data::pack::{Pack, Split, MAGIC};
 use ssl_playground::limits::{self, DataShape};
-use ssl_playground::methods::ALL_METHODS;
+use ssl_playground::registry::ALL_METHODS;
 use ssl_playground::rng::Rng;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -2,7 +2,7 @@
 mod common;
 use burn::prelude::*;
 use common::{close, cpu, floats};
-use ssl_playground::loss::{barlow_twins, cross_entropy, entropy, info_nce, masked_cross_entropy, nce, neg_cosine, nt_xent};
+use ssl_playground::loss::{barlow_twins, cross_entropy, distillation_cross_entropy, entropy, info_nce, masked_cross_entropy, nce, neg_cosine, nt_xent};
 
 #[test]
 fn nt_xent_two_pairs_by_hand() {
@@ -115,4 +115,23 @@ fn nce_by_hand() {
     let noise = Tensor::<2>::from_floats([[0.0, 3f32.ln()]], &d);
     let loss = floats(nce(positive, noise, 1.0, 4))[0];
     assert!(close(loss, 1.881_371_6, 1e-5), "{loss}");
+}
+
+#[test]
+fn distillation_cross_entropy_by_hand() {
+    // τ = 1. Row 1: teacher (0, 0) → P_T = (½, ½); student (0, ln 3) → P_S = (¼, ¾):
+    //   −(½ ln ¼ + ½ ln ¾) = 0.8369882. Row 2: both (0, 0): ln 2 = 0.6931472. Mean 0.7650677.
+    let d = cpu();
+    let ln3 = 3f32.ln();
+    let teacher = Tensor::<2>::from_floats([[0.0, 0.0], [0.0, 0.0]], &d);
+    let student = Tensor::<2>::from_floats([[0.0, ln3], [0.0, 0.0]], &d);
+    let loss = floats(distillation_cross_entropy(student, teacher, 1.0))[0];
+    assert!(close(loss, 0.765_067_7, 1e-5), "{loss}");
+    // τ = 2 divides every logit by 2. Teacher (2 ln 3, 0) → P_T = (¾, ¼). Row 1: student
+    // (0, 0) → ln 2 = 0.6931472. Row 2: student (0, 2 ln 3) → P_S = (¼, ¾):
+    //   −(¾ ln ¼ + ¼ ln ¾) = 1.1116416. Mean 0.9023944.
+    let teacher = Tensor::<2>::from_floats([[2.0 * ln3, 0.0], [2.0 * ln3, 0.0]], &d);
+    let student = Tensor::<2>::from_floats([[0.0, 0.0], [0.0, 2.0 * ln3]], &d);
+    let loss = floats(distillation_cross_entropy(student, teacher, 2.0))[0];
+    assert!(close(loss, 0.902_394_4, 1e-5), "{loss}");
 }

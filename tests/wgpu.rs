@@ -6,7 +6,7 @@ mod common;
 use common::{cpu, pack};
 use ssl_playground::device::native_device;
 use ssl_playground::exec::block_on;
-use ssl_playground::train::native_clock;
+use ssl_playground::session::native_clock;
 use ssl_playground::{RunConfig, Session};
 
 #[test]

@@ -78,7 +78,7 @@ impl SimclrViews {
             ("saturation", self.saturation, 1.0),
             ("hue", self.hue, 0.5),
         ] {
-            crate::limits::in_range_f(&format!("views.{name}"), value as f64, 0.0, max)?;
+            crate::bounds::in_range_f(&format!("views.{name}"), value as f64, 0.0, max)?;
         }
         Ok(())
     }
@@ -195,8 +195,8 @@ impl RandAugment {
     /// RandAugment's N in 0..=10 (FixMatch: 2; more than ten random ops leaves nothing of
     /// the image), Cutout's side in [0, 1] of the image.
     pub fn check(&self) -> Result<(), String> {
-        crate::limits::in_range("strong.n_ops", self.n_ops, 0, 10)?;
-        crate::limits::in_range_f("strong.cutout", self.cutout as f64, 0.0, 1.0)
+        crate::bounds::in_range("strong.n_ops", self.n_ops, 0, 10)?;
+        crate::bounds::in_range_f("strong.cutout", self.cutout as f64, 0.0, 1.0)
     }
 
     /// The strong view of every image in `x`.

@@ -9,9 +9,9 @@
 use ssl_playground::data::{self, pack, Pack};
 use ssl_playground::device::native_device;
 use ssl_playground::exec::block_on;
-use ssl_playground::methods::{MethodKind, ALL_METHODS};
+use ssl_playground::registry::{MethodKind, ALL_METHODS};
 use ssl_playground::report::{finite, Summary};
-use ssl_playground::train::native_clock;
+use ssl_playground::session::native_clock;
 use ssl_playground::checkpoint::Checkpoint;
 use ssl_playground::optim::OptimConfig;
 use ssl_playground::{RunConfig, Session, SessionError};
@@ -171,12 +171,12 @@ fn run_config(a: &Args) -> Result<RunConfig, String> {
 }
 
 /// A one-line progress bar on stderr: step, ETA, images/s, current loss.
-fn progress(step: usize, total: usize, elapsed: f64, images_per_s: f64, loss: f64) {
+fn progress(step: usize, total: usize, stage: &str, elapsed: f64, images_per_s: f64, loss: f64) {
     const WIDTH: usize = 30;
     let done = WIDTH * step / total.max(1);
     let eta = elapsed / step.max(1) as f64 * (total - step) as f64;
     eprint!(
-        "\r[{}{}] {step}/{total}  ETA {:>4.0}s  {images_per_s:>7.1} img/s  loss {loss:.4}   ",
+        "\r[{}{}] {step}/{total} {stage}  ETA {:>4.0}s  {images_per_s:>7.1} img/s  loss {loss:.4}   ",
         "#".repeat(done),
         ".".repeat(WIDTH - done),
         eta
@@ -339,17 +339,22 @@ fn train(a: &Args) -> Result<(), String> {
         if json {
             stdout.line(&report.to_json().to_string());
         } else {
-            progress(report.step, config.steps, started.elapsed().as_secs_f64(), report.images_per_s, last_loss.unwrap_or(f64::NAN));
+            progress(report.step, config.steps, &report.stage, started.elapsed().as_secs_f64(), report.images_per_s, last_loss.unwrap_or(f64::NAN));
         }
         if stdout.closed {
             break Stop::StdoutClosed;
         }
-        if config.eval_every > 0 && report.step % config.eval_every == 0 && report.step < config.steps {
+        let next = session.after_step();
+        // The final evaluation follows the loop.
+        if next.evaluate && !next.finished {
             let eval = block_on(session.evaluate()).map_err(|e| e.to_string())?;
             if json {
                 stdout.line(&serde_json::to_string(&eval).map_err(|e| e.to_string())?);
             } else {
-                eprintln!("\n  step {}: kNN {:.2}%", eval.step, eval.knn_acc * 100.0);
+                let extra: String = eval.test_acc.map(|a| format!(", classifier {:.2}%", a * 100.0)).into_iter()
+                    .chain(eval.metrics.iter().map(|m| format!(", {} {:.4}", m.name, m.value)))
+                    .collect();
+                eprintln!("\n  step {} ({}): kNN {:.2}%{extra}", eval.step, eval.stage, eval.knn_acc * 100.0);
             }
         }
         if checkpoint_every > 0 && report.step % checkpoint_every == 0 && report.step < config.steps {
@@ -432,6 +437,7 @@ fn train(a: &Args) -> Result<(), String> {
         effective_rank: eval.effective_rank,
         final_loss: last_loss,
         images_per_s: throughput.get(throughput.len() / 2).copied().unwrap_or(f64::NAN),
+        metrics: eval.metrics.clone(),
     };
     if json {
         stdout.line(&serde_json::to_string(&summary).map_err(|e| e.to_string())?);
@@ -538,7 +544,7 @@ fn bench(a: &Args) -> Result<(), String> {
         for _ in 0..reps {
             let views = session.views(batch);
             let sum: Vec<_> = views.into_iter().map(|(_, v)| v.sum()).collect();
-            let _ = block_on(ssl_playground::train::read_f32(burn::tensor::Tensor::cat(sum, 0))).map_err(|e| e.to_string())?;
+            let _ = block_on(ssl_playground::session::read_f32(burn::tensor::Tensor::cat(sum, 0))).map_err(|e| e.to_string())?;
         }
         let augment_s = t.elapsed().as_secs_f64() / reps as f64;
         rates.sort_by(f64::total_cmp);

@@ -26,3 +26,12 @@ pub fn entropy(logits: Tensor<2>) -> Tensor<1> {
     let log_p = log_softmax(logits, 1);
     (p * log_p).sum_dim(1).mean().neg()
 }
+
+/// SimCLR v2's distillation loss (Chen et al. 2020, arXiv:2006.10029, eq. 2):
+/// −(1/B) Σ_b Σ_k P_T(k | x_b; τ) · log P_S(k | x_b; τ), where P(k | x; τ) is the softmax of
+/// the logits divided by τ. `teacher` `[B, K]` should be detached; `student` `[B, K]`.
+pub fn distillation_cross_entropy(student: Tensor<2>, teacher: Tensor<2>, temperature: f64) -> Tensor<1> {
+    let teacher_p = softmax(teacher / temperature, 1);
+    let student_log_p = log_softmax(student / temperature, 1);
+    (teacher_p * student_log_p).sum_dim(1).mean().neg()
+}

@@ -35,7 +35,7 @@ impl EmaSchedule {
     }
 
     pub fn check(&self) -> Result<(), String> {
-        crate::limits::in_range_f("ema.base", self.base, 0.0, 1.0)
+        crate::bounds::in_range_f("ema.base", self.base, 0.0, 1.0)
     }
 }
 

@@ -4,11 +4,11 @@
 //! keeps lives in the module: trainable parts as ordinary parameters, and EMA teachers,
 //! queues and memory banks as parameters without gradient ([`ema`], [`memory`]), which the
 //! optimizer skips and checkpoints, page snapshots and "Resume on CPU" carry like any other.
-//! [`Trainer`](crate::train::Trainer) drives any [`Method`]; [`MethodKind`] maps an id to a
-//! constructor and to the metadata the page and `sslp methods` show.
+//! [`Trainer`](crate::trainer::Trainer) drives any [`Method`]; [`crate::registry`] maps an id
+//! to a constructor and to the metadata the page and `sslp methods` show.
 //!
 //! Adding a method = one file in its family folder (its `Method` impl with `META`, config and
-//! model) and one line in [`ALL_METHODS`].
+//! model) and one line in [`crate::registry::ALL_METHODS`].
 pub mod contrastive;
 pub mod ema;
 pub mod memory;
@@ -18,13 +18,23 @@ pub mod supervised;
 
 use crate::backbone::{Backbone, BackboneKind};
 use crate::heads::Mlp;
-pub use crate::limits::Footprint;
 use crate::optim::OptimConfig;
-use crate::report::MethodInfo;
+pub use crate::report::Tag;
 use crate::rng::Rng;
-use crate::train::{Runner, Trainer};
 use burn::prelude::*;
 use serde::{de::DeserializeOwned, Serialize};
+
+/// How one step of a method uses the network, from its config alone.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Footprint {
+    /// Images through the backbone per step (SimCLR: both views; RotNet: four rotations).
+    pub forward_images: usize,
+    /// Each head's widths, input first, as given to [`crate::heads::Mlp::new`].
+    pub heads: Vec<Vec<usize>>,
+    /// Values a step holds besides feature maps: a memory bank or queue in the model, and
+    /// similarity matrices against it (NPID's `[B, N]` logits and their gradient).
+    pub extra_values: usize,
+}
 
 /// What the trainer needs to build a method's model.
 #[derive(Clone, Debug)]
@@ -138,8 +148,16 @@ pub trait Method: Sized + 'static {
     }
     /// Build the method and its model from a config that passed [`Method::check`].
     fn new(config: Self::Config, setup: &Setup) -> Result<(Self, Self::Model), String>;
-    /// How many labelled and unlabelled images a step draws; self-supervised methods take
-    /// `batch_size` unlabelled images, the default.
+    /// The stages of a run, in order; one stage over the whole run unless the method says.
+    fn stages(&self) -> Vec<Stage> {
+        vec![Stage::whole_run()]
+    }
+    /// Called when stage `index` of [`Method::stages`] begins, and again on resume into it.
+    /// It changes only the method's working state (which loss to build, which batch to draw),
+    /// never the model, so that resuming into a stage is the same as reaching it.
+    fn enter_stage(&mut self, _index: usize) {}
+    /// How many labelled and unlabelled images one step draws (it may depend on the stage);
+    /// self-supervised methods take `batch_size` unlabelled images, the default.
     fn batch_plan(&self, batch_size: usize) -> BatchPlan {
         BatchPlan { labelled: 0, unlabelled: batch_size }
     }
@@ -154,6 +172,16 @@ pub trait Method: Sized + 'static {
     /// A class head on backbone features, for methods that train one (test accuracy).
     fn classifier(_model: &Self::Model) -> Option<&Mlp> {
         None
+    }
+    /// Class logits of test `images` for the classifier test accuracy (`model` is the
+    /// evaluation copy); by default the [`Method::classifier`] on the backbone's features.
+    fn test_logits(&self, model: &Self::Model, images: Tensor<4>) -> Option<Tensor<2>> {
+        Self::classifier(model).map(|head| head.forward(Self::backbone(model).forward(images)))
+    }
+    /// More numbers for an evaluation, each tagged, from the evaluation copy and the test
+    /// split (SimCLR v2's fine-tuned teacher beside its distilled student).
+    fn eval_metrics(&self, _model: &Self::Model, _images: Tensor<4>, _labels: Tensor<1, Int>) -> Vec<(&'static str, Tag, Tensor<1>)> {
+        Vec::new()
     }
     /// Held-out pretext accuracy for pretext methods: `images` are clean test images on the
     /// plain device and `model` is the evaluation copy. Returns the accuracy as `[1]`.
@@ -208,6 +236,66 @@ fn merge_params(method: &str, known: &mut serde_json::Value, overrides: &serde_j
     Ok(())
 }
 
+/// A named, tagged number a method reports every step (a curve on the page).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Curve {
+    pub name: &'static str,
+    pub tag: Tag,
+}
+
+impl Curve {
+    pub const fn loss(name: &'static str) -> Self {
+        Curve { name, tag: Tag::Loss }
+    }
+    pub const fn ratio(name: &'static str) -> Self {
+        Curve { name, tag: Tag::Ratio }
+    }
+    pub const fn accuracy(name: &'static str) -> Self {
+        Curve { name, tag: Tag::Accuracy }
+    }
+}
+
+/// One stage of a method that trains in stages (SimCLR v2: pretrain → fine-tune → distil).
+/// A stage takes a share of the run's steps, has its own optimizer (fresh state) and its own
+/// learning-rate schedule over its own steps. What it trains is what its loss reaches: parts
+/// a stage leaves out of the loss, or detaches, get no gradient and the optimizer skips them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Stage {
+    pub name: &'static str,
+    /// Share of the run's steps, in (0, 1]; a method's stages sum to 1.
+    pub fraction: f64,
+    /// The stage's optimizer; `None` = the run's (the method's default, or the user's choice).
+    pub optimizer: Option<OptimConfig>,
+}
+
+impl Stage {
+    /// The single stage of a method that does not declare any.
+    pub fn whole_run() -> Self {
+        Stage { name: "train", fraction: 1.0, optimizer: None }
+    }
+}
+
+/// The step ranges of `stages` in a run of `total` steps: consecutive, covering the run, each
+/// at least one step long where the run has enough steps.
+pub fn stage_spans(stages: &[Stage], total: usize) -> Vec<std::ops::Range<usize>> {
+    let mut spans = Vec::with_capacity(stages.len());
+    let (mut start, mut cumulative) = (0, 0.0);
+    for (i, stage) in stages.iter().enumerate() {
+        cumulative += stage.fraction;
+        let remaining = stages.len() - i - 1;
+        let end = if remaining == 0 {
+            total
+        } else {
+            // At least one step, and leave one for each stage after it, as far as the run allows.
+            let end = ((cumulative * total as f64).round() as usize).max(start + 1);
+            end.min(total.saturating_sub(remaining)).max(start)
+        };
+        spans.push(start..end);
+        start = end;
+    }
+    spans
+}
+
 /// The families the page groups methods by.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Family {
@@ -239,133 +327,35 @@ pub struct MethodMeta {
     pub link: &'static str,
     /// What the method does, for a learner (whitespace is collapsed for display).
     pub explanation: &'static str,
-    /// The curves its steps report, `total` first.
-    pub curves: &'static [&'static str],
+    /// The curves its steps report, `total` first (every stage's, for a staged method).
+    pub curves: &'static [Curve],
+    /// Whether runs draw a labelled subset (`labels_per_class` per class).
+    pub uses_labels: bool,
     /// The optimizer the paper uses, scaled to these small runs.
     pub optimizer: fn() -> OptimConfig,
-}
-
-/// A registered method: its metadata and the constructors the session needs, made from the
-/// method's type by [`MethodKind::of`]. Cheap to copy; two are equal when their ids are.
-#[derive(Clone, Copy)]
-pub struct MethodKind {
-    meta: MethodMeta,
-    default_params: fn() -> serde_json::Value,
-    footprint: fn(&serde_json::Value, usize, usize, usize, usize) -> Result<Footprint, String>,
-    build: fn(&serde_json::Value, &Setup, &OptimConfig) -> Result<Box<dyn Runner>, String>,
-}
-
-/// The registry: one line per method. Everything else about a method is in its own file.
-pub static ALL_METHODS: [MethodKind; 9] = [
-    MethodKind::of::<pretext::rotnet::RotNet>(),
-    MethodKind::of::<contrastive::simclr::Simclr>(),
-    MethodKind::of::<contrastive::npid::Npid>(),
-    MethodKind::of::<contrastive::moco::MocoV1>(),
-    MethodKind::of::<contrastive::moco::MocoV2>(),
-    MethodKind::of::<contrastive::byol::Byol>(),
-    MethodKind::of::<contrastive::barlow_twins::BarlowTwins>(),
-    MethodKind::of::<semi::fixmatch::FixMatch>(),
-    MethodKind::of::<supervised::Supervised>(),
-];
-
-fn default_params_of<M: Method>() -> serde_json::Value {
-    serde_json::to_value(M::Config::default()).expect("configs serialise")
-}
-
-/// The method's config from JSON parameters, with its ranges checked.
-fn checked_config<M: Method>(params: &serde_json::Value) -> Result<M::Config, String> {
-    let id = M::META.id;
-    let config: M::Config = parse_config(id, params)?;
-    M::check(&config).map_err(|e| format!("{id} {e}"))?;
-    Ok(config)
-}
-
-fn footprint_of<M: Method>(params: &serde_json::Value, batch_size: usize, feature_dim: usize, n_classes: usize, n_train: usize) -> Result<Footprint, String> {
-    let config = checked_config::<M>(params)?;
-    let mut footprint = M::footprint(&config, batch_size, feature_dim, n_classes);
-    footprint.extra_values = M::extra_values(&config, batch_size, n_train);
-    Ok(footprint)
-}
-
-fn build_of<M: Method>(params: &serde_json::Value, setup: &Setup, optim: &OptimConfig) -> Result<Box<dyn Runner>, String> {
-    let (method, model) = M::new(checked_config::<M>(params)?, setup)?;
-    Ok(Box::new(Trainer::new(method, model, optim)))
-}
-
-impl PartialEq for MethodKind {
-    fn eq(&self, other: &Self) -> bool {
-        self.meta.id == other.meta.id
-    }
-}
-impl Eq for MethodKind {}
-
-impl std::fmt::Debug for MethodKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "MethodKind({})", self.meta.id)
-    }
-}
-
-impl MethodKind {
-    /// The registry entry of method type `M`.
-    pub const fn of<M: Method>() -> Self {
-        MethodKind { meta: M::META, default_params: default_params_of::<M>, footprint: footprint_of::<M>, build: build_of::<M> }
-    }
-
-    pub fn id(self) -> &'static str {
-        self.meta.id
-    }
-    pub fn family(self) -> Family {
-        self.meta.family
-    }
-    pub fn parse(id: &str) -> Result<Self, String> {
-        ALL_METHODS.iter().copied().find(|m| m.id() == id).ok_or_else(|| {
-            let ids: Vec<&str> = ALL_METHODS.iter().map(|m| m.id()).collect();
-            format!("unknown method '{id}'; known methods: {}", ids.join(", "))
-        })
-    }
-    /// Whether runs of this method use a labelled subset.
-    pub fn uses_labels(self) -> bool {
-        matches!(self.family(), Family::Semi | Family::Baseline)
-    }
-
-    /// The optimizer the paper uses, scaled to these small runs.
-    pub fn default_optimizer(self) -> OptimConfig {
-        (self.meta.optimizer)()
-    }
-
-    pub fn default_params(self) -> serde_json::Value {
-        (self.default_params)()
-    }
-
-    pub fn info(self) -> MethodInfo {
-        let m = self.meta;
-        MethodInfo {
-            id: m.id.into(),
-            family: m.family.id().into(),
-            name: m.name.into(),
-            paper: m.paper.into(),
-            link: m.link.into(),
-            explanation: m.explanation.split_whitespace().collect::<Vec<_>>().join(" "),
-            loss_terms: m.curves.iter().map(|s| s.to_string()).collect(),
-            defaults: self.default_params(),
-            optimizer: serde_json::to_value(self.default_optimizer()).expect("configs serialise"),
-        }
-    }
-
-    /// Parse and check the method's parameters and say what a step puts through the network;
-    /// builds nothing.
-    pub fn footprint(self, params: &serde_json::Value, batch_size: usize, feature_dim: usize, n_classes: usize, n_train: usize) -> Result<Footprint, String> {
-        (self.footprint)(params, batch_size, feature_dim, n_classes, n_train)
-    }
-
-    /// Build the method and its trainer from JSON parameters.
-    pub fn build(self, params: &serde_json::Value, setup: &Setup, optim: &OptimConfig) -> Result<Box<dyn Runner>, String> {
-        (self.build)(params, setup, optim)
-    }
 }
 
 /// Fraction of rows where `argmax(logits) == targets`, as `[1]`.
 pub fn accuracy(logits: Tensor<2>, targets: Tensor<1, Int>) -> Tensor<1> {
     let [b, _] = logits.dims();
     logits.argmax(1).reshape([b]).equal(targets).float().mean()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stage(fraction: f64) -> Stage {
+        Stage { name: "s", fraction, optimizer: None }
+    }
+
+    #[test]
+    fn stage_spans_cover_the_run_in_order() {
+        let three = [stage(0.6), stage(0.2), stage(0.2)];
+        assert_eq!(stage_spans(&three, 1000), [0..600, 600..800, 800..1000]);
+        assert_eq!(stage_spans(&three, 6), [0..4, 4..5, 5..6]);
+        // Every stage keeps a step while the run has one per stage.
+        assert_eq!(stage_spans(&three, 3), [0..1, 1..2, 2..3]);
+        assert_eq!(stage_spans(&[Stage::whole_run()], 7), [0..7]);
+    }
 }

@@ -3,7 +3,7 @@
 //! methods are compared against it at the same labels and steps (FixMatch, Sohn et al. 2020,
 //! arXiv:2001.07685, reports the same kind of baseline).
 use super::semi::fixmatch::ClassifierModel;
-use super::{Family, MethodMeta, accuracy, Batch, BatchPlan, Footprint, Losses, Method, Setup, StepCtx};
+use super::{Curve, Family, MethodMeta, accuracy, Batch, BatchPlan, Footprint, Losses, Method, Setup, StepCtx};
 use crate::augment;
 use crate::backbone::Backbone;
 use crate::heads::Mlp;
@@ -45,7 +45,8 @@ impl Method for Supervised {
         explanation: "Trains the same backbone and classifier on the labelled images only, with the weak augmentation \
                     (flip and shift), and ignores every unlabelled image. With ten labels per class it overfits quickly. \
                     A semi-supervised method is worth its cost when it beats this at the same number of labels and steps.",
-        curves: &["total", "sup", "train_acc"],
+        curves: &[Curve::loss("total"), Curve::loss("sup"), Curve::accuracy("train_acc")],
+        uses_labels: true,
         optimizer: paper_optimizer,
     };
 

@@ -10,8 +10,8 @@
 //!   JS objects (serde-wasm-bindgen, JSON-compatible: maps become objects, NaN stays `null`).
 use crate::config::RunConfig;
 use crate::data::pack::Pack;
-use crate::methods::ALL_METHODS;
-use crate::train::{Clock, Session, SessionError};
+use crate::registry::ALL_METHODS;
+use crate::session::{Clock, Session, SessionError};
 use burn::prelude::*;
 use burn::tensor::wgpu::wgpu;
 use js_sys::{Float32Array, Promise, Uint8Array};
@@ -48,8 +48,13 @@ fn js_error(e: impl std::fmt::Display) -> JsValue {
 /// A [`SessionError`] as a JS `Error` whose `kind` property names it (`nan`, `config`,
 /// `device`, `checkpoint`), so the worker acts on the kind and shows the message as it is.
 fn session_error(e: SessionError) -> JsValue {
-    let error = js_sys::Error::new(&e.to_string());
-    let _ = js_sys::Reflect::set(&error, &"kind".into(), &e.kind().into());
+    kinded_error(&e.to_string(), e.kind())
+}
+
+/// A JS `Error` with `message` and a `kind` property the worker acts on.
+fn kinded_error(message: &str, kind: &str) -> JsValue {
+    let error = js_sys::Error::new(message);
+    let _ = js_sys::Reflect::set(&error, &"kind".into(), &kind.into());
     error.into()
 }
 
@@ -129,16 +134,6 @@ fn web_performance(value: JsValue) -> Performance {
 }
 
 #[derive(Serialize)]
-struct SessionInfo<'a> {
-    backend: &'a str,
-    dataset: &'a crate::train::PackInfo,
-    config: &'a RunConfig,
-    num_params: usize,
-    images_per_step: usize,
-    method: crate::report::MethodInfo,
-}
-
-#[derive(Serialize)]
 struct PixelBlock {
     name: String,
     /// Images in the block; pixels are `[n, c, h, w]` in [0, 1].
@@ -161,29 +156,23 @@ pub struct WebSession {
 impl WebSession {
     /// Decode the dataset pack (gzip bytes), open the device (`webgpu` or `cpu`) and build the
     /// model. Errors name the problem: a bad pack, a bad config, no WebGPU.
-    pub async fn create(config_json: String, pack_bytes: Vec<u8>, dataset_name: String, backend: String) -> Result<WebSession, JsError> {
-        let config = RunConfig::from_json(&config_json).map_err(|e| JsError::new(&e))?;
-        let pack = Pack::decode(&dataset_name, &pack_bytes).map_err(|e| JsError::new(&format!("{dataset_name}: {e}")))?;
+    /// Errors carry a `kind`: `config`, `load` (the pack), `device` (no WebGPU), as the run's.
+    pub async fn create(config_json: String, pack_bytes: Vec<u8>, dataset_name: String, backend: String) -> Result<WebSession, JsValue> {
+        let config = RunConfig::from_json(&config_json).map_err(|e| kinded_error(&e, "config"))?;
+        let pack = Pack::decode(&dataset_name, &pack_bytes).map_err(|e| kinded_error(&format!("{dataset_name}: {e}"), "load"))?;
         let device = match backend.as_str() {
-            "webgpu" => webgpu_device().await.map_err(|e| JsError::new(&e))?,
+            "webgpu" => webgpu_device().await.map_err(|e| kinded_error(&e, "device"))?,
             "cpu" => Device::flex(),
-            other => return Err(JsError::new(&format!("unknown backend '{other}'; use webgpu or cpu"))),
+            other => return Err(kinded_error(&format!("unknown backend '{other}'; use webgpu or cpu"), "config")),
         };
-        let session = Session::new(config, &pack, device, performance_clock()).map_err(|e| JsError::new(&e.to_string()))?;
+        let session = Session::new(config, &pack, device, performance_clock()).map_err(session_error)?;
         Ok(WebSession { inner: Rc::new(RefCell::new(session)), pack: Rc::new(pack), backend })
     }
 
     /// Backend, dataset facts, the resolved config, parameter count and method metadata.
     pub fn info(&self) -> Result<JsValue, JsError> {
         let s = self.inner.try_borrow().map_err(|_| JsError::new("the session is busy"))?;
-        to_js(&SessionInfo {
-            backend: &self.backend,
-            dataset: &s.pack_info,
-            config: &s.config,
-            num_params: s.num_params(),
-            images_per_step: s.images_per_step(),
-            method: s.kind.info(),
-        })
+        to_js(&s.info(&self.backend))
     }
 
     /// Run one training step; resolves to `{step, lr, images_per_s, <term>: value…}`.
@@ -267,7 +256,7 @@ impl WebSession {
             let mut pixels = Vec::new();
             for (name, t) in views {
                 let [n, c, h, w] = t.dims();
-                pixels.extend(crate::train::read_f32(t.clamp(0.0, 1.0)).await.map_err(session_error)?);
+                pixels.extend(crate::session::read_f32(t.clamp(0.0, 1.0)).await.map_err(session_error)?);
                 blocks.push(PixelBlock { name, n, channels: c, height: h, width: w });
             }
             let out = js_sys::Object::new();
@@ -325,6 +314,14 @@ impl WebSession {
             other => return Err(JsError::new(&format!("unknown split '{other}'"))),
         };
         Ok(data.labels[..n.min(data.len())].to_vec())
+    }
+
+    /// The run policy after the last step, `{evaluate, snapshot, finished}`: the worker
+    /// follows it as the CLI does.
+    #[wasm_bindgen(js_name = afterStep)]
+    pub fn after_step(&self) -> Result<JsValue, JsError> {
+        let s = self.inner.try_borrow().map_err(|_| JsError::new("the session is busy"))?;
+        to_js(&s.after_step())
     }
 
     #[wasm_bindgen(getter, js_name = stepCount)]

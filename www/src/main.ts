@@ -3,8 +3,8 @@
 // charts redraw at most once per animation frame.
 import './style.css';
 import { KnnChart, TermChart } from './charts';
-import type { AdapterInfo, Backend, FromWorker, Matrix, MethodInfo, Neighbour, RunConfig, RunState, SessionInfo, Snapshot, StartSpec, Thumb, ToWorker, ViewBlock } from './protocol';
-import { isRatioTerm, parseFromWorker } from './protocol';
+import type { AdapterInfo, Backend, FromWorker, Matrix, MethodInfo, Metric, Neighbour, RunConfig, RunState, SessionInfo, Snapshot, StartSpec, Thumb, ToWorker, ViewBlock } from './protocol';
+import { parseFromWorker } from './protocol';
 import { Ema, formatDuration } from './smooth';
 import { flatten, optionsFromUrl, paramOverrides, paramText, parseParam, setDotted, urlFromOptions, type PageOptions } from './urlconfig';
 import { imageFileToPixels } from './image';
@@ -39,10 +39,11 @@ interface DebugState {
   matrices: string[];
   /** Collapse diagnostics at every evaluation. */
   collapse: { step: number; std: number | null; rank: number | null }[];
+  metrics: { step: number; stage: string; metrics: Metric[] }[];
   /** Worker messages whose handling took 20 ms or more: [type, ms, at]. */
   slowMessages: [string, number, number][];
 }
-const debug: DebugState = { state: 'idle', backend: null, adapter: null, steps: 0, stepNumbers: [], loss: [], knn: [], baseline: null, neighbours: 0, errors: [], trainingStartedAt: null, resumedExact: null, matrices: [], collapse: [], slowMessages: [] };
+const debug: DebugState = { state: 'idle', backend: null, adapter: null, steps: 0, stepNumbers: [], loss: [], knn: [], baseline: null, neighbours: 0, errors: [], trainingStartedAt: null, resumedExact: null, matrices: [], collapse: [], metrics: [], slowMessages: [] };
 (window as unknown as { __sslp: DebugState }).__sslp = debug;
 /** For the browser test: lose the GPU mid-run, as a driver reset would. */
 (window as unknown as { __sslpSimulateDeviceLoss: () => void }).__sslpSimulateDeviceLoss = () => send({ type: 'simulateDeviceLoss' });
@@ -63,6 +64,10 @@ let lastSnapshot: Snapshot | null = null;
 let lossChart: TermChart | null = null;
 let ratioChart: TermChart | null = null;
 let knnChart: KnnChart | null = null;
+let collapseChart: TermChart | null = null;
+/** The stage of the last step (staged methods such as SimCLR v2). */
+let currentStage = '';
+const COLLAPSE_SERIES = ['std × √D', 'effective rank / D'];
 let requestId = 0;
 let stepRate = new Ema(0.9);
 let lastStep = 0;
@@ -128,9 +133,9 @@ function onMessage(msg: FromWorker) {
       $('knn-value').textContent = `${(msg.knn * 100).toFixed(1)} % (untrained)`;
       return;
     case 'step':
-      return onStep(msg.step, msg.terms, msg.imagesPerS);
+      return onStep(msg.step, msg.stage, msg.terms, msg.imagesPerS);
     case 'eval':
-      return onEval(msg.step, msg.knn, msg.testAcc, msg.pretextAcc, msg.embeddingStd, msg.effectiveRank, msg.embeddingDim);
+      return onEval(msg);
     case 'state':
       return onState(msg.state, msg.step);
     case 'neighbours':
@@ -375,7 +380,10 @@ function resetView() {
   lossChart?.destroy();
   ratioChart?.destroy();
   knnChart?.destroy();
-  lossChart = ratioChart = knnChart = null;
+  collapseChart?.destroy();
+  lossChart = ratioChart = knnChart = collapseChart = null;
+  currentStage = '';
+  $('collapse-chart').replaceChildren();
   $('loss-chart').replaceChildren();
   $('ratio-chart').replaceChildren();
   $('knn-chart').replaceChildren();
@@ -386,6 +394,7 @@ function resetView() {
   $('knn-value').textContent = '–';
   $('collapse-value').textContent = '–';
   debug.collapse = [];
+  debug.metrics = [];
   $('matrices').replaceChildren();
   $('matrices-section').hidden = true;
   debug.matrices = [];
@@ -409,6 +418,7 @@ function onReady(sessionInfo: SessionInfo, gallery: Thumb[], resumedFrom: number
     lossChart.truncateAfter(resumedFrom);
     ratioChart?.truncateAfter(resumedFrom);
     knnChart.truncateAfter(resumedFrom);
+    collapseChart?.truncateAfter(resumedFrom);
     debug.loss.length = resumedFrom;
     debug.stepNumbers = debug.stepNumbers.filter((n) => n <= resumedFrom);
     debug.knn = debug.knn.filter((k) => k.step <= resumedFrom);
@@ -419,14 +429,16 @@ function onReady(sessionInfo: SessionInfo, gallery: Thumb[], resumedFrom: number
     return requestViews();
   }
   info = sessionInfo;
-  const terms = sessionInfo.method.loss_terms;
-  const losses = terms.filter((t) => !isRatioTerm(t));
-  const ratios = terms.filter(isRatioTerm);
+  // Curves go to a chart by their tag: losses on one, ratios and accuracies on the [0, 1] one.
+  const curves = sessionInfo.method.curves;
+  const losses = curves.filter((c) => c.tag === 'loss').map((c) => c.name);
+  const ratios = curves.filter((c) => c.tag !== 'loss').map((c) => c.name);
   lossChart = new TermChart($('loss-chart'), losses, 'loss', smoothing);
   $('ratio-chart').hidden = ratios.length === 0;
   ratioChart = ratios.length ? new TermChart($('ratio-chart'), ratios, 'ratio', smoothing, [0, 1]) : null;
-  const extra = sessionInfo.method.family === 'semi-supervised' || sessionInfo.method.family === 'baseline' ? 'classifier test acc %' : sessionInfo.method.family === 'pretext' ? 'pretext acc %' : null;
+  const extra = sessionInfo.method.uses_labels ? 'classifier test acc %' : sessionInfo.method.family === 'pretext' ? 'pretext acc %' : null;
   knnChart = new KnnChart($('knn-chart'), extra);
+  collapseChart = new TermChart($('collapse-chart'), COLLAPSE_SERIES, 'of spread', 0, [0, 1.05]);
   // The gallery's 48 canvases go in the next task, so no single task grows long.
   setTimeout(() => info === sessionInfo && renderGallery(gallery, sessionInfo), 0);
   lastStep = resumedFrom ?? 0;
@@ -451,16 +463,17 @@ function onState(next: RunState, step: number) {
   $<HTMLButtonElement>('reset').disabled = next === 'idle';
   $<HTMLButtonElement>('views-refresh').disabled = !info || next === 'failed';
   for (const id of ['dataset', 'backbone', 'method', 'steps', 'batch', 'width', 'lr', 'eval-every', 'labels', 'seed']) {
-    $(id).toggleAttribute('disabled', next !== 'idle' || (id === 'labels' && !['semi-supervised', 'baseline'].includes(method().family)));
+    $(id).toggleAttribute('disabled', next !== 'idle' || (id === 'labels' && !method().uses_labels));
   }
   for (const input of $('params').querySelectorAll('input')) input.toggleAttribute('disabled', next !== 'idle');
   if (next === 'loading') $('progress-text').textContent = 'Loading the dataset and building the model…';
   else updateProgress(step);
 }
 
-function onStep(step: number, terms: Record<string, number | null>, imagesPerS: number) {
+function onStep(step: number, stage: string, terms: Record<string, number | null>, imagesPerS: number) {
   if (lastStep > 0 || step === 1) stepRate.push(imagesPerS);
   lastStep = step;
+  currentStage = stage;
   debug.steps = step;
   debug.stepNumbers.push(step);
   debug.loss.push(terms.total ?? null);
@@ -470,9 +483,15 @@ function onStep(step: number, terms: Record<string, number | null>, imagesPerS: 
   updateProgress(step);
 }
 
-function onEval(step: number, knn: number, testAcc: number | null, pretextAcc: number | null, std: number | null, rank: number | null, dim: number) {
+function onEval(msg: Extract<FromWorker, { type: 'eval' }>) {
+  const { step, knn, testAcc, pretextAcc, embeddingStd: std, effectiveRank: rank, embeddingDim: dim } = msg;
   debug.knn.push({ step, value: knn });
   debug.collapse.push({ step, std, rank });
+  debug.metrics.push({ step, stage: msg.stage, metrics: msg.metrics });
+  // Both on one [0, 1] scale: std·√D is 1 for a spread embedding, rank/D is 1 at full rank;
+  // both fall towards 0 as it collapses.
+  collapseChart?.push(step, { [COLLAPSE_SERIES[0]]: std === null ? null : std * Math.sqrt(dim), [COLLAPSE_SERIES[1]]: rank === null ? null : rank / dim });
+  collapseChart?.redraw();
   // Collapse, made visible: a spread embedding of D dimensions has std ≈ 1/√D and rank up
   // to D; a collapsed one has std 0 and rank 1.
   $('collapse-value').textContent =
@@ -480,7 +499,9 @@ function onEval(step: number, knn: number, testAcc: number | null, pretextAcc: n
   const extra = testAcc ?? pretextAcc;
   knnChart?.push(step, knn * 100, extra === null ? null : extra * 100);
   const base = debug.baseline === null ? '' : ` (untrained ${(debug.baseline * 100).toFixed(1)} %)`;
-  const more = testAcc !== null ? ` · classifier ${(testAcc * 100).toFixed(1)} %` : pretextAcc !== null ? ` · pretext ${(pretextAcc * 100).toFixed(1)} %` : '';
+  const more =
+    (testAcc !== null ? ` · classifier ${(testAcc * 100).toFixed(1)} %` : pretextAcc !== null ? ` · pretext ${(pretextAcc * 100).toFixed(1)} %` : '') +
+    msg.metrics.map((m) => ` · ${m.name.replace(/_/g, ' ')} ${m.value === null ? '–' : m.tag === 'loss' ? m.value.toFixed(3) : `${(m.value * 100).toFixed(1)} %`}`).join('');
   $('knn-value').textContent = `${(knn * 100).toFixed(1)} %${base}${more}`;
 }
 
@@ -497,8 +518,12 @@ function updateProgress(step: number) {
   const perStep = info.images_per_step;
   const eta = Number.isFinite(ips) && ips > 0 ? ((total - step) * perStep) / ips : NaN;
   const words: Record<RunState, string> = { idle: '', loading: 'loading', training: 'training', paused: step > 0 ? 'paused' : 'ready', stopped: 'stopped', done: 'done', failed: 'stopped by an error' };
+  const stages = info.stages;
+  const stageIndex = stages.findIndex((s) => s.name === currentStage);
+  const stageText = stages.length > 1 && stageIndex >= 0 ? ` · stage ${stageIndex + 1} of ${stages.length}: ${currentStage}` : '';
   $('progress-text').textContent =
     `Step ${step} / ${total} · ${words[state]}` +
+    stageText +
     (Number.isFinite(ips) ? ` · ${ips.toFixed(ips < 10 ? 1 : 0)} images/s` : '') +
     (state === 'training' && Number.isFinite(eta) ? ` · ETA ${formatDuration(eta)}` : '') +
     ` · ${info.backend === 'webgpu' ? 'WebGPU' : 'CPU'} · ${(info.num_params / 1000).toFixed(0)}k parameters`;

@@ -2,6 +2,9 @@
 // the page only sends commands and draws what comes back. Per step the worker sends a
 // handful of numbers (the loss terms, lr, images/s), so a long run never floods the page.
 
+// The types below mirror the Rust ones. src/generated/contract.ts assigns a real value of each
+// Rust type (written by tests/types.rs) to its type here, so a renamed field fails the build.
+
 /** Mirror of the Rust `RunConfig` (src/config.rs); unknown keys are rejected there. */
 export interface RunConfig {
   dataset: string;
@@ -31,6 +34,22 @@ export interface OptimizerConfig {
   cosine: boolean;
 }
 
+/** How a reported number reads (Rust `Tag`): losses and ratios/accuracies get separate charts. */
+export type Tag = 'loss' | 'ratio' | 'accuracy';
+
+/** A curve a method reports every step (Rust `CurveInfo`). */
+export interface Curve {
+  name: string;
+  tag: Tag;
+}
+
+/** A named, tagged number of an evaluation (Rust `Metric`). */
+export interface Metric {
+  name: string;
+  tag: Tag;
+  value: number | null;
+}
+
 /** Registry metadata of one method (Rust `MethodInfo`). */
 export interface MethodInfo {
   id: string;
@@ -39,7 +58,8 @@ export interface MethodInfo {
   paper: string;
   link: string;
   explanation: string;
-  loss_terms: string[];
+  uses_labels: boolean;
+  curves: Curve[];
   defaults: Record<string, unknown>;
   optimizer: OptimizerConfig;
 }
@@ -64,13 +84,52 @@ export interface DatasetInfo {
   n_labelled: number;
 }
 
+/** One stage of a run and its steps `[start, end)` (Rust `StageSpan`). */
+export interface StageSpan {
+  name: string;
+  start: number;
+  end: number;
+}
+
+/** Rust `SessionInfo`. */
 export interface SessionInfo {
-  backend: Backend;
+  backend: string;
   dataset: DatasetInfo;
   config: RunConfig;
   num_params: number;
   images_per_step: number;
   method: MethodInfo;
+  stages: StageSpan[];
+}
+
+/** A step as the wasm session reports it (Rust `StepReport::to_json`): these fields plus one per curve. */
+export interface StepReportJson {
+  kind: string;
+  step: number;
+  stage: string;
+  lr: number;
+  images_per_s: number;
+}
+
+/** Rust `EvalReport`. */
+export interface EvalReport {
+  kind: string;
+  step: number;
+  stage: string;
+  knn_acc: number;
+  test_acc: number | null;
+  pretext_acc: number | null;
+  embedding_std: number | null;
+  effective_rank: number | null;
+  embedding_dim: number;
+  metrics: Metric[];
+}
+
+/** The run policy after a step (Rust `AfterStep`): the worker follows it as the CLI does. */
+export interface AfterStep {
+  evaluate: boolean;
+  snapshot: boolean;
+  finished: boolean;
 }
 
 export interface Neighbour {
@@ -135,7 +194,8 @@ export type ToWorker = (
   | { type: 'simulateDeviceLoss' }
 ) & { runId?: number };
 
-export type ErrorKind = 'load' | 'config' | 'nan' | 'device' | 'query' | 'internal';
+/** Rust's `SessionError` kinds (`nan`, `config`, `device`, `checkpoint`) and the worker's own. */
+export type ErrorKind = 'load' | 'config' | 'nan' | 'device' | 'checkpoint' | 'query' | 'internal';
 export type RunState = 'idle' | 'loading' | 'training' | 'paused' | 'stopped' | 'done' | 'failed';
 
 /** Worker → page. Messages carry the run id they belong to (0 before any run). */
@@ -143,8 +203,8 @@ export type FromWorker = (
   | { type: 'hello'; methods: MethodInfo[]; defaults: RunConfig; adapter: AdapterInfo | null; webgpuError: string | null }
   | { type: 'ready'; info: SessionInfo; gallery: Thumb[]; resumedFrom: number | null; resumedExact: boolean | null }
   | { type: 'baseline'; knn: number; layers: string[]; byLayer: number[] }
-  | { type: 'step'; step: number; terms: Record<string, number | null>; lr: number; imagesPerS: number }
-  | { type: 'eval'; step: number; knn: number; testAcc: number | null; pretextAcc: number | null; embeddingStd: number | null; effectiveRank: number | null; embeddingDim: number }
+  | { type: 'step'; step: number; stage: string; terms: Record<string, number | null>; lr: number; imagesPerS: number }
+  | { type: 'eval'; step: number; stage: string; knn: number; testAcc: number | null; pretextAcc: number | null; embeddingStd: number | null; effectiveRank: number | null; embeddingDim: number; metrics: Metric[] }
   | { type: 'state'; state: RunState; step: number }
   | { type: 'neighbours'; id: number; results: (Neighbour & { pixels: Uint8Array })[] }
   | { type: 'views'; id: number; blocks: ViewBlock[]; pixels: Float32Array }
@@ -162,11 +222,12 @@ const WORKER_TYPES = new Set(['hello', 'ready', 'baseline', 'step', 'eval', 'sta
 export function stepMessage(report: Record<string, unknown>): Extract<FromWorker, { type: 'step' }> {
   const terms: Record<string, number | null> = {};
   for (const [key, value] of Object.entries(report)) {
-    if (key === 'kind' || key === 'step' || key === 'lr' || key === 'images_per_s') continue;
+    if (key === 'kind' || key === 'step' || key === 'stage' || key === 'lr' || key === 'images_per_s') continue;
     terms[key] = typeof value === 'number' && Number.isFinite(value) ? value : null;
   }
   const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
-  return { type: 'step', step: num(report.step), terms, lr: num(report.lr), imagesPerS: num(report.images_per_s) };
+  const stage = typeof report.stage === 'string' ? report.stage : '';
+  return { type: 'step', step: num(report.step), stage, terms, lr: num(report.lr), imagesPerS: num(report.images_per_s) };
 }
 
 /** Check that a message from the worker has a known type and the fields the page reads. */
@@ -205,9 +266,4 @@ export function parseFromWorker(data: unknown): FromWorker {
       break;
   }
   return msg as unknown as FromWorker;
-}
-
-/** Split loss terms (plotted on the loss chart) from ratios and accuracies in [0, 1]. */
-export function isRatioTerm(name: string): boolean {
-  return /(_acc|_ratio|_sim)$/.test(name);
 }

@@ -3,7 +3,7 @@
 // neighbour query asked mid-step waits for that step instead of racing it.
 /// <reference lib="webworker" />
 import init, { WebSession, checkConfig, methods, defaultConfig, deviceLost, simulateDeviceLoss } from '../../pkg/ssl_playground.js';
-import type { AdapterInfo, FromWorker, Matrix, Neighbour, RunState, Snapshot, StartSpec, Thumb, ToWorker, ViewBlock } from './protocol';
+import type { AdapterInfo, AfterStep, ErrorKind, EvalReport, FromWorker, Matrix, Neighbour, RunState, Snapshot, StartSpec, Thumb, ToWorker, ViewBlock } from './protocol';
 import { stepMessage } from './protocol';
 
 declare const self: DedicatedWorkerGlobalScope;
@@ -11,9 +11,6 @@ declare const self: DedicatedWorkerGlobalScope;
 // A Rust panic's console message carries a JS stack; the default 10 frames stop inside the
 // panic machinery, before the frame that failed.
 (Error as unknown as { stackTraceLimit: number }).stackTraceLimit = 64;
-
-/** How often (besides every evaluation) a WebGPU run copies its weights to the host, so a lost GPU loses little. */
-const SNAPSHOT_EVERY = 25;
 
 let session: WebSession | null = null;
 let spec: StartSpec | null = null;
@@ -141,8 +138,8 @@ async function start(next: StartSpec, id: number) {
   try {
     session = await WebSession.create(JSON.stringify(next.config), bytes, next.config.dataset, next.backend);
   } catch (e) {
-    const kind = next.backend === 'webgpu' && /WebGPU|wgpu|adapter/i.test(message(e)) ? 'device' : 'config';
-    post({ type: 'error', kind, step: null, message: message(e) });
+    // Rust names the kind (config, load, device); a trap has none.
+    post({ type: 'error', kind: (errorKind(e) as ErrorKind | null) ?? 'internal', step: null, message: message(e) });
     setState('idle');
     return;
   }
@@ -179,10 +176,21 @@ async function start(next: StartSpec, id: number) {
 }
 
 async function evaluate(s: WebSession) {
-  const r = await exclusive(() => s.evaluate());
+  const r: EvalReport = await exclusive(() => s.evaluate());
   const matrices: Matrix[] = await exclusive(() => s.matrices());
   if (matrices.length) post({ type: 'matrices', step: r.step, matrices });
-  post({ type: 'eval', step: r.step, knn: r.knn_acc, testAcc: r.test_acc ?? null, pretextAcc: r.pretext_acc ?? null, embeddingStd: r.embedding_std ?? null, effectiveRank: r.effective_rank ?? null, embeddingDim: r.embedding_dim });
+  post({
+    type: 'eval',
+    step: r.step,
+    stage: r.stage,
+    knn: r.knn_acc,
+    testAcc: r.test_acc ?? null,
+    pretextAcc: r.pretext_acc ?? null,
+    embeddingStd: r.embedding_std ?? null,
+    effectiveRank: r.effective_rank ?? null,
+    embeddingDim: r.embedding_dim,
+    metrics: r.metrics,
+  });
 }
 
 /** The kind a Rust `SessionError` carries across (`nan`, `config`, `device`, `checkpoint`). */
@@ -214,10 +222,8 @@ function fail(e: unknown, step: number) {
 async function trainLoop() {
   const s = session;
   if (!s || !spec) return;
-  const total = spec.config.steps;
-  const every = spec.config.eval_every;
   while (state === 'training' && session === s) {
-    if (s.stepCount >= total) {
+    if (s.stepCount >= spec.config.steps) {
       setState('done');
       break;
     }
@@ -227,9 +233,10 @@ async function trainLoop() {
       lastStep = msg.step;
       post(msg);
       if (deviceLostSafe()) throw new Error('device lost');
-      const evaluated = (every > 0 && msg.step % every === 0) || msg.step === total;
-      if (evaluated) await evaluate(s);
-      if (spec.backend === 'webgpu' && (evaluated || msg.step % SNAPSHOT_EVERY === 0)) {
+      // The run policy is Rust's (Session::after_step), the same the CLI follows.
+      const next: AfterStep = s.afterStep();
+      if (next.evaluate) await evaluate(s);
+      if (spec.backend === 'webgpu' && next.snapshot) {
         snapshot = await exclusive(() => s.exportState());
       }
     } catch (e) {

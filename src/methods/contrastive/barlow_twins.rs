@@ -11,12 +11,12 @@
 //! keeps the off-diagonal sum (D² − D terms) in proportion to the diagonal (D terms). Turning
 //! the off-diagonal term off is the collapse switch: every dimension then carries the same
 //! feature.
-use super::super::{Batch, Family, Footprint, Losses, Method, MethodMeta, Setup, StepCtx};
+use super::super::{Curve, Batch, Family, Footprint, Losses, Method, MethodMeta, Setup, StepCtx};
 use super::{head_widths, Encoder};
 use crate::augment::SimclrViews;
 use crate::backbone::Backbone;
 use crate::heads::MAX_HEAD_WIDTH;
-use crate::limits::{in_range, in_range_f};
+use crate::bounds::{in_range, in_range_f};
 use crate::loss::barlow_twins;
 use crate::rng::Rng;
 use burn::prelude::*;
@@ -70,7 +70,8 @@ impl Method for BarlowTwins {
             (diagonal → 1, invariance) and differ from every other dimension (off-diagonal → 0, redundancy reduction). \
             No negatives and no momentum network. Scaled here: an embedding of twice the backbone's width instead of \
             8,192, with the off-diagonal weight λ = 1/D.",
-        curves: &["total", "on_diagonal", "off_diagonal"],
+        curves: &[Curve::loss("total"), Curve::loss("on_diagonal"), Curve::loss("off_diagonal")],
+        uses_labels: false,
         // The paper trains with LARS (lr 0.2 for weights, batch 2,048); at batches of 64–128 SGD
         // with momentum, as for SimCLR here, is the stable choice.
         optimizer: super::small_batch_sgd,

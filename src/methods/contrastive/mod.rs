@@ -4,6 +4,7 @@ pub mod byol;
 pub mod moco;
 pub mod npid;
 pub mod simclr;
+pub mod simclr_v2;
 
 use super::Setup;
 use crate::backbone::Backbone;

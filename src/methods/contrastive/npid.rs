@@ -16,12 +16,12 @@
 //! `new`), since these runs are about one epoch long. The bank lives in the model ([`super::super::memory::MemoryBank`]), so
 //! checkpoints and "Resume on CPU" carry it.
 use super::super::memory::MemoryBank;
-use super::super::{Batch, Family, Footprint, Losses, Method, MethodMeta, Setup, StepCtx};
+use super::super::{Curve, Batch, Family, Footprint, Losses, Method, MethodMeta, Setup, StepCtx};
 use crate::augment::SimclrViews;
 use crate::backbone::Backbone;
 use crate::eval::EMBED_CHUNK;
 use crate::heads::{Mlp, MAX_HEAD_WIDTH};
-use crate::limits::{in_range, in_range_f};
+use crate::bounds::{in_range, in_range_f};
 use crate::loss::{cross_entropy, l2_normalize, nce};
 use crate::optim::{OptimConfig, OptimKind};
 use crate::rng::Rng;
@@ -90,7 +90,8 @@ impl Method for Npid {
             other image's entry (a softmax over all N images, with temperature 0.07), and the entry is then moved towards \
             the new feature. Images that look alike end up close even though no label ever said so. Scaled here: \
             64-dimensional features instead of 128, and the full softmax by default since N is at most 60,000.",
-        curves: &["total", "instance", "proximal"],
+        curves: &[Curve::loss("total"), Curve::loss("instance"), Curve::loss("proximal")],
+        uses_labels: false,
         optimizer,
     };
     type Config = NpidConfig;

@@ -4,9 +4,9 @@
 //! Visual Representations", ICML 2020, arXiv:2002.05709. "SimCLR learns representations by
 //! maximizing agreement between differently augmented views of the same data example via a
 //! contrastive loss in the latent space."
-use super::super::{Family, MethodMeta, Batch, Footprint, Losses, Method, Setup, StepCtx};
+use super::super::{Curve, Family, MethodMeta, Batch, Footprint, Losses, Method, Setup, StepCtx};
 use crate::heads::MAX_HEAD_WIDTH;
-use crate::limits::in_range;
+use crate::bounds::in_range;
 use crate::augment::SimclrViews;
 use crate::backbone::Backbone;
 use crate::heads::Mlp;
@@ -47,6 +47,18 @@ pub struct Simclr {
     config: SimclrConfig,
 }
 
+/// NT-Xent of the projections `z` `[2N, P]` of two views stacked (view 1 rows first), with the
+/// mean cosine of positive pairs and of all cross-image pairs as diagnostics. SimCLR v2's
+/// pretraining uses it too.
+pub fn nt_xent_losses(z: Tensor<2>, n: usize, temperature: f64) -> Losses {
+    let (z1, z2) = (z.clone().narrow(0, 0, n), z.narrow(0, n, n));
+    let (u1, u2) = (l2_normalize(z1.clone().detach()), l2_normalize(z2.clone().detach()));
+    let cos = u1.matmul(u2.transpose()); // [N, N]
+    let positive = cos.clone().mul(Tensor::eye(n, &cos.device())).sum() / n as f64;
+    let negative = (cos.sum() - positive.clone() * n as f64) / ((n * n - n).max(1) as f64);
+    Losses::new(nt_xent(z1, z2, temperature)).with("positive_sim", positive).with("negative_sim", negative)
+}
+
 impl Method for Simclr {
     const META: MethodMeta = MethodMeta {
         id: "simclr",
@@ -58,7 +70,8 @@ impl Method for Simclr {
                     vector, and the NT-Xent loss pulls the two views of the same image together while pushing them away from \
                     every other image in the batch. The temperature sets how hard the negatives are weighted. After training \
                     the head is dropped and the backbone's features are used.",
-        curves: &["total", "positive_sim", "negative_sim"],
+        curves: &[Curve::loss("total"), Curve::ratio("positive_sim"), Curve::ratio("negative_sim")],
+        uses_labels: false,
         // SimCLR trains with LARS (lr 0.3·B/256, wd 1e-6) on batches of 256–8192. At our batch of
         // 64, LARS (lr 0.3) measured 75.0 % kNN against 77.2 % for plain SGD with momentum (lr 0.05,
         // wd 5e-4) after 300 steps, so SGD is the default and LARS a choice.
@@ -102,16 +115,7 @@ impl Method for Simclr {
         // One forward over both views, so BatchNorm sees 2N images as in the paper.
         let views = ctx.to_model(Tensor::cat(vec![v1, v2], 0)); // [2N, C, H, W]
         let z = model.projector.forward(model.backbone.forward(views)); // [2N, P]
-        let z1 = z.clone().narrow(0, 0, n);
-        let z2 = z.narrow(0, n, n);
-        // Diagnostics: mean cosine of positive pairs and of all cross-image pairs.
-        let (u1, u2) = (l2_normalize(z1.clone().detach()), l2_normalize(z2.clone().detach()));
-        let cos = u1.matmul(u2.transpose()); // [N, N]
-        let positive = cos.clone().mul(Tensor::eye(n, &cos.device())).sum() / n as f64;
-        let negative = (cos.sum() - positive.clone() * n as f64) / ((n * n - n).max(1) as f64);
-        Losses::new(nt_xent(z1, z2, self.config.temperature))
-            .with("positive_sim", positive)
-            .with("negative_sim", negative)
+        nt_xent_losses(z, n, self.config.temperature)
     }
 
     fn backbone(model: &SimclrModel) -> &Backbone {

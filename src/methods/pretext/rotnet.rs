@@ -5,9 +5,9 @@
 //! ConvNets to recognize the 2d rotation that is applied to the image that it gets as input."
 //! As in the paper, all four rotations of every image go into the same batch (§3.2: this
 //! "results in a significant improvement").
-use super::super::{Family, MethodMeta, accuracy, Batch, Footprint, Losses, Method, Setup, StepCtx};
+use super::super::{Curve, Family, MethodMeta, accuracy, Batch, Footprint, Losses, Method, Setup, StepCtx};
 use crate::heads::MAX_HEAD_WIDTH;
-use crate::limits::in_range;
+use crate::bounds::in_range;
 use crate::augment::{self, ops::rot90};
 use crate::backbone::Backbone;
 use crate::heads::Mlp;
@@ -76,7 +76,8 @@ impl Method for RotNet {
                     To tell which way is up, it has to recognise what the object is and where its parts are, so the features it \
                     learns for this made-up task also separate the real classes. The last layers specialise in rotation; \
                     the paper finds the best features in the middle blocks, which is why the kNN probe is reported per layer.",
-        curves: &["total", "rotation_acc"],
+        curves: &[Curve::loss("total"), Curve::accuracy("rotation_acc")],
+        uses_labels: false,
         optimizer: paper_optimizer,
     };
 

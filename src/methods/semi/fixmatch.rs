@@ -5,8 +5,8 @@
 //! weak augmentation and compute the model's predicted class. If the probability of that
 //! class is above a threshold τ, we train the model to predict it on a strongly augmented
 //! version of the same image." Loss: ℓ_s + λ_u ℓ_u (eq. 2 and 4).
-use super::super::{Family, MethodMeta, Batch, BatchPlan, Footprint, Losses, Method, Setup, StepCtx};
-use crate::limits::{in_range, in_range_f};
+use super::super::{Curve, Family, MethodMeta, Batch, BatchPlan, Footprint, Losses, Method, Setup, StepCtx};
+use crate::bounds::{in_range, in_range_f};
 use crate::augment::{self, RandAugment};
 use crate::backbone::Backbone;
 use crate::heads::Mlp;
@@ -75,7 +75,8 @@ impl Method for FixMatch {
                     weakly augmented view (flip and shift); if it is confident (probability ≥ τ), its guess becomes a pseudo-label, \
                     and the model is trained to predict that label on a strongly augmented view (RandAugment + Cutout). The share \
                     of unlabelled images that pass the threshold (mask_ratio) grows as the model improves.",
-        curves: &["total", "sup", "unsup", "mask_ratio", "pseudo_label_acc"],
+        curves: &[Curve::loss("total"), Curve::loss("sup"), Curve::loss("unsup"), Curve::ratio("mask_ratio"), Curve::accuracy("pseudo_label_acc")],
+        uses_labels: true,
         optimizer: paper_optimizer,
     };
 

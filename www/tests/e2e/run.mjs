@@ -188,6 +188,37 @@ try {
     const collapseText = (await barlowPage.textContent('#collapse-value')) ?? '';
     check('Barlow Twins draws its cross-correlation heat map and the collapse readout', barlowDone && bt.state === 'done' && heat !== null && heat.w === 64 && heat.h === 64 && heat.colours > 50 && heat.shown > 100 && /std 0\.\d+ .* effective rank \d/.test(collapseText), `${JSON.stringify(heat)}; ${JSON.stringify(bt.matrices)}; ${collapseText}; errors ${JSON.stringify(bt.errors)}`);
     await barlowPage.screenshot({ path: join(out, 'barlow-twins-heatmap.png'), fullPage: true });
+    // The collapse readout is also a curve: one point per evaluation, on its own chart.
+    const collapsePoints = bt.collapse.length;
+    const collapseChart = await barlowPage.evaluate(() => document.querySelectorAll('#collapse-chart canvas').length);
+    check('the collapse check is plotted over steps', collapsePoints === 2 && collapseChart > 0, `${collapsePoints} points, ${collapseChart} canvases`);
+    await barlowPage.close();
+
+    // ---- 2b''. SimCLR v2: three stages in one run, each shown, each evaluated ----
+    const { page: v2Page } = await openPage(browser, `${origin}/?backend=cpu&method=simclr-v2&steps=6&batch=16&width=8&labels=2&eval_every=100&train_limit=256&test_limit=128&autostart=1`, origin);
+    const stagesSeen = new Set();
+    const v2Done = await waitFor(
+      v2Page,
+      () => {
+        const text = document.getElementById('progress-text')?.textContent ?? '';
+        const m = /stage \d of 3: ([a-z-]+)/.exec(text);
+        if (m) (window.__stages ??= new Set()).add(m[1]);
+        return window.__sslp.state === 'done' || window.__sslp.errors.length > 0;
+      },
+      null,
+      180_000,
+      'SimCLR v2 to finish',
+    );
+    for (const s of await v2Page.evaluate(() => [...(window.__stages ?? [])])) stagesSeen.add(s);
+    const v2 = await debug(v2Page);
+    const v2Text = (await v2Page.textContent('#knn-value')) ?? '';
+    const evalStages = v2.metrics.map((m) => `${m.step}:${m.stage}`).join(' ');
+    check(
+      'SimCLR v2 runs pretrain → fine-tune → distil, evaluates at each stage end, and shows the teacher beside the student',
+      v2Done && v2.state === 'done' && evalStages === '4:pretrain 5:fine-tune 6:distil' && stagesSeen.has('distil') && /classifier \d+\.\d % · teacher test acc \d+\.\d %/.test(v2Text),
+      `evaluations ${evalStages}; stages seen ${[...stagesSeen]}; ${v2Text}; errors ${JSON.stringify(v2.errors)}`,
+    );
+    await v2Page.close();
 
     // ---- 2c. Reset and Train clicked 20 times at random gaps: exactly one fresh run ----
     const TINY = 'backend=cpu&method=simclr&steps=6&batch=8&width=4&eval_every=3&train_limit=256&test_limit=64';

@@ -9,8 +9,8 @@ const defaults: RunConfig = {
 };
 const sgd = (lr: number) => ({ kind: 'sgd', lr, momentum: 0.9, nesterov: true, weight_decay: 5e-4, warmup: 0, cosine: true });
 const methods: MethodInfo[] = [
-  { id: 'simclr', family: 'contrastive', name: 'SimCLR', paper: '', link: '', explanation: '', loss_terms: ['total'], defaults: { temperature: 0.2, views: { min_scale: 0.2 } }, optimizer: sgd(0.05) },
-  { id: 'fixmatch', family: 'semi-supervised', name: 'FixMatch', paper: '', link: '', explanation: '', loss_terms: ['total'], defaults: { threshold: 0.95 }, optimizer: sgd(0.03) },
+  { id: 'simclr', family: 'contrastive', name: 'SimCLR', paper: '', link: '', explanation: '', uses_labels: false, curves: [{ name: 'total', tag: 'loss' }], defaults: { temperature: 0.2, views: { min_scale: 0.2 } }, optimizer: sgd(0.05) },
+  { id: 'fixmatch', family: 'semi-supervised', name: 'FixMatch', paper: '', link: '', explanation: '', uses_labels: true, curves: [{ name: 'total', tag: 'loss' }], defaults: { threshold: 0.95 }, optimizer: sgd(0.03) },
 ];
 
 describe('URL ↔ run config', () => {

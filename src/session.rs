@@ -1,5 +1,7 @@
-//! The Session: owns the data, the model, the optimizer and the method, and is driven one
-//! step at a time, so the CLI, the tests and the page's worker all work the same way.
+//! The Session: owns the data, the method's trainer and the run's position, and is driven
+//! one step at a time, so the CLI, the tests and the page's worker all work the same way.
+//! What to do after a step (evaluate, keep a snapshot, finish) is [`Session::after_step`],
+//! the one run policy both the CLI and the worker follow.
 //!
 //! Every tensor read is async (`into_data_async`), the only kind that works on WebGPU in a
 //! browser; natively the CLI drives the futures with [`crate::exec::block_on`].
@@ -10,16 +12,13 @@ use crate::config::RunConfig;
 use crate::data::{labelled_subset, DeviceSplit, Pack, Sampler};
 use crate::eval;
 use crate::limits::{self, DataShape, MemoryEstimate};
-use crate::heads::Mlp;
-use crate::methods::{Batch, BatchPlan, Losses, Method, MethodKind, Setup, StepCtx};
+use crate::methods::{stage_spans, Batch, Setup, Stage, StepCtx};
+use crate::registry::MethodKind;
 use crate::optim::OptimConfig;
-use crate::report::{EvalReport, LayerKnn, Matrix, Neighbour, StepReport};
+use crate::report::{EvalReport, LayerKnn, Matrix, MethodInfo, Metric, Neighbour, StepReport};
 use crate::rng::Rng;
-use burn::module::{ModuleMapper, ModuleVisitor, Param};
-use burn::optim::{GradientsParams, ModuleOptimizer};
+use crate::trainer::Runner;
 use burn::prelude::*;
-#[cfg(not(target_family = "wasm"))]
-use burn::store::{BurnpackStore, ModuleSnapshot};
 
 /// What a step or an evaluation can fail with; each message says what to do.
 #[derive(Debug, Clone, PartialEq)]
@@ -61,209 +60,6 @@ impl SessionError {
     }
 }
 
-/// Backbone and classifier in evaluation mode (BatchNorm on running statistics).
-pub struct EvalModel {
-    pub backbone: Backbone,
-    pub classifier: Option<Mlp>,
-}
-
-/// A type-erased trainer, so the Session can hold any method.
-pub trait Runner {
-    fn batch_plan(&self, batch_size: usize) -> BatchPlan;
-    /// Compute the loss of one batch and keep it for [`Runner::apply`]; returns the term
-    /// names and the detached terms packed as `[n_terms]`.
-    fn forward(&mut self, batch: &Batch, ctx: &mut StepCtx) -> (Vec<&'static str>, Tensor<1>);
-    /// Backward, optimizer step at `lr`, then the method's post-step hook.
-    fn apply(&mut self, lr: f64, ctx: &StepCtx);
-    /// Drop the pending loss without stepping.
-    fn discard(&mut self);
-    fn eval_model(&self) -> EvalModel;
-    fn pretext_accuracy(&self, images: Tensor<4>) -> Option<Tensor<1>>;
-    /// See [`Method::matrices`].
-    fn matrices(&self) -> Vec<(&'static str, Tensor<2>)>;
-    /// The method's embedding of `images` (evaluation mode), see [`Method::embedding`].
-    fn embedding(&self, images: Tensor<4>) -> Option<Tensor<2>>;
-    fn views(&self, images: Tensor<4>, rng: &mut Rng) -> Vec<(String, Tensor<4>)>;
-    /// Model checkpoints in burnpack (native only: saving reads tensors synchronously, and the page
-    /// keeps a host copy of the state with [`Runner::state`] instead).
-    #[cfg(not(target_family = "wasm"))]
-    fn save(&self) -> Result<Vec<u8>, String>;
-    #[cfg(not(target_family = "wasm"))]
-    fn load(&mut self, bytes: Vec<u8>) -> Result<(), String>;
-    /// The optimizer's state (momentum, Adam moments) as burnpack bytes, keyed by parameter.
-    #[cfg(not(target_family = "wasm"))]
-    fn save_optimizer(&self) -> Result<Vec<u8>, String>;
-    #[cfg(not(target_family = "wasm"))]
-    fn load_optimizer(&mut self, bytes: Vec<u8>) -> Result<(), String>;
-    fn num_params(&self) -> usize;
-    /// Every float tensor of the model (parameters and BatchNorm statistics) flattened, in
-    /// the module's visit order; read them with async reads (see [`Session::export_state`]).
-    fn state(&self) -> Vec<Tensor<1>>;
-    /// Replace every float tensor, in the order [`Runner::state`] gives, with host values.
-    fn set_state(&mut self, values: &[Vec<f32>]) -> Result<(), String>;
-}
-
-/// Collects every float tensor of a module, flattened (`[numel]`).
-struct StateCollector(Vec<Tensor<1>>);
-impl ModuleVisitor for StateCollector {
-    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-        self.0.push(param.val().reshape([-1])); // [numel]
-    }
-}
-
-/// Writes host values back into a module's float tensors, in visit order.
-struct StateWriter<'a> {
-    values: &'a [Vec<f32>],
-    next: usize,
-    error: Option<String>,
-}
-impl ModuleMapper for StateWriter<'_> {
-    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
-        let i = self.next;
-        self.next += 1;
-        let shape = param.val().shape();
-        match self.values.get(i) {
-            Some(v) if v.len() == shape.num_elements() => param.map(|t| {
-                let fresh = Tensor::from_data(TensorData::new(v.clone(), shape), &t.device());
-                if t.is_require_grad() {
-                    fresh.require_grad()
-                } else {
-                    fresh
-                }
-            }),
-            other => {
-                let got = other.map_or("nothing".to_string(), |v| format!("{} values", v.len()));
-                self.error.get_or_insert(format!("tensor #{i} needs {} values, the snapshot has {got}", shape.num_elements()));
-                param
-            }
-        }
-    }
-}
-
-/// Drives one [`Method`]: `loss → backward → optimizer step → after_step`.
-pub struct Trainer<M: Method> {
-    method: M,
-    model: Option<M::Model>,
-    optim: ModuleOptimizer,
-    pending: Option<Tensor<1>>,
-    /// The model as it was before the pending forward: a forward in training mode already
-    /// moves BatchNorm's running statistics, so a discarded step restores this copy.
-    before_step: Option<M::Model>,
-}
-
-impl<M: Method> Trainer<M> {
-    pub fn new(method: M, model: M::Model, optim: &OptimConfig) -> Self {
-        Self { method, model: Some(model), optim: optim.build(), pending: None, before_step: None }
-    }
-    fn model(&self) -> &M::Model {
-        self.model.as_ref().expect("the model is only taken during an optimizer step")
-    }
-}
-
-impl<M: Method> Runner for Trainer<M> {
-    fn batch_plan(&self, batch_size: usize) -> BatchPlan {
-        self.method.batch_plan(batch_size)
-    }
-
-    fn forward(&mut self, batch: &Batch, ctx: &mut StepCtx) -> (Vec<&'static str>, Tensor<1>) {
-        let model = self.model.as_ref().expect("model present");
-        // valid() syncs the running statistics and copies them into fresh state.
-        self.before_step = Some(model.valid());
-        let Losses { total, terms } = self.method.loss(model, batch, ctx);
-        self.pending = Some(total);
-        let names = terms.iter().map(|(n, _)| *n).collect();
-        let packed = Tensor::cat(terms.into_iter().map(|(_, t)| t.reshape([1])).collect(), 0);
-        (names, packed)
-    }
-
-    fn apply(&mut self, lr: f64, ctx: &StepCtx) {
-        let total = self.pending.take().expect("apply() follows forward()");
-        self.before_step = None;
-        let model = self.model.take().expect("model present");
-        let grads = GradientsParams::from_grads(total.backward(), &model);
-        let model = self.optim.step(lr, model, grads);
-        self.model = Some(self.method.after_step(model, ctx));
-    }
-
-    fn discard(&mut self) {
-        self.pending = None;
-        if let Some(before) = self.before_step.take() {
-            self.model = Some(before.train());
-        }
-    }
-
-    fn eval_model(&self) -> EvalModel {
-        let valid = self.model().valid();
-        EvalModel { backbone: M::backbone(&valid).clone(), classifier: M::classifier(&valid).cloned() }
-    }
-
-    fn pretext_accuracy(&self, images: Tensor<4>) -> Option<Tensor<1>> {
-        self.method.pretext_accuracy(&self.model().valid(), images)
-    }
-
-    fn embedding(&self, images: Tensor<4>) -> Option<Tensor<2>> {
-        M::embedding(&self.model().valid(), images)
-    }
-
-    fn matrices(&self) -> Vec<(&'static str, Tensor<2>)> {
-        self.method.matrices()
-    }
-
-    fn views(&self, images: Tensor<4>, rng: &mut Rng) -> Vec<(String, Tensor<4>)> {
-        self.method.views(images, rng)
-    }
-
-    #[cfg(not(target_family = "wasm"))]
-    fn save(&self) -> Result<Vec<u8>, String> {
-        // Burnpack, not safetensors: it keeps each parameter's id, which the optimizer's
-        // state is keyed by, so a resumed run finds its momentum again.
-        let mut store = BurnpackStore::from_bytes(None);
-        self.model().save_into(&mut store).map_err(|e| e.to_string())?;
-        Ok(store.get_bytes().map_err(|e| e.to_string())?.to_vec())
-    }
-
-    #[cfg(not(target_family = "wasm"))]
-    fn load(&mut self, bytes: Vec<u8>) -> Result<(), String> {
-        let model = self.model.as_mut().expect("model present");
-        model.load_from(&mut BurnpackStore::from_bytes(Some(burn::tensor::Bytes::from_bytes_vec(bytes)))).map_err(|e| e.to_string())?;
-        Ok(())
-    }
-
-    #[cfg(not(target_family = "wasm"))]
-    fn save_optimizer(&self) -> Result<Vec<u8>, String> {
-        Ok(self.optim.into_bytes().map_err(|e| format!("{e:?}"))?.to_vec())
-    }
-
-    #[cfg(not(target_family = "wasm"))]
-    fn load_optimizer(&mut self, bytes: Vec<u8>) -> Result<(), String> {
-        let record = burn::optim::OptimizerRecord::from_bytes(burn::tensor::Bytes::from_bytes_vec(bytes)).map_err(|e| format!("{e:?}"))?;
-        // A resumed run's optimizer has taken no step yet, so the clone is of an empty state.
-        self.optim = self.optim.clone().load_record(record);
-        Ok(())
-    }
-
-    fn num_params(&self) -> usize {
-        self.model().num_params()
-    }
-
-    fn state(&self) -> Vec<Tensor<1>> {
-        let mut collector = StateCollector(Vec::new());
-        self.model().valid().visit(&mut collector);
-        collector.0
-    }
-
-    fn set_state(&mut self, values: &[Vec<f32>]) -> Result<(), String> {
-        let mut writer = StateWriter { values, next: 0, error: None };
-        let model = self.model.take().expect("model present").map(&mut writer);
-        self.model = Some(model);
-        match writer.error {
-            Some(e) => Err(e),
-            None if writer.next != values.len() => Err(format!("the snapshot has {} tensors, the model {}", values.len(), writer.next)),
-            None => Ok(()),
-        }
-    }
-}
-
 /// A host clock in milliseconds; the web facade passes `performance.now()`.
 pub type Clock = Box<dyn Fn() -> f64>;
 
@@ -285,7 +81,13 @@ pub struct Session {
     pub kind: MethodKind,
     pub pack_info: PackInfo,
     runner: Box<dyn Runner>,
-    optim: OptimConfig,
+    /// The method's stages, their step ranges, and each one's optimizer (the run's where the
+    /// stage names none).
+    stages: Vec<Stage>,
+    stage_spans: Vec<std::ops::Range<usize>>,
+    stage_optims: Vec<OptimConfig>,
+    /// The stage the runner is in.
+    stage: usize,
     train: DeviceSplit,
     test: DeviceSplit,
     labelled: Option<Sampler>,
@@ -302,6 +104,44 @@ pub struct Session {
     random_init: Option<LayerAccuracy>,
     /// What [`limits::check_run`] estimated for this run.
     pub memory: MemoryEstimate,
+}
+
+/// Steps between host copies of the weights on WebGPU, for "Resume on CPU" after a lost
+/// device: a copy costs one read of every tensor, a few milliseconds for these models.
+pub const SNAPSHOT_EVERY: usize = 25;
+
+/// What to do after a step: the run policy, decided here once for the CLI and the worker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct AfterStep {
+    /// Evaluate now: every `eval_every` steps, at the end of every stage of a staged method,
+    /// and after the last step.
+    pub evaluate: bool,
+    /// Keep a host copy of the weights (the page does, on WebGPU): at every evaluation and
+    /// every [`SNAPSHOT_EVERY`] steps.
+    pub snapshot: bool,
+    /// Every step of the run is done.
+    pub finished: bool,
+}
+
+/// What the page shows of a session once it is built.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct SessionInfo {
+    /// `webgpu` or `cpu` in the browser.
+    pub backend: String,
+    pub dataset: PackInfo,
+    pub config: RunConfig,
+    pub num_params: usize,
+    pub images_per_step: usize,
+    pub method: MethodInfo,
+    /// The method's stages and their step ranges `[start, end)`.
+    pub stages: Vec<StageSpan>,
+}
+
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct StageSpan {
+    pub name: String,
+    pub start: usize,
+    pub end: usize,
 }
 
 /// Dataset facts the page and reports need.
@@ -359,7 +199,11 @@ impl Session {
             train_images: train.images.clone(),
             device: ad_device.clone(),
         };
-        let runner = kind.build(&config.params, &setup, &optim).map_err(SessionError::Config)?;
+        let mut runner = kind.build(&config.params, &setup, &optim).map_err(SessionError::Config)?;
+        let stages = runner.stages();
+        let stage_spans = stage_spans(&stages, config.steps);
+        let stage_optims: Vec<OptimConfig> = stages.iter().map(|s| s.optimizer.clone().unwrap_or_else(|| optim.clone())).collect();
+        runner.enter_stage(0, &stage_optims[0]);
         let unlabelled = Sampler::new((0..train.len()).collect());
         let labelled = labelled.map(Sampler::new);
         let pack_info = PackInfo {
@@ -377,7 +221,10 @@ impl Session {
             kind,
             pack_info,
             runner,
-            optim,
+            stages,
+            stage_spans,
+            stage_optims,
+            stage: 0,
             train,
             test,
             labelled,
@@ -409,8 +256,58 @@ impl Session {
     pub fn train_split(&self) -> &DeviceSplit {
         &self.train
     }
+    /// The stage step `step` (0-based) falls in.
+    fn stage_at(&self, step: usize) -> usize {
+        self.stage_spans.iter().position(|span| span.contains(&step)).unwrap_or(self.stage_spans.len() - 1)
+    }
+
+    /// The name of the stage the next step belongs to.
+    pub fn stage_name(&self) -> &'static str {
+        self.stages[self.stage_at(self.step)].name
+    }
+
+    /// The stages' names and step ranges, for reports.
+    pub fn stage_plan(&self) -> Vec<StageSpan> {
+        self.stages.iter().zip(&self.stage_spans).map(|(s, span)| StageSpan { name: s.name.into(), start: span.start, end: span.end }).collect()
+    }
+
+    /// What the page shows of this session; `backend` names the device in the browser.
+    pub fn info(&self, backend: &str) -> SessionInfo {
+        SessionInfo {
+            backend: backend.into(),
+            dataset: self.pack_info.clone(),
+            config: self.config.clone(),
+            num_params: self.num_params(),
+            images_per_step: self.images_per_step(),
+            method: self.kind.info(),
+            stages: self.stage_plan(),
+        }
+    }
+
+    /// Put the runner in the stage of the next step (a new stage starts a fresh optimizer).
+    fn sync_stage(&mut self) {
+        let stage = self.stage_at(self.step);
+        if stage != self.stage {
+            self.runner.enter_stage(stage, &self.stage_optims[stage]);
+            self.stage = stage;
+        }
+    }
+
+    /// The learning rate of the next step: its stage's schedule over the stage's own steps.
     pub fn lr(&self) -> f64 {
-        self.optim.lr_at(self.step, self.config.steps)
+        let stage = self.stage_at(self.step);
+        let span = &self.stage_spans[stage];
+        self.stage_optims[stage].lr_at(self.step - span.start, span.len())
+    }
+
+    /// The run policy after the step just taken (see [`AfterStep`]).
+    pub fn after_step(&self) -> AfterStep {
+        let step = self.step;
+        let finished = step >= self.config.steps;
+        let every = self.config.eval_every;
+        let stage_end = self.stage_spans.iter().any(|span| span.end == step && !span.is_empty());
+        let evaluate = step > 0 && (finished || (every > 0 && step % every == 0) || (self.stages.len() > 1 && stage_end));
+        AfterStep { evaluate, snapshot: step > 0 && (evaluate || step % SNAPSHOT_EVERY == 0), finished }
     }
 
     /// Draw the next batch on the plain device.
@@ -441,6 +338,7 @@ impl Session {
     /// the step and the term; the session stays usable.
     pub async fn step(&mut self) -> Result<StepReport, SessionError> {
         let t0 = (self.clock)();
+        self.sync_stage();
         let batch = self.next_batch();
         let lr = self.lr();
         let mut ctx = StepCtx { step: self.step, total_steps: self.config.steps, rng: &mut self.view_rng, device: &self.ad_device };
@@ -458,6 +356,7 @@ impl Session {
         Ok(StepReport {
             kind: "step",
             step: self.step,
+            stage: self.stages[self.stage].name.to_string(),
             terms: names.iter().zip(&values).map(|(n, v)| (n.to_string(), *v as f64)).collect(),
             lr,
             images_per_s: self.images_per_step() as f64 / seconds,
@@ -506,24 +405,29 @@ impl Session {
         let dim = embedded.dims()[1];
         let (embedding_std, covariance) = eval::collapse_stats(embedded);
         let mut parts = vec![eval::agreement(preds, test_labels.clone()), embedding_std];
-        let has_classifier = model.classifier.is_some();
-        if let Some(classifier) = &model.classifier {
-            let logits = eval_logits(&model.backbone, classifier, &self.test.images);
+        let logits = self.runner.test_logits(&self.test.images);
+        let has_classifier = logits.is_some();
+        if let Some(logits) = logits {
             let n = logits.dims()[0];
-            parts.push(eval::agreement(logits.argmax(1).reshape([n]), test_labels));
+            parts.push(eval::agreement(logits.argmax(1).reshape([n]), test_labels.clone()));
         }
         let pretext = self.runner.pretext_accuracy(self.pretext_images());
         let has_pretext = pretext.is_some();
         parts.extend(pretext);
+        let metrics = self.runner.eval_metrics(self.test.images.clone(), test_labels);
+        parts.extend(metrics.iter().map(|(_, _, value)| value.clone()));
+        // One read for every number of the evaluation.
         let values = read_f32(Tensor::cat(parts, 0)).await?;
         let mut it = values.into_iter().map(f64::from);
         let knn_acc = it.next().unwrap_or(f64::NAN);
         let embedding_std = it.next().unwrap_or(f64::NAN);
         let test_acc = has_classifier.then(|| it.next()).flatten();
         let pretext_acc = has_pretext.then(|| it.next()).flatten();
+        let metrics = metrics.iter().map(|(name, tag, _)| Metric { name: name.to_string(), tag: *tag, value: it.next().unwrap_or(f64::NAN) }).collect();
         // Read the covariance only when its rank will be computed.
         let effective_rank = if dim <= eval::MAX_RANK_DIM { eval::effective_rank(&read_f32(covariance.reshape([-1])).await?, dim) } else { None };
-        Ok(EvalReport { kind: "eval".into(), step: self.step, knn_acc, test_acc, pretext_acc, embedding_std, effective_rank, embedding_dim: dim })
+        let stage = self.stages[self.stage_at(self.step.saturating_sub(1))].name.to_string();
+        Ok(EvalReport { kind: "eval".into(), step: self.step, knn_acc, test_acc, pretext_acc, embedding_std, effective_rank, embedding_dim: dim, stage, metrics })
     }
 
     /// Up to 1000 clean test images for the pretext task (×4 for RotNet).
@@ -666,6 +570,9 @@ impl Session {
             return Err(SessionError::Checkpoint("the checkpoint's position does not fit this dataset; was the dataset changed?".into()));
         }
         self.runner.load(checkpoint.model).map_err(|e| SessionError::Checkpoint(format!("{e}; the checkpoint does not fit this model")))?;
+        // The optimizer state is the saved stage's: enter that stage first, then load it.
+        self.step = state.step;
+        self.sync_stage();
         self.runner.load_optimizer(checkpoint.optimizer).map_err(|e| SessionError::Checkpoint(format!("optimizer state: {e}")))?;
         self.step = state.step;
         self.data_rng = state.data_rng;
@@ -695,6 +602,7 @@ impl Session {
             .set_state(values)
             .map_err(|e| SessionError::Checkpoint(format!("{e}; the snapshot is from another method, backbone or width")))?;
         self.step = step;
+        self.sync_stage();
         self.bank_cache = None;
         Ok(())
     }
@@ -707,15 +615,6 @@ impl Session {
         self.bank_cache = None;
         self.runner.load(checkpoint.model).map_err(|e| SessionError::Checkpoint(format!("{e}; was it saved from the same method, backbone and width?")))
     }
-}
-
-fn eval_logits(backbone: &Backbone, classifier: &Mlp, images: &Tensor<4>) -> Tensor<2> {
-    let n = images.dims()[0];
-    let chunks = (0..n)
-        .step_by(eval::EMBED_CHUNK)
-        .map(|s| classifier.forward(backbone.forward(images.clone().narrow(0, s, eval::EMBED_CHUNK.min(n - s)))))
-        .collect();
-    Tensor::cat(chunks, 0)
 }
 
 /// Read a float tensor to the host asynchronously.
