@@ -284,9 +284,10 @@ impl Session {
         }
     }
 
-    /// Put the runner in the stage of the next step (a new stage starts a fresh optimizer).
-    fn sync_stage(&mut self) {
-        let stage = self.stage_at(self.step);
+    /// Put the runner in the stage of step `step` (0-based); a new stage starts a fresh
+    /// optimizer.
+    fn enter_stage_of(&mut self, step: usize) {
+        let stage = self.stage_at(step);
         if stage != self.stage {
             self.runner.enter_stage(stage, &self.stage_optims[stage]);
             self.stage = stage;
@@ -338,7 +339,7 @@ impl Session {
     /// the step and the term; the session stays usable.
     pub async fn step(&mut self) -> Result<StepReport, SessionError> {
         let t0 = (self.clock)();
-        self.sync_stage();
+        self.enter_stage_of(self.step);
         let batch = self.next_batch();
         let lr = self.lr();
         let mut ctx = StepCtx { step: self.step, total_steps: self.config.steps, rng: &mut self.view_rng, device: &self.ad_device };
@@ -570,9 +571,11 @@ impl Session {
             return Err(SessionError::Checkpoint("the checkpoint's position does not fit this dataset; was the dataset changed?".into()));
         }
         self.runner.load(checkpoint.model).map_err(|e| SessionError::Checkpoint(format!("{e}; the checkpoint does not fit this model")))?;
-        // The optimizer state is the saved stage's: enter that stage first, then load it.
+        // The saved optimizer state is that of the stage of the last step taken (at a stage
+        // boundary, the stage that ended): enter it, load the state, and let the next step
+        // start the new stage with a fresh optimizer, as the uninterrupted run does.
         self.step = state.step;
-        self.sync_stage();
+        self.enter_stage_of(state.step.saturating_sub(1));
         self.runner.load_optimizer(checkpoint.optimizer).map_err(|e| SessionError::Checkpoint(format!("optimizer state: {e}")))?;
         self.step = state.step;
         self.data_rng = state.data_rng;
@@ -602,7 +605,7 @@ impl Session {
             .set_state(values)
             .map_err(|e| SessionError::Checkpoint(format!("{e}; the snapshot is from another method, backbone or width")))?;
         self.step = step;
-        self.sync_stage();
+        self.enter_stage_of(step);
         self.bank_cache = None;
         Ok(())
     }

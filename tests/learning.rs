@@ -37,6 +37,26 @@ fn simclr_beats_the_random_init_backbone() {
     assert!(trained >= untrained + 0.025, "SimCLR kNN {trained:.4} vs random init {untrained:.4}");
 }
 
+/// MoCo v2 (symmetric loss, the default) at the SimCLR test's budget.
+#[test]
+fn moco_v2_beats_the_random_init_backbone() {
+    let config = RunConfig {
+        method: "moco-v2".into(),
+        width: 16,
+        steps: 600,
+        batch_size: 64,
+        train_limit: Some(5000),
+        test_limit: Some(1000),
+        ..RunConfig::default()
+    };
+    let mut s = train(config, "fashion-mnist");
+    let untrained = *s.random_init().unwrap().accuracy.last().unwrap();
+    let trained = block_on(s.evaluate()).unwrap().knn_acc;
+    eprintln!("moco-v2 kNN: untrained {untrained:.4}, trained {trained:.4}");
+    // Measured: 0.780 against 0.750 (seed 1, 5,000-image bank, 1,000 test images).
+    assert!(trained >= untrained + 0.02, "MoCo v2 kNN {trained:.4} vs random init {untrained:.4}");
+}
+
 #[test]
 fn rotnet_learns_rotation_and_reports_its_best_layer() {
     let config = RunConfig {
@@ -101,8 +121,10 @@ fn simclr_v2_fine_tunes_past_supervised_only_and_distils_without_loss() {
     let teacher = end.metrics.iter().find(|m| m.name == "teacher_test_acc").unwrap().value;
     let alone = block_on(supervised.evaluate()).unwrap().test_acc.unwrap();
     eprintln!("simclr-v2, 10 labels/class, 600 steps: fine-tuned teacher {teacher:.4}, distilled student {student:.4}; supervised-only {alone:.4}");
-    assert!(teacher > alone, "fine-tuned {teacher:.4} vs supervised-only {alone:.4}");
-    assert!(student >= teacher - 0.02, "student {student:.4} vs teacher {teacher:.4}");
+    // Measured (seed 1, alone in the process): teacher 0.693, student 0.674, supervised-only
+    // 0.646. Parallel tests can change the initial weights, hence the slack.
+    assert!(teacher >= alone + 0.02, "fine-tuned {teacher:.4} vs supervised-only {alone:.4}");
+    assert!(student >= teacher - 0.03, "student {student:.4} vs teacher {teacher:.4}");
 }
 
 /// A 300-step collapse-switch run on a 2,000-image pool, evaluated at its end.

@@ -80,12 +80,12 @@ fn every_method_gives_finite_falling_losses() {
 #[test]
 fn every_stage_of_simclr_v2_lowers_its_own_loss() {
     let p = pack("fashion-mnist");
-    // 60 steps: 36 pretraining, 12 fine-tuning, 12 distillation.
+    // 60 steps: 30 pretraining, 12 fine-tuning, 18 distillation.
     let mut s = Session::new(small_run("simclr-v2", 60), &p, cpu(), native_clock()).unwrap();
     let plan = s.stage_plan();
     let names: Vec<&str> = plan.iter().map(|p| p.name.as_str()).collect();
     assert_eq!(names, ["pretrain", "fine-tune", "distil"]);
-    assert_eq!(plan.iter().map(|p| (p.start, p.end)).collect::<Vec<_>>(), [(0, 36), (36, 48), (48, 60)]);
+    assert_eq!(plan.iter().map(|p| (p.start, p.end)).collect::<Vec<_>>(), [(0, 30), (30, 42), (42, 60)]);
     let mut reports = Vec::new();
     let mut evaluations = Vec::new();
     for _ in 0..60 {
@@ -100,9 +100,9 @@ fn every_stage_of_simclr_v2_lowers_its_own_loss() {
         let steps = &reports[span.start..span.end];
         assert!(steps.iter().all(|(r, _)| r.stage == span.name), "{}: steps of another stage", span.name);
         // Fine-tuning and distillation start their own schedule at their full learning rate
-        // (0.03, no warm-up) and decay over their own steps.
+        // (0.1, no warm-up) and decay over their own steps.
         if span.name != "pretrain" {
-            assert_eq!(steps[0].1, 0.03, "{}: the stage's schedule starts at its peak", span.name);
+            assert_eq!(steps[0].1, 0.1, "{}: the stage's schedule starts at its peak", span.name);
             assert!(steps[steps.len() - 1].1 < 0.01, "{}: lr decays within the stage", span.name);
         }
         let total: Vec<f64> = steps.iter().map(|(r, _)| r.term("total").unwrap()).collect();
@@ -116,7 +116,7 @@ fn every_stage_of_simclr_v2_lowers_its_own_loss() {
     // The policy evaluates at the end of each stage: no classifier yet after pretraining,
     // the teacher's after fine-tuning, the student's (with the teacher's beside it) at the end.
     let at: Vec<(usize, &str)> = evaluations.iter().map(|e| (e.step, e.stage.as_str())).collect();
-    assert_eq!(at, [(36, "pretrain"), (48, "fine-tune"), (60, "distil")]);
+    assert_eq!(at, [(30, "pretrain"), (42, "fine-tune"), (60, "distil")]);
     assert!(evaluations[0].test_acc.is_none());
     assert!(evaluations[1].test_acc.is_some() && evaluations[1].metrics.is_empty());
     let teacher = evaluations[2].metrics.iter().find(|m| m.name == "teacher_test_acc").expect("teacher accuracy at the end");
@@ -238,7 +238,7 @@ fn a_resumed_run_continues_exactly_like_an_uninterrupted_one() {
     let p = pack("fashion-mnist");
     // MoCo v2, BYOL and NPID carry a key encoder, a target network, a queue or a memory bank
     // in the model: a resumed run must find them as they were.
-    // SimCLR v2's 6 steps are 4 / 1 / 1 per stage: the resumed part crosses both boundaries.
+    // SimCLR v2's 6 steps are 3 / 1 / 2 per stage: the resumed part enters both later stages.
     for method in ["simclr", "fixmatch", "moco-v2", "byol", "npid", "simclr-v2"] {
         let c = small_run(method, 6);
         let losses = |s: &mut Session, n: usize| -> Vec<f64> { (0..n).map(|_| block_on(s.step()).unwrap().term("total").unwrap()).collect() };
@@ -265,7 +265,13 @@ fn a_resumed_run_continues_exactly_like_an_uninterrupted_one() {
         bare.optimizer = Checkpoint::decode(&Session::new(c.clone(), &p, cpu(), native_clock()).unwrap().checkpoint().unwrap()).unwrap().optimizer;
         no_momentum.resume(bare).unwrap();
         let drift = losses(&mut no_momentum, 3);
-        assert!(drift.iter().zip(&uninterrupted).any(|(a, b)| (a - b).abs() > 1e-4), "{method}: momentum made no difference: {drift:?} vs {uninterrupted:?}");
+        if method == "simclr-v2" {
+            // Its checkpoint is at the end of pretraining: fine-tuning starts a fresh optimizer
+            // in the uninterrupted run too, so the pretraining momentum must not carry over.
+            assert!(drift.iter().zip(&uninterrupted).all(|(a, b)| close(*a, *b)), "{method}: a stage inherited the previous stage's momentum: {drift:?} vs {uninterrupted:?}");
+        } else {
+            assert!(drift.iter().zip(&uninterrupted).any(|(a, b)| (a - b).abs() > 1e-4), "{method}: momentum made no difference: {drift:?} vs {uninterrupted:?}");
+        }
         // A checkpoint of another run is refused.
         let mut other = Session::new(RunConfig { seed: 5, ..c.clone() }, &p, cpu(), native_clock()).unwrap();
         let e = other.resume(checkpoint).unwrap_err().to_string();

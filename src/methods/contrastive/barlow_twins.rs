@@ -18,6 +18,7 @@ use crate::backbone::Backbone;
 use crate::heads::MAX_HEAD_WIDTH;
 use crate::bounds::{in_range, in_range_f};
 use crate::loss::barlow_twins;
+use crate::optim::OptimConfig;
 use crate::rng::Rng;
 use burn::prelude::*;
 
@@ -58,6 +59,14 @@ pub struct BarlowTwins {
     correlation: Option<Tensor<2>>,
 }
 
+/// SimCLR's small-batch SGD at lr 0.02: the loss sums D + λ·D² terms, so its gradients are
+/// larger than NT-Xent's. At 1,000 steps (Fashion-MNIST, width 16, batch 64, seed 1) lr 0.02
+/// reached 78.65 % kNN against 77.7 % at 0.05 (untrained 78.45 %); with a 512-wide projector,
+/// 79.35 %.
+fn optimizer() -> OptimConfig {
+    OptimConfig { lr: 0.02, ..super::small_batch_sgd() }
+}
+
 impl Method for BarlowTwins {
     const META: MethodMeta = MethodMeta {
         id: "barlow-twins",
@@ -73,8 +82,8 @@ impl Method for BarlowTwins {
         curves: &[Curve::loss("total"), Curve::loss("on_diagonal"), Curve::loss("off_diagonal")],
         uses_labels: false,
         // The paper trains with LARS (lr 0.2 for weights, batch 2,048); at batches of 64–128 SGD
-        // with momentum, as for SimCLR here, is the stable choice.
-        optimizer: super::small_batch_sgd,
+        // with momentum, as for SimCLR here, is the stable choice, at a lower rate.
+        optimizer,
     };
     type Config = BarlowTwinsConfig;
     type Model = Encoder;

@@ -178,17 +178,21 @@ impl Moco {
 }
 
 /// MoCo's optimizer: SGD, momentum 0.9, weight decay 1e-4, lr 0.03 at batch 256 ([0] §3.3).
-/// Our batches are 64–128, and lr 0.03 is kept (the linear scaling rule would lower it further
-/// and slow these short runs).
-fn sgd(cosine: bool) -> OptimConfig {
-    OptimConfig { kind: OptimKind::Sgd, lr: 0.03, momentum: 0.9, nesterov: false, weight_decay: 1e-4, warmup: 0.0, cosine }
+/// Our batches are 64–128; the linear scaling rule would lower the rate and slow these short
+/// runs, so it is kept or raised (see each version).
+fn sgd(lr: f64, cosine: bool) -> OptimConfig {
+    OptimConfig { kind: OptimKind::Sgd, lr, momentum: 0.9, nesterov: false, weight_decay: 1e-4, warmup: 0.0, cosine }
 }
 /// v1 steps its learning rate down at fixed epochs; constant is the nearest schedule here.
+/// At 1,000 steps (Fashion-MNIST, width 16, batch 64, seed 1) lr 0.05 reached 80.45 % kNN
+/// against 80.15 % at 0.03 (untrained 78.45 %).
 fn optimizer_v1() -> OptimConfig {
-    sgd(false)
+    sgd(0.05, false)
 }
+/// v2 keeps 0.03: its symmetric loss already doubles the signal per step, and the one-sided
+/// v2 fell from 79.55 % to 78.8 % at 0.06.
 fn optimizer_v2() -> OptimConfig {
-    sgd(true)
+    sgd(0.03, true)
 }
 
 const PAPER_V1: &str = "He, Fan, Wu, Xie, Girshick. Momentum Contrast for Unsupervised Visual Representation Learning. CVPR 2020";
@@ -264,7 +268,8 @@ moco_version!(
         explanation: "Two views of each image: the query goes through the network being trained, the key through a slowly \
             moving average of it (the momentum encoder). The query must pick out its own key among thousands of keys kept \
             from earlier batches in a queue, so the method sees many negatives without a large batch. Scaled here: key \
-            momentum 0.99 instead of 0.999 and a queue of 4,096 keys, to suit runs of hundreds of steps on 60,000 images.",
+            momentum 0.99 instead of 0.999, a queue of 4,096 keys and a learning rate of 0.05 instead of 0.03, to suit \
+            runs of hundreds of steps on 60,000 images.",
         curves: CURVES,
         uses_labels: false,
         optimizer: optimizer_v1,
