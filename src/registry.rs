@@ -19,8 +19,9 @@ pub struct MethodKind {
 }
 
 /// The registry: one line per method. Everything else about a method is in its own file.
-pub static ALL_METHODS: [MethodKind; 10] = [
+pub static ALL_METHODS: [MethodKind; 11] = [
     MethodKind::of::<pretext::rotnet::RotNet>(),
+    MethodKind::of::<pretext::jigsaw::Jigsaw>(),
     MethodKind::of::<contrastive::simclr::Simclr>(),
     MethodKind::of::<contrastive::npid::Npid>(),
     MethodKind::of::<contrastive::moco::MocoV1>(),

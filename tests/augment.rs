@@ -110,3 +110,77 @@ fn colour_ops_by_hand() {
     let p = floats(ops::posterize(x, vec![1]));
     assert!(p.iter().all(|&v| close(v, 0.0, 1e-6) || close(v, 128.0 / 255.0, 1e-6)));
 }
+
+mod jigsaw_puzzles {
+    use super::common::{cpu, floats};
+    use burn::prelude::*;
+    use ssl_playground::augment::jigsaw::{assemble, cut_tiles, distances, permutation_set, shuffle_tiles, tile_maps, TILES};
+    use ssl_playground::rng::Rng;
+
+    #[test]
+    fn permutation_sets_are_distinct_bijections_far_apart() {
+        // (size, minimum pairwise Hamming distance the greedy set keeps), measured.
+        for (size, claimed_min) in [(10, 8), (100, 6), (1000, 5)] {
+            let set = permutation_set(size);
+            assert_eq!(set.len(), size);
+            for p in set {
+                let mut seen = [false; TILES];
+                for &t in p {
+                    seen[t as usize] = true;
+                }
+                assert!(seen.iter().all(|&s| s), "{p:?} is not a permutation of the 9 tiles");
+            }
+            let (min, mean) = distances(set);
+            eprintln!("jigsaw set of {size}: minimum Hamming distance {min}, mean {mean:.2}");
+            assert!(min >= claimed_min, "set of {size}: minimum distance {min} < {claimed_min}");
+            assert!(min > 0, "duplicates in the set of {size}");
+        }
+    }
+
+    /// A 27×27 image whose 3×3 cells (9 px each) are flat at (cell + 1) / 10.
+    fn cells_image() -> Tensor<4> {
+        let mut v = vec![0.0f32; 27 * 27];
+        for y in 0..27 {
+            for x in 0..27 {
+                v[y * 27 + x] = ((y / 9) * 3 + x / 9 + 1) as f32 / 10.0;
+            }
+        }
+        Tensor::from_data(TensorData::new(v, [1, 1, 27, 27]), &cpu())
+    }
+
+    /// The centre pixel of each of `n` tiles of side `t`.
+    fn centres(tiles: Tensor<4>, t: usize) -> Vec<f32> {
+        let n = tiles.dims()[0];
+        floats(tiles.narrow(2, t / 2, 1).narrow(3, t / 2, 1).reshape([n]))
+    }
+
+    #[test]
+    fn tiles_come_from_their_cells_and_shuffle_as_the_permutation_says() {
+        let image = cells_image();
+        let t = 11;
+        let expected: Vec<f32> = (0..TILES).map(|c| (c + 1) as f32 / 10.0).collect();
+        // Centred tiles lie inside their cell: every pixel has the cell's value.
+        let centred = cut_tiles(image.clone(), &tile_maps(1, 0.6, None), t);
+        assert_eq!(centred.dims(), [TILES, 1, t, t]);
+        let all = floats(centred.clone().reshape([TILES, t * t]));
+        for (cell, pixels) in all.chunks(t * t).enumerate() {
+            assert!(pixels.iter().all(|&p| (p - expected[cell]).abs() < 1e-5), "cell {cell}: {pixels:?}");
+        }
+        // Jittered tiles (a random place in the cell) are still centred in their own cell.
+        let mut rng = Rng::new(3);
+        for _ in 0..5 {
+            let jittered = cut_tiles(image.clone(), &tile_maps(1, 0.85, Some(&mut rng)), t);
+            let got = centres(jittered, t);
+            assert!(got.iter().zip(&expected).all(|(a, b)| (a - b).abs() < 1e-5), "{got:?}");
+        }
+        // Position i of a shuffled puzzle shows tile perm[i].
+        let set = permutation_set(100);
+        for label in [0, 1, 57, 99] {
+            let shuffled = centres(shuffle_tiles(centred.clone(), set, &[label]), t);
+            let want: Vec<f32> = set[label].iter().map(|&tile| expected[tile as usize]).collect();
+            assert_eq!(shuffled, want, "permutation #{label}");
+        }
+        // The preview lays the 9 tiles out as a 3×3 image with 1-px gaps.
+        assert_eq!(assemble(centred).dims(), [1, 1, 3 * t + 2, 3 * t + 2]);
+    }
+}

@@ -37,6 +37,27 @@ fn simclr_beats_the_random_init_backbone() {
     assert!(trained >= untrained + 0.025, "SimCLR kNN {trained:.4} vs random init {untrained:.4}");
 }
 
+/// Jigsaw learns its own task: held-out puzzles of 1,000 permutations solved far above chance.
+#[test]
+fn jigsaw_solves_held_out_puzzles() {
+    let config = RunConfig {
+        method: "jigsaw".into(),
+        width: 16,
+        steps: 300,
+        batch_size: 64,
+        train_limit: Some(5000),
+        test_limit: Some(1000),
+        ..RunConfig::default()
+    };
+    let mut s = train(config, "fashion-mnist");
+    let eval = block_on(s.evaluate()).unwrap();
+    let solved = eval.pretext_acc.unwrap();
+    eprintln!("jigsaw: held-out permutation accuracy {solved:.4} (chance 0.001), kNN {:.4}", eval.knn_acc);
+    // Measured: 0.301 (seed 1). Its kNN at this budget (73.3 against 75.0 untrained) is not
+    // asserted: the features need more steps (README, Measured results).
+    assert!(solved >= 0.2, "held-out permutation accuracy {solved:.4}");
+}
+
 /// MoCo v2 (symmetric loss, the default) at the SimCLR test's budget.
 #[test]
 fn moco_v2_beats_the_random_init_backbone() {

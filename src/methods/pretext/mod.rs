@@ -1,2 +1,3 @@
 //! Pretext-task methods: a made-up label computed from the image itself.
+pub mod jigsaw;
 pub mod rotnet;

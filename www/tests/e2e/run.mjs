@@ -147,6 +147,22 @@ try {
     check('the run resumes on the CPU from the last snapshot and finishes', resumed && dl.state === 'done' && dl.backend === 'cpu' && dl.steps === 8 && dl.loss.length === 8 && /Resumed on the CPU backend from step 4/.test(notice), `state ${dl.state}, backend ${dl.backend}, steps ${dl.steps}, ${dl.loss.length} losses; ${notice}`);
     check('after Resume on CPU, the key encoder and queue are the snapshot’s, bit for bit', dl.resumedExact === true, `resumedExact ${dl.resumedExact}`);
     await lossPage.screenshot({ path: join(out, 'gpu-lost-resumed-on-cpu.png'), fullPage: true });
+    await lossPage.close();
+
+    // ---- 1c. Jigsaw on WebGPU: nine tiles per image through the backbone, and its preview ----
+    const { page: jigsawPage } = await openPage(browser, `${origin}/?method=jigsaw&steps=3&batch=8&width=8&eval_every=3&train_limit=256&test_limit=64&autostart=1`, origin);
+    const jigsawDone = await waitFor(jigsawPage, () => window.__sslp.state === 'done' || window.__sslp.errors.length > 0, null, 300_000, 'Jigsaw to finish on WebGPU');
+    const jd = await debug(jigsawPage);
+    const puzzleRows = await jigsawPage.$$eval('#views .view-row', (rows) =>
+      rows.map((r) => ({ name: r.querySelector('.view-name')?.textContent ?? '', images: r.querySelectorAll('canvas').length, px: r.querySelector('canvas')?.width ?? 0 })),
+    );
+    check(
+      'Jigsaw trains on WebGPU and previews its tiles in place and shuffled',
+      jigsawDone && jd.state === 'done' && jd.backend === 'webgpu' && jd.loss.length === 3 && jd.loss.every((v) => v !== null && Number.isFinite(v)) &&
+        puzzleRows.length === 3 && puzzleRows[1].name === 'tiles in place' && /^shuffled: permutations #\d+/.test(puzzleRows[2].name) && puzzleRows[1].px === 44 && puzzleRows[2].images === puzzleRows[0].images,
+      `state ${jd.state}, backend ${jd.backend}, losses ${JSON.stringify(jd.loss)}; rows ${JSON.stringify(puzzleRows)}; errors ${JSON.stringify(jd.errors)}`,
+    );
+    await jigsawPage.screenshot({ path: join(out, 'jigsaw-webgpu.png'), fullPage: true });
   });
 
   if (process.env.E2E_ONLY === 'webgpu') throw new Error('E2E_ONLY=webgpu: skipping the CPU checks');
