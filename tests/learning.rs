@@ -18,17 +18,14 @@ fn train(config: RunConfig, dataset: &str) -> Session {
     s
 }
 
+/// The CI learning budget: `small-cnn` width 16 on 5,000 training and 1,000 test images.
+fn ci_run(method: &str, steps: usize, batch_size: usize) -> RunConfig {
+    RunConfig { method: method.into(), width: 16, steps, batch_size, train_limit: Some(5000), test_limit: Some(1000), ..RunConfig::default() }
+}
+
 #[test]
 fn simclr_beats_the_random_init_backbone() {
-    let config = RunConfig {
-        method: "simclr".into(),
-        width: 16,
-        steps: 600,
-        batch_size: 64,
-        train_limit: Some(5000),
-        test_limit: Some(1000),
-        ..RunConfig::default()
-    };
+    let config = ci_run("simclr", 600, 64);
     let mut s = train(config, "fashion-mnist");
     let untrained = *s.random_init().unwrap().accuracy.last().unwrap();
     let trained = block_on(s.evaluate()).unwrap().knn_acc;
@@ -40,15 +37,7 @@ fn simclr_beats_the_random_init_backbone() {
 /// Jigsaw learns its own task: held-out puzzles of 1,000 permutations solved far above chance.
 #[test]
 fn jigsaw_solves_held_out_puzzles() {
-    let config = RunConfig {
-        method: "jigsaw".into(),
-        width: 16,
-        steps: 300,
-        batch_size: 64,
-        train_limit: Some(5000),
-        test_limit: Some(1000),
-        ..RunConfig::default()
-    };
+    let config = ci_run("jigsaw", 300, 64);
     let mut s = train(config, "fashion-mnist");
     let eval = block_on(s.evaluate()).unwrap();
     let solved = eval.pretext_acc.unwrap();
@@ -61,15 +50,7 @@ fn jigsaw_solves_held_out_puzzles() {
 /// MoCo v2 (symmetric loss, the default) at the SimCLR test's budget.
 #[test]
 fn moco_v2_beats_the_random_init_backbone() {
-    let config = RunConfig {
-        method: "moco-v2".into(),
-        width: 16,
-        steps: 600,
-        batch_size: 64,
-        train_limit: Some(5000),
-        test_limit: Some(1000),
-        ..RunConfig::default()
-    };
+    let config = ci_run("moco-v2", 600, 64);
     let mut s = train(config, "fashion-mnist");
     let untrained = *s.random_init().unwrap().accuracy.last().unwrap();
     let trained = block_on(s.evaluate()).unwrap().knn_acc;
@@ -80,15 +61,7 @@ fn moco_v2_beats_the_random_init_backbone() {
 
 #[test]
 fn rotnet_learns_rotation_and_reports_its_best_layer() {
-    let config = RunConfig {
-        method: "rotnet".into(),
-        width: 16,
-        steps: 200,
-        batch_size: 32,
-        train_limit: Some(5000),
-        test_limit: Some(1000),
-        ..RunConfig::default()
-    };
+    let config = ci_run("rotnet", 200, 32);
     let mut s = train(config, "fashion-mnist");
     let eval = block_on(s.evaluate()).unwrap();
     let rotation = eval.pretext_acc.unwrap();
@@ -101,15 +74,7 @@ fn rotnet_learns_rotation_and_reports_its_best_layer() {
 
 #[test]
 fn fixmatch_beats_supervised_only_with_ten_labels_per_class() {
-    let base = RunConfig {
-        width: 16,
-        steps: 600,
-        batch_size: 32,
-        labels_per_class: 10,
-        train_limit: Some(5000),
-        test_limit: Some(1000),
-        ..RunConfig::default()
-    };
+    let base = RunConfig { labels_per_class: 10, ..ci_run("supervised", 600, 32) };
     let fixmatch = RunConfig { method: "fixmatch".into(), params: serde_json::json!({"mu": 3}), ..base.clone() };
     let supervised = RunConfig { method: "supervised".into(), ..base };
     let mut f = train(fixmatch, "mnist");
@@ -126,15 +91,7 @@ fn fixmatch_beats_supervised_only_with_ten_labels_per_class() {
 /// images alone for as many steps, and distillation into a fresh student keeps its accuracy.
 #[test]
 fn simclr_v2_fine_tunes_past_supervised_only_and_distils_without_loss() {
-    let base = RunConfig {
-        width: 16,
-        steps: 600,
-        batch_size: 64,
-        labels_per_class: 10,
-        train_limit: Some(5000),
-        test_limit: Some(1000),
-        ..RunConfig::default()
-    };
+    let base = RunConfig { labels_per_class: 10, ..ci_run("supervised", 600, 64) };
     let mut v2 = train(RunConfig { method: "simclr-v2".into(), ..base.clone() }, "fashion-mnist");
     let mut supervised = train(RunConfig { method: "supervised".into(), ..base }, "fashion-mnist");
     let end = block_on(v2.evaluate()).unwrap();
