@@ -137,15 +137,21 @@ fn byol_without_its_predictor_collapses() {
 }
 
 /// Barlow Twins' off-diagonal term keeps the embedding's dimensions decorrelated. Without it
-/// the on-diagonal term alone is met by copying one feature into every dimension: the
-/// per-dimension spread can stay, but the effective rank collapses.
+/// the on-diagonal term alone is met by dimensions that repeat each other: the last step's
+/// cross-correlation matrix fills up off its diagonal.
 #[test]
-fn barlow_twins_without_its_off_diagonal_term_loses_rank() {
-    let barlow = collapse_run("barlow-twins", serde_json::json!({}));
-    let on_diagonal_only = collapse_run("barlow-twins", serde_json::json!({"off_diagonal": false}));
-    let (full, alone) = (barlow.effective_rank.unwrap(), on_diagonal_only.effective_rank.unwrap());
-    eprintln!("Barlow Twins: effective rank {full:.1} of {}; without the off-diagonal term {alone:.1}", barlow.embedding_dim);
-    // Measured (seed 1): 6.1 → 3.0 and 5.6 → 3.0. The rank is of the L2-normalised projection,
-    // whose dimensions Barlow Twins leaves at unequal scales, so even the full method's is low.
-    assert!(alone < 0.7 * full, "without the off-diagonal term the rank stayed at {alone:.1} of {full:.1}");
+fn barlow_twins_without_its_off_diagonal_term_keeps_redundant_dimensions() {
+    let redundancy = |params: serde_json::Value| {
+        let config = RunConfig { method: "barlow-twins".into(), width: 8, steps: 300, batch_size: 32, train_limit: Some(2000), test_limit: Some(500), params, ..RunConfig::default() };
+        let s = train(config, "fashion-mnist");
+        let m = block_on(s.matrices()).unwrap().remove(0); // the cross-correlation, D × D
+        let off: Vec<f32> = m.values.iter().enumerate().filter(|(i, _)| i / m.cols != i % m.cols).map(|(_, v)| v * v).collect();
+        off.iter().sum::<f32>() / off.len() as f32
+    };
+    let full = redundancy(serde_json::json!({}));
+    let alone = redundancy(serde_json::json!({"off_diagonal": false}));
+    eprintln!("Barlow Twins: mean squared off-diagonal cross-correlation {full:.4}; without the off-diagonal term {alone:.4}");
+    // Measured (seed 1): 0.138 → 0.566. The effective rank of the normalised projection
+    // (6.1 → 3.0, then 6.2 → 4.3 in another run) varied too much with the initial weights to test.
+    assert!(alone > 2.0 * full, "without the off-diagonal term the mean squared off-diagonal stayed at {alone:.4} against {full:.4}");
 }
