@@ -44,6 +44,12 @@ fn every_method_gives_finite_falling_losses() {
             continue; // staged: see every_stage_of_simclr_v2_lowers_its_own_loss
         }
         let mut config = small_run(kind.id(), 20);
+        if kind.id() == "npid" {
+            // On the 320-image pool every image comes back after 10 steps, its bank row now
+            // a trained feature, and the loss rises again (measured: 6.8 → 7.2 over 20 steps,
+            // seed 2). On 2,000 images each is seen once: 8.2 → 7.5, 8.8 → 7.6, 8.0 → 7.5.
+            config.train_limit = Some(2000);
+        }
         if kind.id() == "fixmatch" {
             config.params = serde_json::json!({"mu": 2});
         }
