@@ -18,6 +18,13 @@ pub const MAX_RANK_DIM: usize = 512;
 /// Images per forward pass when embedding a split.
 pub const EMBED_CHUNK: usize = 500;
 
+/// `f` over `images` `[N, C, H, W]` in chunks of `chunk` images, the `[n_i, K]` outputs
+/// concatenated in order: one forward pass never holds more than a chunk's activations.
+pub fn in_chunks(images: &Tensor<4>, chunk: usize, mut f: impl FnMut(Tensor<4>) -> Tensor<2>) -> Tensor<2> {
+    let n = images.dims()[0];
+    Tensor::cat((0..n).step_by(chunk).map(|s| f(images.clone().narrow(0, s, chunk.min(n - s)))).collect(), 0)
+}
+
 /// L2-normalised pooled features of every backbone stage, `[N, D_i]` each.
 pub fn embed_stages(backbone: &Backbone, images: &Tensor<4>) -> Vec<Tensor<2>> {
     let n = images.dims()[0];
@@ -39,12 +46,7 @@ pub fn embed_stages(backbone: &Backbone, images: &Tensor<4>) -> Vec<Tensor<2>> {
 
 /// Final-stage features only (normalised), `[N, D]`.
 pub fn embed(backbone: &Backbone, images: &Tensor<4>) -> Tensor<2> {
-    let n = images.dims()[0];
-    let chunks: Vec<Tensor<2>> = (0..n)
-        .step_by(EMBED_CHUNK)
-        .map(|s| backbone.forward(images.clone().narrow(0, s, EMBED_CHUNK.min(n - s))))
-        .collect();
-    l2_normalize(Tensor::cat(chunks, 0))
+    l2_normalize(in_chunks(images, EMBED_CHUNK, |x| backbone.forward(x)))
 }
 
 /// Weighted kNN predictions `[Q]` for normalised `queries` `[Q, D]` against a normalised

@@ -9,6 +9,12 @@ use burn::tensor::activation::relu;
 /// 4096-wide layer on 4096 inputs is already 16.8M parameters, far past these small backbones.
 pub const MAX_HEAD_WIDTH: usize = 4096;
 
+/// Check a config's `head_hidden` widths: at most `max_layers` layers of 1..=4096.
+pub fn check_hidden(head_hidden: &[usize], max_layers: usize) -> Result<(), String> {
+    crate::bounds::in_range("head_hidden's length", head_hidden.len(), 0, max_layers)?;
+    head_hidden.iter().try_for_each(|&w| crate::bounds::in_range("head_hidden width", w, 1, MAX_HEAD_WIDTH))
+}
+
 #[derive(Module, Debug)]
 pub struct Mlp {
     linears: Vec<Linear>,

@@ -19,9 +19,12 @@ pub struct MethodKind {
 }
 
 /// The registry: one line per method. Everything else about a method is in its own file.
-pub static ALL_METHODS: [MethodKind; 11] = [
+pub static ALL_METHODS: [MethodKind; 14] = [
     MethodKind::of::<pretext::rotnet::RotNet>(),
     MethodKind::of::<pretext::jigsaw::Jigsaw>(),
+    MethodKind::of::<pretext::context_prediction::ContextPrediction>(),
+    MethodKind::of::<pretext::counting::Counting>(),
+    MethodKind::of::<pretext::decoupled_rotnet::DecoupledRotNet>(),
     MethodKind::of::<contrastive::simclr::Simclr>(),
     MethodKind::of::<contrastive::npid::Npid>(),
     MethodKind::of::<contrastive::moco::MocoV1>(),

@@ -76,6 +76,9 @@ pub struct EvalReport {
     pub kind: String, // "eval"
     pub step: usize,
     pub knn_acc: f64,
+    /// kNN accuracy of every backbone stage, in [`crate::session::SessionInfo::layers`]
+    /// order; the last is `knn_acc`. Pretext features are often best in a middle stage.
+    pub knn_by_layer: Vec<f64>,
     /// Classifier accuracy on the test split, for methods that train one (semi-supervised).
     pub test_acc: Option<f64>,
     /// Held-out accuracy on the pretext task, for pretext methods.

@@ -98,8 +98,9 @@ pub struct Session {
     device: Device,
     ad_device: Device,
     clock: Clock,
-    /// Bank embeddings of the train split at the step they were computed.
-    bank_cache: Option<(usize, Tensor<2>)>,
+    /// The train split embedded at every backbone stage (last = final features), and the step
+    /// it was embedded at.
+    bank_cache: Option<(usize, Vec<Tensor<2>>)>,
     /// kNN by layer of the untrained model, measured when the session was created.
     random_init: Option<LayerAccuracy>,
     /// What [`limits::check_run`] estimated for this run.
@@ -135,6 +136,8 @@ pub struct SessionInfo {
     pub method: MethodInfo,
     /// The method's stages and their step ranges `[start, end)`.
     pub stages: Vec<StageSpan>,
+    /// The backbone's stages, whose kNN each evaluation reports (`knn_by_layer`).
+    pub layers: Vec<String>,
 }
 
 #[derive(Clone, Debug, serde::Serialize)]
@@ -281,6 +284,7 @@ impl Session {
             images_per_step: self.images_per_step(),
             method: self.kind.info(),
             stages: self.stage_plan(),
+            layers: self.runner.eval_model().backbone.stage_names(),
         }
     }
 
@@ -393,19 +397,27 @@ impl Session {
         self.random_init.as_ref()
     }
 
-    /// Final-layer kNN, the classifier's test accuracy (semi-supervised) and the pretext
-    /// accuracy (pretext methods).
+    /// kNN at every backbone stage (the final one is `knn_acc`), the classifier's test
+    /// accuracy (semi-supervised) and the pretext accuracy (pretext methods).
     pub async fn evaluate(&mut self) -> Result<EvalReport, SessionError> {
         let model = self.runner.eval_model();
-        let bank = self.bank(&model.backbone);
-        let queries = eval::embed(&model.backbone, &self.test.images);
+        let banks = self.bank_stages(&model.backbone);
+        let mut query_stages = eval::embed_stages(&model.backbone, &self.test.images);
         let test_labels = self.test.label_tensor();
-        let preds = eval::knn_predict(&bank, &self.train.label_tensor(), &queries, self.pack_info.class_names.len(), self.config.knn_k, self.config.knn_temperature);
+        let (bank_labels, n_classes) = (self.train.label_tensor(), self.pack_info.class_names.len());
+        let layer_accs: Vec<Tensor<1>> = banks
+            .iter()
+            .zip(&query_stages)
+            .map(|(bank, queries)| eval::agreement(eval::knn_predict(bank, &bank_labels, queries, n_classes, self.config.knn_k, self.config.knn_temperature), test_labels.clone()))
+            .collect();
+        let n_layers = layer_accs.len();
+        let queries = query_stages.pop().expect("a backbone has at least one stage");
         // Collapse shows first where the loss acts: the method's embedding when it has one.
         let embedded = self.runner.embedding(self.pretext_images()).map(crate::loss::l2_normalize).unwrap_or_else(|| queries.clone());
         let dim = embedded.dims()[1];
         let (embedding_std, covariance) = eval::collapse_stats(embedded);
-        let mut parts = vec![eval::agreement(preds, test_labels.clone()), embedding_std];
+        let mut parts = layer_accs;
+        parts.push(embedding_std);
         let logits = self.runner.test_logits(&self.test.images);
         let has_classifier = logits.is_some();
         if let Some(logits) = logits {
@@ -420,7 +432,8 @@ impl Session {
         // One read for every number of the evaluation.
         let values = read_f32(Tensor::cat(parts, 0)).await?;
         let mut it = values.into_iter().map(f64::from);
-        let knn_acc = it.next().unwrap_or(f64::NAN);
+        let knn_by_layer: Vec<f64> = it.by_ref().take(n_layers).collect();
+        let knn_acc = knn_by_layer.last().copied().unwrap_or(f64::NAN);
         let embedding_std = it.next().unwrap_or(f64::NAN);
         let test_acc = has_classifier.then(|| it.next()).flatten();
         let pretext_acc = has_pretext.then(|| it.next()).flatten();
@@ -428,7 +441,7 @@ impl Session {
         // Read the covariance only when its rank will be computed.
         let effective_rank = if dim <= eval::MAX_RANK_DIM { eval::effective_rank(&read_f32(covariance.reshape([-1])).await?, dim) } else { None };
         let stage = self.stages[self.stage_at(self.step.saturating_sub(1))].name.to_string();
-        Ok(EvalReport { kind: "eval".into(), step: self.step, knn_acc, test_acc, pretext_acc, embedding_std, effective_rank, embedding_dim: dim, stage, metrics })
+        Ok(EvalReport { kind: "eval".into(), step: self.step, knn_acc, knn_by_layer, test_acc, pretext_acc, embedding_std, effective_rank, embedding_dim: dim, stage, metrics })
     }
 
     /// Up to 1000 clean test images for the pretext task (×4 for RotNet).
@@ -437,15 +450,21 @@ impl Session {
         self.test.images.clone().narrow(0, 0, n)
     }
 
-    fn bank(&mut self, backbone: &Backbone) -> Tensor<2> {
+    /// The train split's normalised features at every backbone stage, embedded once per step.
+    fn bank_stages(&mut self, backbone: &Backbone) -> Vec<Tensor<2>> {
         match &self.bank_cache {
-            Some((step, bank)) if *step == self.step => bank.clone(),
+            Some((step, banks)) if *step == self.step => banks.clone(),
             _ => {
-                let bank = eval::embed(backbone, &self.train.images);
-                self.bank_cache = Some((self.step, bank.clone()));
-                bank
+                let banks = eval::embed_stages(backbone, &self.train.images);
+                self.bank_cache = Some((self.step, banks.clone()));
+                banks
             }
         }
+    }
+
+    /// The train split's normalised final features: the retrieval bank.
+    fn bank(&mut self, backbone: &Backbone) -> Tensor<2> {
+        self.bank_stages(backbone).pop().expect("a backbone has at least one stage")
     }
 
     /// Top-k train images nearest to test image `index` in the current embedding.

@@ -114,7 +114,8 @@ fn colour_ops_by_hand() {
 mod jigsaw_puzzles {
     use super::common::{cpu, floats};
     use burn::prelude::*;
-    use ssl_playground::augment::jigsaw::{assemble, cut_tiles, distances, permutation_set, shuffle_tiles, tile_maps, TILES};
+    use ssl_playground::augment::jigsaw::{distances, permutation_set, shuffle_tiles, TILES};
+    use ssl_playground::augment::patches::{cut, grid_maps, mosaic};
     use ssl_playground::rng::Rng;
 
     #[test]
@@ -160,7 +161,7 @@ mod jigsaw_puzzles {
         let t = 11;
         let expected: Vec<f32> = (0..TILES).map(|c| (c + 1) as f32 / 10.0).collect();
         // Centred tiles lie inside their cell: every pixel has the cell's value.
-        let centred = cut_tiles(image.clone(), &tile_maps(1, 0.6, None), t);
+        let centred = cut(image.clone(), &grid_maps(1, 3, 0.6, 1.0, None), t);
         assert_eq!(centred.dims(), [TILES, 1, t, t]);
         let all = floats(centred.clone().reshape([TILES, t * t]));
         for (cell, pixels) in all.chunks(t * t).enumerate() {
@@ -169,7 +170,7 @@ mod jigsaw_puzzles {
         // Jittered tiles (a random place in the cell) are still centred in their own cell.
         let mut rng = Rng::new(3);
         for _ in 0..5 {
-            let jittered = cut_tiles(image.clone(), &tile_maps(1, 0.85, Some(&mut rng)), t);
+            let jittered = cut(image.clone(), &grid_maps(1, 3, 0.85, 1.0, Some(&mut rng)), t);
             let got = centres(jittered, t);
             assert!(got.iter().zip(&expected).all(|(a, b)| (a - b).abs() < 1e-5), "{got:?}");
         }
@@ -181,6 +182,72 @@ mod jigsaw_puzzles {
             assert_eq!(shuffled, want, "permutation #{label}");
         }
         // The preview lays the 9 tiles out as a 3×3 image with 1-px gaps.
-        assert_eq!(assemble(centred).dims(), [1, 1, 3 * t + 2, 3 * t + 2]);
+        assert_eq!(mosaic(centred, 3, 3).dims(), [1, 1, 3 * t + 2, 3 * t + 2]);
+    }
+}
+
+mod context_and_counting {
+    use super::common::{close, cpu, floats};
+    use super::real_batch;
+    use burn::prelude::*;
+    use ssl_playground::augment::ops::keep_one_channel;
+    use ssl_playground::augment::patches::{cut, grid_maps, half_resolution, quadrant_maps};
+    use ssl_playground::methods::pretext::context_prediction::{pair_features, NEIGHBOURS};
+    use ssl_playground::rng::Rng;
+
+    /// Context Prediction's pair k of an image is (its centre patch, the patch of cell
+    /// NEIGHBOURS[k]), and that cell is where label k says: the eight cells around the centre,
+    /// row by row, each once.
+    #[test]
+    fn context_pairs_come_from_the_positions_they_claim() {
+        // A 27×27 image whose 3×3 cells are flat at cell + 1; jittered 9-px patches covering
+        // 0.67 of a cell each read only their own cell.
+        let mut v = vec![0.0f32; 27 * 27];
+        for (i, p) in v.iter_mut().enumerate() {
+            *p = ((i / 27 / 9) * 3 + (i % 27) / 9 + 1) as f32;
+        }
+        let image = Tensor::<4>::from_data(TensorData::new(v, [1, 1, 27, 27]), &cpu());
+        let mut rng = Rng::new(5);
+        for _ in 0..5 {
+            let patches = cut(image.clone(), &grid_maps(1, 3, 0.67, 0.3, Some(&mut rng)), 9); // [9, 1, 9, 9]
+            let means = patches.clone().mean_dim(3).mean_dim(2).reshape([9, 1]); // one value per patch
+            let pairs = floats(pair_features(means)); // [8, 2]
+            for (k, &cell) in NEIGHBOURS.iter().enumerate() {
+                assert!(close(pairs[2 * k], 5.0, 1e-4), "pair {k}: centre {}", pairs[2 * k]);
+                assert!(close(pairs[2 * k + 1], (cell + 1) as f32, 1e-4), "pair {k}: neighbour {} is not cell {cell}", pairs[2 * k + 1]);
+            }
+        }
+        // The labels name the 8 cells around the centre, in reading order.
+        let offsets: Vec<(i32, i32)> = NEIGHBOURS.iter().map(|&c| (c as i32 / 3 - 1, c as i32 % 3 - 1)).collect();
+        assert_eq!(offsets, [(-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1)]);
+    }
+
+    /// Colour dropping keeps one plane of each image and copies it into every channel.
+    #[test]
+    fn one_colour_plane_is_kept_per_image() {
+        let d = cpu();
+        // Two 1×1 RGB images: (0.1, 0.5, 0.9) and (0.2, 0.4, 0.6).
+        let x = Tensor::<4>::from_floats([[[[0.1]], [[0.5]], [[0.9]]], [[[0.2]], [[0.4]], [[0.6]]]], &d);
+        let kept = floats(keep_one_channel(x, &[2, 0]));
+        let want = [0.9, 0.9, 0.9, 0.2, 0.2, 0.2];
+        assert!(kept.iter().zip(want).all(|(a, b)| close(*a, b, 1e-6)), "{kept:?}");
+    }
+
+    /// Counting's four tiles, cut at half the image's side, are its quadrants pixel for pixel;
+    /// laid out 2×2 they give the image back. Its half-resolution image is the 2×2 means.
+    #[test]
+    fn counting_tiles_reassemble_into_the_image() {
+        let x = real_batch(3); // [3, 1, 28, 28]
+        let tiles = cut(x.clone(), &quadrant_maps(3, 28, 28), 14); // [12, 1, 14, 14]
+        let back = tiles.reshape([3, 2, 2, 1, 14, 14]).permute([0, 3, 1, 4, 2, 5]).reshape([3, 1, 28, 28]);
+        let (a, b) = (floats(x.clone()), floats(back));
+        let worst = a.iter().zip(&b).map(|(p, q)| (p - q).abs()).fold(0.0f32, f32::max);
+        assert!(worst < 1e-5, "tiles differ from the image by up to {worst}");
+        let half = floats(half_resolution(x.clone(), 14)); // [3, 1, 14, 14]
+        let pixel = |img: usize, y: usize, xx: usize| a[img * 784 + y * 28 + xx];
+        for (img, y, xx) in [(0, 0, 0), (1, 7, 3), (2, 13, 13)] {
+            let mean = (pixel(img, 2 * y, 2 * xx) + pixel(img, 2 * y, 2 * xx + 1) + pixel(img, 2 * y + 1, 2 * xx) + pixel(img, 2 * y + 1, 2 * xx + 1)) / 4.0;
+            assert!(close(half[img * 196 + y * 14 + xx], mean, 1e-5), "image {img} ({y}, {xx})");
+        }
     }
 }

@@ -47,6 +47,56 @@ fn jigsaw_solves_held_out_puzzles() {
     assert!(solved >= 0.2, "held-out permutation accuracy {solved:.4}");
 }
 
+/// The best layer's kNN, trained and untrained (best layer against best layer).
+fn best_layers(s: &Session) -> (f64, f64) {
+    let layers = block_on(s.layer_report()).unwrap();
+    let best = |f: fn(&ssl_playground::report::LayerKnn) -> f64| layers.iter().map(f).fold(f64::MIN, f64::max);
+    (best(|l| l.trained), best(|l| l.untrained))
+}
+
+/// Context Prediction learns where a neighbour patch sits, and its features beat the
+/// untrained backbone's already at this budget.
+#[test]
+fn context_prediction_places_held_out_neighbours() {
+    let config = ci_run("context-prediction", 300, 64);
+    let mut s = train(config, "fashion-mnist");
+    let placed = block_on(s.evaluate()).unwrap().pretext_acc.unwrap();
+    let (trained, untrained) = best_layers(&s);
+    eprintln!("context-prediction: held-out position accuracy {placed:.4} (chance 0.125); best-layer kNN {trained:.4} vs untrained {untrained:.4}");
+    // Measured: 0.722, and kNN 0.777 against 0.750 (seed 1).
+    assert!(placed >= 0.5, "held-out position accuracy {placed:.4}");
+    assert!(trained >= untrained + 0.01, "best-layer kNN {trained:.4} vs untrained {untrained:.4}");
+}
+
+/// Counting learns its task without collapsing to φ = 0: the tiles' summed counts are
+/// nearer their own image's counts than another image's, far more often than chance.
+#[test]
+fn counting_matches_tiles_to_their_own_image() {
+    let config = ci_run("counting", 300, 64);
+    let mut s = train(config, "fashion-mnist");
+    let eval = block_on(s.evaluate()).unwrap();
+    let matched = eval.pretext_acc.unwrap();
+    eprintln!("counting: held-out tile-sum matching {matched:.4} (chance 0.5), kNN {:.4}", eval.knn_acc);
+    // Measured: 0.843 (seed 1); 0.001 when the counts collapse to 0 (lr 0.05 without
+    // warm-up). Its kNN at this budget (73.6 against 75.0 untrained) is not asserted.
+    assert!(matched >= 0.7, "held-out tile-sum matching {matched:.4}");
+}
+
+/// Decoupled RotNet learns rotation on its f_rot half, lowers the weight of some images, and
+/// the preview shows the lowest-weighted ones.
+#[test]
+fn decoupled_rotnet_learns_rotation_and_flags_ambiguous_images() {
+    let config = ci_run("decoupled-rotnet", 300, 64);
+    let mut s = train(config, "fashion-mnist");
+    let rotation = block_on(s.evaluate()).unwrap().pretext_acc.unwrap();
+    let views = s.views(4);
+    let flagged = views.iter().find(|(name, _)| name.starts_with("judged rotation-ambiguous")).expect("a block of ambiguous images");
+    eprintln!("decoupled-rotnet: held-out rotation accuracy {rotation:.4}; preview blocks {:?}", views.iter().map(|(n, t)| (n.clone(), t.dims()[0])).collect::<Vec<_>>());
+    // Measured: 0.935 (seed 1).
+    assert!(rotation >= 0.85, "held-out rotation accuracy {rotation:.4}");
+    assert_eq!(flagged.1.dims()[0], 8);
+}
+
 /// MoCo v2 (symmetric loss, the default) at the SimCLR test's budget.
 #[test]
 fn moco_v2_beats_the_random_init_backbone() {

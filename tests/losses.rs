@@ -135,3 +135,53 @@ fn distillation_cross_entropy_by_hand() {
     let loss = floats(distillation_cross_entropy(student, teacher, 2.0))[0];
     assert!(close(loss, 0.902_394_4, 1e-5), "{loss}");
 }
+
+#[test]
+fn counting_terms_by_hand() {
+    // M = 10. Row 1: φ(D(x)) = (1, 2), tiles sum to (1, 0): ‖(0, 2)‖² = 4; the other image
+    //   (4, 0) is ‖(3, 0)‖² = 9 away: max(0, 10 − 9) = 1.
+    // Row 2: φ(D(x)) = (3, 3) = the tiles' sum: 0; the other image (0, 7) is 9 + 16 = 25 away
+    //   from (3, 3): max(0, 10 − 25) = 0.
+    // Means: equal (4 + 0)/2 = 2, contrast (1 + 0)/2 = 0.5.
+    let d = cpu();
+    let whole = Tensor::<2>::from_floats([[1.0, 2.0], [3.0, 3.0]], &d);
+    let tile_sum = Tensor::<2>::from_floats([[1.0, 0.0], [3.0, 3.0]], &d);
+    let other = Tensor::<2>::from_floats([[4.0, 0.0], [0.0, 7.0]], &d);
+    let (equal, contrast) = ssl_playground::loss::pretext::counting(whole, tile_sum, other, 10.0);
+    assert!(close(floats(equal)[0], 2.0, 1e-6));
+    assert!(close(floats(contrast)[0], 0.5, 1e-6));
+}
+
+#[test]
+fn weighted_cross_entropy_by_hand() {
+    // Row 1: logits (0, 0), target 0: ln 2 = 0.6931472, weight 1.
+    // Row 2: logits (0, ln 3), target 0: P = ¼, −ln ¼ = 1.3862944, weight 0.5.
+    // (0.6931472 + 0.5 · 1.3862944) / 1.5 = 0.9241963. Weight 0 on row 2 gives ln 2.
+    let d = cpu();
+    let logits = Tensor::<2>::from_floats([[0.0, 0.0], [0.0, 3f32.ln()]], &d);
+    let targets = Tensor::<1, Int>::from_ints([0, 0], &d);
+    let w = Tensor::<1>::from_floats([1.0, 0.5], &d);
+    let loss = floats(ssl_playground::loss::weighted_cross_entropy(logits.clone(), targets.clone(), w))[0];
+    assert!(close(loss, 0.924_196_3, 1e-5), "{loss}");
+    let only_first = floats(ssl_playground::loss::weighted_cross_entropy(logits, targets, Tensor::<1>::from_floats([1.0, 0.0], &d)))[0];
+    assert!(close(only_first, 2f32.ln(), 1e-6), "{only_first}");
+}
+
+#[test]
+fn rotation_ambiguity_by_hand() {
+    // Two images, rows k·2 + i. Image 0: every copy confidently its own rotation, except the
+    // 180° copy, whose logits (ln 3, 0, 0, 0) give "upright" 3/6 = 0.5. Image 1: its 90° copy
+    // gives "upright" 1/4 (all logits 0), the others 0 → max 0.25. The upright copies
+    // themselves (k = 0) do not count, however they are classified.
+    let d = cpu();
+    let sure = |k: usize| {
+        let mut row = [-30.0f32; 4];
+        row[k] = 0.0;
+        row
+    };
+    let ln3 = 3f32.ln();
+    let rows = [sure(1), sure(0), sure(1), [0.0, 0.0, 0.0, 0.0], [ln3, 0.0, 0.0, 0.0], sure(2), sure(3), sure(3)];
+    let logits = Tensor::<2>::from_data(TensorData::new(rows.concat(), [8, 4]), &d);
+    let a = floats(ssl_playground::methods::pretext::decoupled_rotnet::rotation_ambiguity(logits));
+    assert!(close(a[0], 0.5, 1e-5) && close(a[1], 0.25, 1e-5), "{a:?}");
+}

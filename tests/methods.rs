@@ -138,7 +138,8 @@ fn registry_metadata_is_complete() {
     for kind in ALL_METHODS {
         let info = kind.info();
         assert_eq!(MethodKind::parse(&info.id).unwrap(), kind);
-        assert!(info.link.starts_with("https://arxiv.org/abs/"), "{}", info.id);
+        // arXiv, or the CVF's open-access page for a paper that is not on arXiv.
+        assert!(info.link.starts_with("https://arxiv.org/abs/") || info.link.starts_with("https://openaccess.thecvf.com/"), "{}", info.id);
         assert!(info.explanation.len() > 200, "{} needs a real explanation", info.id);
         assert!(info.defaults.is_object());
         assert!(info.curves.first().map(|c| c.name.as_str()) == Some("total"));
@@ -336,4 +337,29 @@ fn neighbours_views_and_map_answer_mid_training() {
     let map = block_on(s.embedding_map()).unwrap();
     assert_eq!(map.len(), 100);
     assert!(map.iter().all(|xy| xy[0].is_finite() && xy[1].is_finite()));
+}
+
+/// Every pretext method previews the inputs of a step, with the shapes its transforms give:
+/// Context Prediction its 3×3 grid and the (centre, neighbour) pair, Counting D(x) beside
+/// its 2×2 tiles, Decoupled RotNet the four rotations and, once it has trained, the images
+/// it weighs lowest.
+#[test]
+fn pretext_previews_show_the_inputs_of_a_step() {
+    let p = pack("fashion-mnist");
+    // (method, [(block name prefix, images, side)]) for 4 images of 28 px.
+    let expected: [(&str, Vec<(&str, usize, usize)>); 3] = [
+        ("context-prediction", vec![("original", 4, 28), ("grid: centre and the asked neighbour", 4, 3 * 17 - 1), ("pair given (centre, neighbour): answers ", 4, 2 * 17 - 1)]),
+        ("counting", vec![("original", 4, 28), ("D(x): the image at half resolution", 4, 28), ("T₁…T₄: its tiles", 4, 2 * 29 - 1)]),
+        ("decoupled-rotnet", vec![("original", 4, 28), ("0°", 4, 28), ("90°", 4, 28), ("180°", 4, 28), ("270°", 4, 28), ("judged rotation-ambiguous", 8, 28)]),
+    ];
+    for (method, blocks) in expected {
+        let mut s = Session::new(small_run(method, 2), &p, cpu(), native_clock()).unwrap();
+        block_on(s.step()).unwrap();
+        let views = s.views(4);
+        let got: Vec<(String, usize, usize)> = views.iter().map(|(n, t)| (n.clone(), t.dims()[0], t.dims()[3])).collect();
+        assert_eq!(got.len(), blocks.len(), "{method}: {got:?}");
+        for ((name, n, side), (want, want_n, want_side)) in got.iter().zip(&blocks) {
+            assert!(name.starts_with(want) && n == want_n && side == want_side, "{method}: {name} ×{n}, {side} px; expected {want} ×{want_n}, {want_side} px");
+        }
+    }
 }

@@ -6,7 +6,7 @@ use burn::prelude::*;
 use common::{close, cpu, floats};
 use ssl_playground::heads::Mlp;
 use ssl_playground::methods::ema::{ema_update, frozen_copy, EmaSchedule};
-use ssl_playground::methods::memory::{MemoryBank, Queue};
+use ssl_playground::methods::memory::{MemoryBank, PerSample, Queue};
 use ssl_playground::methods::Batch;
 
 /// Every float tensor of a module, flattened, in visit order.
@@ -80,6 +80,18 @@ fn the_queue_holds_the_last_keys_newest_first() {
     // A batch as large as the queue replaces it whole.
     let q = q.enqueue(Tensor::from_floats([[1.0, 0.0], [1.0, 0.0], [1.0, 0.0], [1.0, 0.0]], &d));
     assert_eq!(floats(q.keys()), [1.0, 0.0, 1.0, 0.0, 1.0, 0.0, 1.0, 0.0]);
+}
+
+#[test]
+fn per_sample_values_blend_only_the_rows_given() {
+    let d = cpu();
+    let values = PerSample::new(4, 1.0, &d);
+    // u₂ ← 0.75·1 + 0.25·0.2 = 0.8; u₀ ← 0.75·1 + 0.25·0 = 0.75; rows 1 and 3 stay 1.
+    let values = values.update(Batch::index_tensor(&[2, 0], &d), Tensor::from_floats([0.2, 0.0], &d), 0.75);
+    let got = floats(values.all());
+    for (g, want) in got.iter().zip([0.75, 1.0, 0.8, 1.0]) {
+        assert!(close(*g, want, 1e-6), "{got:?}");
+    }
 }
 
 #[test]

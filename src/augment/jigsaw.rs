@@ -1,4 +1,4 @@
-//! Jigsaw puzzles: a 3×3 grid of tiles cut with a random gap, and the permutation set.
+//! Jigsaw puzzles: the permutation set, and the shuffling of a 3×3 grid of tiles.
 //!
 //! [0] Noroozi, Favaro. "Unsupervised Learning of Visual Representations by Solving Jigsaw
 //! Puzzles", ECCV 2016, arXiv:1603.09246. The image is split into 3×3 cells and a tile is cut
@@ -7,14 +7,9 @@
 //! permutations come from a fixed set built greedily for a large minimum Hamming distance
 //! (§3.2, Table 3).
 //!
-//! Tiles are resampled from the source image in one batched `grid_sample`, at `tile_px` pixels:
-//! with the defaults (14-px tiles covering 0.85 of a cell) this is the same as upsampling a
-//! 28-px image to 49 px and cutting each tile from its cell.
-use super::ops::Affine;
-use crate::rng::Rng;
+//! The tiles themselves are cut by [`super::patches`] (a 3×3 grid, each tile at a random
+//! place inside its cell).
 use burn::prelude::*;
-use burn::tensor::grid::affine_grid_2d;
-use burn::tensor::ops::{GridSampleOptions, GridSamplePaddingMode, InterpolateMode};
 use std::sync::OnceLock;
 
 /// Tiles per puzzle.
@@ -90,39 +85,6 @@ pub fn distances(set: &[Permutation]) -> (usize, f64) {
     (min, sum as f64 / pairs.max(1) as f64)
 }
 
-/// Where each tile is cut: the tile covers `fraction` of its cell's side, at a random place
-/// inside the cell (`rng`) or centred (`rng` = `None`, for evaluation and the tests).
-pub fn tile_maps(b: usize, fraction: f32, mut rng: Option<&mut Rng>) -> Vec<Affine> {
-    let half = fraction / 3.0; // half the tile's side in normalised coordinates (the image is 2 wide)
-    let slack = (1.0 - fraction) / 3.0; // how far the tile's centre may move from the cell's
-    let mut maps = Vec::with_capacity(b * TILES);
-    for _ in 0..b {
-        for cell in 0..TILES {
-            let (row, col) = ((cell / 3) as f32, (cell % 3) as f32);
-            let (mut cx, mut cy) = (-1.0 + (2.0 * col + 1.0) / 3.0, -1.0 + (2.0 * row + 1.0) / 3.0);
-            if let Some(rng) = rng.as_deref_mut() {
-                cx += rng.range(-slack, slack);
-                cy += rng.range(-slack, slack);
-            }
-            maps.push(Affine::crop(half, half, cx, cy, false));
-        }
-    }
-    maps
-}
-
-/// The 9 tiles of every image, `[B, C, H, W]` → `[9B, C, tile_px, tile_px]`, image-major and
-/// in cell order (row by row), cut where `maps` say ([`tile_maps`]).
-pub fn cut_tiles(x: Tensor<4>, maps: &[Affine], tile_px: usize) -> Tensor<4> {
-    let [b, c, h, w] = x.dims();
-    assert_eq!(maps.len(), b * TILES, "one map per tile");
-    let repeated = x.unsqueeze_dim::<5>(1).repeat_dim(1, TILES).reshape([b * TILES, c, h, w]); // [9B, C, H, W]
-    let flat: Vec<f32> = maps.iter().flat_map(|m| m.0.iter().flatten().copied()).collect();
-    let theta = Tensor::<3>::from_data(TensorData::new(flat, [b * TILES, 2, 3]), &repeated.device());
-    let grid = affine_grid_2d(theta, [b * TILES, c, tile_px, tile_px]); // [9B, t, t, 2]
-    let options = GridSampleOptions::new(InterpolateMode::Bilinear).with_padding_mode(GridSamplePaddingMode::Border).with_align_corners(true);
-    repeated.grid_sample_2d(grid, options)
-}
-
 /// Reorder each image's tiles by its permutation: `tiles` `[9B, …]` image-major in cell
 /// order; puzzle position `i` of image `j` gets tile `set[labels[j]][i]`.
 pub fn shuffle_tiles(tiles: Tensor<4>, set: &[Permutation], labels: &[usize]) -> Tensor<4> {
@@ -130,15 +92,4 @@ pub fn shuffle_tiles(tiles: Tensor<4>, set: &[Permutation], labels: &[usize]) ->
     let n = order.len();
     let index = Tensor::<1, Int>::from_data(TensorData::new(order, [n]), &tiles.device());
     tiles.select(0, index)
-}
-
-/// Lay each puzzle's tiles out as a 3×3 image with a 1-px gap, `[9B, C, t, t]` →
-/// `[B, C, 3t + 2, 3t + 2]`: what the network is shown, for the page's preview.
-pub fn assemble(tiles: Tensor<4>) -> Tensor<4> {
-    let [n, c, t, _] = tiles.dims();
-    let b = n / TILES;
-    let padded = tiles.pad((0, 1, 0, 1), burn::tensor::ops::PadMode::Constant(1.0)); // [9B, C, t+1, t+1]
-    let s = t + 1;
-    let grid = padded.reshape([b, 3, 3, c, s, s]).permute([0, 3, 1, 4, 2, 5]).reshape([b, c, 3 * s, 3 * s]); // [B, C, 3(t+1), 3(t+1)]
-    grid.narrow(2, 0, 3 * s - 1).narrow(3, 0, 3 * s - 1)
 }

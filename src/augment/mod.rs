@@ -7,6 +7,7 @@
 //! - [`RandAugment`]: N random ops of random magnitude + Cutout (FixMatch's RA variant of
 //!   Cubuk et al. 2020, arXiv:1909.13719), without Equalize, which has no cheap batched form.
 pub mod jigsaw;
+pub mod patches;
 pub mod ops;
 
 use crate::rng::Rng;

@@ -178,6 +178,17 @@ pub fn grayscale_each(x: Tensor<4>, gray: &[bool]) -> Tensor<4> {
     saturation(x, gray.iter().map(|&g| if g { 0.0 } else { 1.0 }).collect())
 }
 
+/// Keep one channel of each image, `channel[i]`, and copy it into every channel: a grey
+/// image made from a single colour plane, so nothing is left of the shifts between planes
+/// (chromatic aberration) that Context Prediction could otherwise read positions from.
+pub fn keep_one_channel(x: Tensor<4>, channel: &[usize]) -> Tensor<4> {
+    let [b, c, _, _] = x.dims();
+    assert_eq!(channel.len(), b, "one channel per image");
+    let one_hot: Vec<f32> = channel.iter().flat_map(|&k| (0..c).map(move |j| (j == k) as u8 as f32)).collect();
+    let mask = Tensor::<4>::from_data(TensorData::new(one_hot, [b, c, 1, 1]), &x.device());
+    (x * mask).sum_dim(1).repeat_dim(1, c) // [B, 1, H, W] → [B, C, H, W]
+}
+
 /// Invert pixels at or above each image's threshold (threshold > 1 = unchanged).
 pub fn solarize(x: Tensor<4>, threshold: Vec<f32>) -> Tensor<4> {
     let t = per_sample(threshold, &x.device());

@@ -20,6 +20,16 @@ pub fn masked_cross_entropy(logits: Tensor<2>, targets: Tensor<1, Int>, mask: Te
     (nll * mask).mean()
 }
 
+/// Cross-entropy weighted per row: Σ_b w_b · H(y_b, p_b) / Σ_b w_b, with `weights` `[B]`
+/// (detached, ≥ 0). Normalised by the weights' sum, so the term keeps its scale when many
+/// rows are down-weighted (Decoupled RotNet's rotation term, Feng et al. 2019, eq. 3).
+pub fn weighted_cross_entropy(logits: Tensor<2>, targets: Tensor<1, Int>, weights: Tensor<1>) -> Tensor<1> {
+    let [b, _] = logits.dims();
+    let log_p = log_softmax(logits, 1);
+    let nll = log_p.gather(1, targets.reshape([b, 1])).reshape([b]).neg(); // [B]
+    (nll * weights.clone()).sum() / weights.sum().clamp_min(1e-8)
+}
+
 /// Mean Shannon entropy (nats) of the softmax of `logits` `[B, K]`.
 pub fn entropy(logits: Tensor<2>) -> Tensor<1> {
     let p = softmax(logits.clone(), 1);

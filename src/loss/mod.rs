@@ -1,8 +1,9 @@
 //! Losses as pure functions of tensors. Each is tested against values worked out by hand.
 pub mod classification;
 pub mod contrastive;
+pub mod pretext;
 
-pub use classification::{cross_entropy, distillation_cross_entropy, entropy, masked_cross_entropy};
+pub use classification::{cross_entropy, distillation_cross_entropy, entropy, masked_cross_entropy, weighted_cross_entropy};
 pub use contrastive::{barlow_twins, info_nce, nce, neg_cosine, nt_xent};
 
 use burn::prelude::*;

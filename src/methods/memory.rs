@@ -92,3 +92,35 @@ impl MemoryBank {
         MemoryBank { features: features.set_require_grad(false) }
     }
 }
+
+/// One running number per training image `[N]`, addressed by the batch's indices: Decoupled
+/// RotNet's per-image weight. Unlike [`MemoryBank`] rows, values are blended, not normalised.
+#[derive(Module, Debug)]
+pub struct PerSample {
+    pub values: Param<Tensor<1>>,
+}
+
+impl PerSample {
+    /// `n` values, all `init`.
+    pub fn new(n: usize, init: f32, device: &Device) -> Self {
+        PerSample { values: frozen(Tensor::full([n], init, device)) }
+    }
+
+    /// All values `[N]`, detached.
+    pub fn all(&self) -> Tensor<1> {
+        self.values.val().detach()
+    }
+
+    /// The values at `index` `[B]` → `[B]`, detached.
+    pub fn rows(&self, index: Tensor<1, Int>) -> Tensor<1> {
+        self.all().select(0, index)
+    }
+
+    /// u_i ← m·u_i + (1 − m)·x_i for each i in `index` (`new` `[B]`).
+    pub fn update(self, index: Tensor<1, Int>, new: Tensor<1>, momentum: f64) -> Self {
+        let old = self.rows(index.clone());
+        let step = (new.detach() - old) * (1.0 - momentum); // [B]
+        let values = self.values.map(|v| v.detach().select_assign(0, index, step, IndexingUpdateOp::Add).detach());
+        PerSample { values: values.set_require_grad(false) }
+    }
+}

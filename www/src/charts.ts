@@ -100,19 +100,32 @@ export class TermChart {
   }
 }
 
-/** kNN accuracy (%) over steps, with the random-init baseline as a dashed line. */
+/**
+ * kNN accuracy (%) over steps: the final layer bold, every earlier backbone stage as a thin
+ * line (pretext features are often best in a middle stage), the final layer's random-init
+ * baseline dashed, and the method's own accuracy (classifier or pretext) if it has one.
+ * Each layer's line starts at step 0 from its untrained value.
+ */
 export class KnnChart {
   private plot: uPlot;
   private steps: number[] = [];
-  private knn: number[] = [];
+  /** One column per layer, earlier stages first, the final layer last. */
+  private layers: (number | null)[][];
   private extra: (number | null)[] = [];
   private baseline: number | null = null;
 
-  constructor(host: HTMLElement, private readonly extraLabel: string | null) {
+  constructor(host: HTMLElement, private readonly extraLabel: string | null, layerNames: string[]) {
+    const names = layerNames.length ? layerNames : ['final'];
+    this.layers = names.map(() => []);
+    const last = names.length - 1;
     const series: uPlot.Series[] = [
       { label: 'step' },
-      { label: 'kNN accuracy %', stroke: PALETTE[0], width: 2, points: { show: true, size: 6 } },
-      { label: 'untrained kNN %', stroke: '#6b7280', width: 1.5, dash: [6, 4], points: { show: false } },
+      ...names.map((name, i): uPlot.Series =>
+        i === last
+          ? { label: `kNN % (${name}, final)`, stroke: PALETTE[0], width: 2, points: { show: true, size: 6 } }
+          : { label: `kNN % (${name})`, stroke: PALETTE[(i + 3) % PALETTE.length], width: 1, points: { show: true, size: 4 } },
+      ),
+      { label: 'untrained kNN % (final)', stroke: '#6b7280', width: 1.5, dash: [6, 4], points: { show: false } },
     ];
     if (extraLabel) series.push({ label: extraLabel, stroke: PALETTE[2], width: 2, points: { show: true, size: 6 } });
     this.plot = new uPlot(
@@ -131,33 +144,39 @@ export class KnnChart {
 
   private data(): uPlot.AlignedData {
     const base = this.steps.map(() => this.baseline);
-    const cols: (number | null)[][] = [this.knn, base];
+    const cols: (number | null)[][] = [...this.layers, base];
     if (this.extraLabel) cols.push(this.extra);
     return [this.steps, ...cols] as uPlot.AlignedData;
   }
 
-  setBaseline(percent: number) {
-    this.baseline = percent;
+  /** The untrained model's kNN per layer (%), final layer last: the lines' step-0 points. */
+  setBaseline(byLayerPercent: number[]) {
+    this.baseline = byLayerPercent[byLayerPercent.length - 1] ?? null;
     if (this.steps.length === 0) {
-      // Draw the reference from step 0 before the first evaluation.
       this.steps.push(0);
-      this.knn.push(percent);
+      this.pushLayers(byLayerPercent);
       this.extra.push(null);
     }
     this.plot.setData(this.data());
   }
 
-  push(step: number, knnPercent: number, extraPercent: number | null) {
+  push(step: number, byLayerPercent: number[], extraPercent: number | null) {
     this.steps.push(step);
-    this.knn.push(knnPercent);
+    this.pushLayers(byLayerPercent);
     this.extra.push(extraPercent);
     this.plot.setData(this.data());
+  }
+
+  /** One value per layer column; a report with fewer layers fills the earlier ones with gaps. */
+  private pushLayers(values: number[]) {
+    const offset = this.layers.length - values.length;
+    this.layers.forEach((col, i) => col.push(i - offset >= 0 ? values[i - offset] : null));
   }
 
   truncateAfter(step: number) {
     const keep = this.steps.findIndex((s) => s > step);
     if (keep < 0) return;
-    for (const col of [this.steps, this.knn, this.extra]) col.length = keep;
+    for (const col of [this.steps, this.extra, ...this.layers]) col.length = keep;
     this.plot.setData(this.data());
   }
 

@@ -28,7 +28,7 @@ interface DebugState {
   /** The step number of every step message of the current run, in order of arrival. */
   stepNumbers: number[];
   loss: (number | null)[];
-  knn: { step: number; value: number }[];
+  knn: { step: number; value: number; layers: number[] }[];
   baseline: number | null;
   neighbours: number;
   errors: string[];
@@ -129,7 +129,7 @@ function onMessage(msg: FromWorker) {
       return onReady(msg.info, msg.gallery, msg.resumedFrom);
     case 'baseline':
       debug.baseline = msg.knn;
-      knnChart?.setBaseline(msg.knn * 100);
+      knnChart?.setBaseline(msg.byLayer.map((v) => v * 100));
       $('knn-value').textContent = `${(msg.knn * 100).toFixed(1)} % (untrained)`;
       return;
     case 'step':
@@ -437,7 +437,7 @@ function onReady(sessionInfo: SessionInfo, gallery: Thumb[], resumedFrom: number
   $('ratio-chart').hidden = ratios.length === 0;
   ratioChart = ratios.length ? new TermChart($('ratio-chart'), ratios, 'ratio', smoothing, [0, 1]) : null;
   const extra = sessionInfo.method.uses_labels ? 'classifier test acc %' : sessionInfo.method.family === 'pretext' ? 'pretext acc %' : null;
-  knnChart = new KnnChart($('knn-chart'), extra);
+  knnChart = new KnnChart($('knn-chart'), extra, sessionInfo.layers);
   collapseChart = new TermChart($('collapse-chart'), COLLAPSE_SERIES, 'of spread', 0, [0, 1.05]);
   // The gallery's 48 canvases go in the next task, so no single task grows long.
   setTimeout(() => info === sessionInfo && renderGallery(gallery, sessionInfo), 0);
@@ -485,7 +485,7 @@ function onStep(step: number, stage: string, terms: Record<string, number | null
 
 function onEval(msg: Extract<FromWorker, { type: 'eval' }>) {
   const { step, knn, testAcc, pretextAcc, embeddingStd: std, effectiveRank: rank, embeddingDim: dim } = msg;
-  debug.knn.push({ step, value: knn });
+  debug.knn.push({ step, value: knn, layers: msg.knnByLayer });
   debug.collapse.push({ step, std, rank });
   debug.metrics.push({ step, stage: msg.stage, metrics: msg.metrics });
   // Both on one [0, 1] scale: std·√D is 1 for a spread embedding, rank/D is 1 at full rank;
@@ -497,12 +497,16 @@ function onEval(msg: Extract<FromWorker, { type: 'eval' }>) {
   $('collapse-value').textContent =
     std === null ? '–' : `std ${std.toFixed(3)} (spread ≈ ${(1 / Math.sqrt(dim)).toFixed(3)}) · effective rank ${rank === null ? '–' : rank.toFixed(1)} of ${dim}`;
   const extra = testAcc ?? pretextAcc;
-  knnChart?.push(step, knn * 100, extra === null ? null : extra * 100);
+  knnChart?.push(step, msg.knnByLayer.map((v) => v * 100), extra === null ? null : extra * 100);
   const base = debug.baseline === null ? '' : ` (untrained ${(debug.baseline * 100).toFixed(1)} %)`;
   const more =
     (testAcc !== null ? ` · classifier ${(testAcc * 100).toFixed(1)} %` : pretextAcc !== null ? ` · pretext ${(pretextAcc * 100).toFixed(1)} %` : '') +
     msg.metrics.map((m) => ` · ${m.name.replace(/_/g, ' ')} ${m.value === null ? '–' : m.tag === 'loss' ? m.value.toFixed(3) : `${(m.value * 100).toFixed(1)} %`}`).join('');
-  $('knn-value').textContent = `${(knn * 100).toFixed(1)} %${base}${more}`;
+  // Name the best layer when it is not the last (pretext features often peak in the middle).
+  const layers = info?.layers ?? [];
+  const bestAt = msg.knnByLayer.indexOf(Math.max(...msg.knnByLayer));
+  const best = bestAt >= 0 && bestAt < layers.length - 1 ? ` · best layer ${layers[bestAt]} ${(msg.knnByLayer[bestAt] * 100).toFixed(1)} %` : '';
+  $('knn-value').textContent = `${(knn * 100).toFixed(1)} %${base}${best}${more}`;
 }
 
 function updateProgress(step: number) {

@@ -100,6 +100,8 @@ export interface SessionInfo {
   images_per_step: number;
   method: MethodInfo;
   stages: StageSpan[];
+  /** The backbone's stages, in the order of `EvalReport.knn_by_layer`. */
+  layers: string[];
 }
 
 /** A step as the wasm session reports it (Rust `StepReport::to_json`): these fields plus one per curve. */
@@ -117,6 +119,8 @@ export interface EvalReport {
   step: number;
   stage: string;
   knn_acc: number;
+  /** kNN per backbone stage (`SessionInfo.layers`); the last is `knn_acc`. */
+  knn_by_layer: number[];
   test_acc: number | null;
   pretext_acc: number | null;
   embedding_std: number | null;
@@ -204,7 +208,7 @@ export type FromWorker = (
   | { type: 'ready'; info: SessionInfo; gallery: Thumb[]; resumedFrom: number | null; resumedExact: boolean | null }
   | { type: 'baseline'; knn: number; layers: string[]; byLayer: number[] }
   | { type: 'step'; step: number; stage: string; terms: Record<string, number | null>; lr: number; imagesPerS: number }
-  | { type: 'eval'; step: number; stage: string; knn: number; testAcc: number | null; pretextAcc: number | null; embeddingStd: number | null; effectiveRank: number | null; embeddingDim: number; metrics: Metric[] }
+  | { type: 'eval'; step: number; stage: string; knn: number; knnByLayer: number[]; testAcc: number | null; pretextAcc: number | null; embeddingStd: number | null; effectiveRank: number | null; embeddingDim: number; metrics: Metric[] }
   | { type: 'state'; state: RunState; step: number }
   | { type: 'neighbours'; id: number; results: (Neighbour & { pixels: Uint8Array })[] }
   | { type: 'views'; id: number; blocks: ViewBlock[]; pixels: Float32Array }

@@ -184,6 +184,7 @@ async function evaluate(s: WebSession) {
     step: r.step,
     stage: r.stage,
     knn: r.knn_acc,
+    knnByLayer: r.knn_by_layer,
     testAcc: r.test_acc ?? null,
     pretextAcc: r.pretext_acc ?? null,
     embeddingStd: r.embedding_std ?? null,

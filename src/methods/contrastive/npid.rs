@@ -19,7 +19,7 @@ use super::super::memory::MemoryBank;
 use super::super::{Curve, Batch, Family, Footprint, Losses, Method, MethodMeta, Setup, StepCtx};
 use crate::augment::SimclrViews;
 use crate::backbone::Backbone;
-use crate::eval::EMBED_CHUNK;
+use crate::eval::{in_chunks, EMBED_CHUNK};
 use crate::heads::{Mlp, MAX_HEAD_WIDTH};
 use crate::bounds::{in_range, in_range_f};
 use crate::loss::{cross_entropy, l2_normalize, nce};
@@ -126,12 +126,8 @@ impl Method for Npid {
         // every image even once, and a random row would be a target no feature can reach. So
         // the bank starts as the untrained network's features of every training image.
         let (b, h) = (backbone.valid(), head.valid());
-        let n = setup.train_images.dims()[0];
-        let chunks: Vec<Tensor<2>> = (0..n)
-            .step_by(EMBED_CHUNK)
-            .map(|s| h.forward(b.forward(setup.train_images.clone().narrow(0, s, EMBED_CHUNK.min(n - s)))))
-            .collect();
-        let bank = MemoryBank::from_features(Tensor::cat(chunks, 0).autodiff()); // [N, D]
+        let features = in_chunks(&setup.train_images, EMBED_CHUNK, |x| h.forward(b.forward(x)));
+        let bank = MemoryBank::from_features(features.autodiff()); // [N, D]
         Ok((Npid { config, pending: None }, NpidModel { backbone, head, bank }))
     }
 

@@ -256,12 +256,8 @@ impl Method for SimclrV2 {
             return Vec::new();
         }
         // The teacher is frozen while the student learns: its accuracy is the fine-tuned one.
-        let n = images.dims()[0];
-        let chunks = (0..n)
-            .step_by(crate::eval::EMBED_CHUNK)
-            .map(|s| model.teacher_logits(images.clone().narrow(0, s, crate::eval::EMBED_CHUNK.min(n - s))))
-            .collect();
-        vec![("teacher_test_acc", Tag::Accuracy, accuracy(Tensor::cat(chunks, 0), labels))]
+        let logits = crate::eval::in_chunks(&images, crate::eval::EMBED_CHUNK, |x| model.teacher_logits(x));
+        vec![("teacher_test_acc", Tag::Accuracy, accuracy(logits, labels))]
     }
 
     fn embedding(model: &SimclrV2Model, images: Tensor<4>) -> Option<Tensor<2>> {

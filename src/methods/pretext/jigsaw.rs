@@ -15,10 +15,11 @@
 //! spread, against shortcuts from low-level statistics; on grey 28-px images the tiles are
 //! left as they are, so that the backbone sees at evaluation the kind of input it trained on.
 use super::super::{accuracy, Batch, Curve, Family, Footprint, Losses, Method, MethodMeta, Setup, StepCtx};
-use crate::augment::jigsaw::{self, assemble, cut_tiles, shuffle_tiles, tile_maps, Permutation, SET_SIZES, TILES};
+use crate::augment::jigsaw::{self, shuffle_tiles, Permutation, SET_SIZES, TILES};
+use crate::augment::patches::{cut, grid_maps, mosaic};
 use crate::backbone::Backbone;
 use crate::bounds::{in_range, in_range_f};
-use crate::heads::{Mlp, MAX_HEAD_WIDTH};
+use crate::heads::{check_hidden, Mlp};
 use crate::loss::cross_entropy;
 use crate::optim::OptimConfig;
 use crate::rng::Rng;
@@ -71,8 +72,14 @@ impl Jigsaw {
     /// Puzzles of `images` with the given permutation indices; tiles cut at a random place in
     /// their cells (`rng`) or centred.
     fn puzzles(&self, images: Tensor<4>, labels: &[usize], rng: Option<&mut Rng>) -> Tensor<4> {
-        let maps = tile_maps(images.dims()[0], self.config.tile_fraction as f32, rng);
-        shuffle_tiles(cut_tiles(images, &maps, self.config.tile_px), self.set, labels)
+        shuffle_tiles(self.tiles(images, rng), self.set, labels)
+    }
+
+    /// The nine tiles of every image in cell order `[9B, C, t, t]`, each at a random place
+    /// inside its cell (`rng`) or centred.
+    fn tiles(&self, images: Tensor<4>, rng: Option<&mut Rng>) -> Tensor<4> {
+        let maps = grid_maps(images.dims()[0], 3, self.config.tile_fraction as f32, 1.0, rng);
+        cut(images, &maps, self.config.tile_px)
     }
 }
 
@@ -117,11 +124,7 @@ impl Method for Jigsaw {
         }
         in_range("tile_px", config.tile_px, 6, 32)?;
         in_range_f("tile_fraction", config.tile_fraction, 0.3, 1.0)?;
-        in_range("head_hidden's length", config.head_hidden.len(), 0, 3)?;
-        for &w in &config.head_hidden {
-            in_range("head_hidden width", w, 1, MAX_HEAD_WIDTH)?;
-        }
-        Ok(())
+        check_hidden(&config.head_hidden, 3)
     }
 
     fn footprint(config: &JigsawConfig, batch_size: usize, feature_dim: usize, _n_classes: usize) -> Footprint {
@@ -169,11 +172,11 @@ impl Method for Jigsaw {
     fn views(&self, images: Tensor<4>, rng: &mut Rng) -> Vec<(String, Tensor<4>)> {
         let n = images.dims()[0];
         let labels: Vec<usize> = (0..n).map(|_| rng.below(self.set.len())).collect();
-        let tiles = cut_tiles(images, &tile_maps(n, self.config.tile_fraction as f32, Some(rng)), self.config.tile_px);
+        let tiles = self.tiles(images, Some(rng));
         let names: Vec<String> = labels.iter().map(|l| format!("#{l}")).collect();
         vec![
-            ("tiles in place".into(), assemble(tiles.clone())),
-            (format!("shuffled: permutations {}", names.join(", ")), assemble(shuffle_tiles(tiles, self.set, &labels))),
+            ("tiles in place".into(), mosaic(tiles.clone(), 3, 3)),
+            (format!("shuffled: permutations {}", names.join(", ")), mosaic(shuffle_tiles(tiles, self.set, &labels), 3, 3)),
         ]
     }
 }

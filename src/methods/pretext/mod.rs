@@ -1,3 +1,6 @@
 //! Pretext-task methods: a made-up label computed from the image itself.
+pub mod context_prediction;
+pub mod counting;
+pub mod decoupled_rotnet;
 pub mod jigsaw;
 pub mod rotnet;

@@ -6,8 +6,7 @@
 //! As in the paper, all four rotations of every image go into the same batch (§3.2: this
 //! "results in a significant improvement").
 use super::super::{Curve, Family, MethodMeta, accuracy, Batch, Footprint, Losses, Method, Setup, StepCtx};
-use crate::heads::MAX_HEAD_WIDTH;
-use crate::bounds::in_range;
+use crate::heads::check_hidden;
 use crate::augment::{self, ops::rot90};
 use crate::backbone::Backbone;
 use crate::heads::Mlp;
@@ -86,11 +85,7 @@ impl Method for RotNet {
     type Model = RotNetModel;
 
     fn check(config: &RotNetConfig) -> Result<(), String> {
-        in_range("head_hidden's length", config.head_hidden.len(), 0, 4)?;
-        for &w in &config.head_hidden {
-            in_range("head_hidden width", w, 1, MAX_HEAD_WIDTH)?;
-        }
-        Ok(())
+        check_hidden(&config.head_hidden, 4)
     }
 
     fn footprint(config: &RotNetConfig, batch_size: usize, feature_dim: usize, _n_classes: usize) -> Footprint {

@@ -74,6 +74,9 @@ export const sessionInfo = {
     "width": 0
   },
   "images_per_step": 0,
+  "layers": [
+    ""
+  ],
   "method": {
     "curves": [
       {
@@ -124,6 +127,9 @@ export const evalReport = {
   "embedding_std": 0,
   "kind": "eval",
   "knn_acc": 0,
+  "knn_by_layer": [
+    0
+  ],
   "metrics": [
     {
       "name": "",

@@ -162,6 +162,15 @@ try {
         puzzleRows.length === 3 && puzzleRows[1].name === 'tiles in place' && /^shuffled: permutations #\d+/.test(puzzleRows[2].name) && puzzleRows[1].px === 44 && puzzleRows[2].images === puzzleRows[0].images,
       `state ${jd.state}, backend ${jd.backend}, losses ${JSON.stringify(jd.loss)}; rows ${JSON.stringify(puzzleRows)}; errors ${JSON.stringify(jd.errors)}`,
     );
+    // kNN per layer: every backbone stage has its line on the chart and a value per evaluation.
+    const knnLegend = await jigsawPage.$$eval('#knn-chart .u-legend .u-label', (ls) => ls.map((l) => l.textContent ?? ''));
+    const lastEval = jd.knn[jd.knn.length - 1];
+    check(
+      'the kNN chart has a line per backbone stage, each evaluated',
+      ['kNN % (stage1)', 'kNN % (stage2)', 'kNN % (stage3, final)'].every((l) => knnLegend.includes(l)) &&
+        lastEval !== undefined && lastEval.layers.length === 3 && lastEval.layers.every((v) => Number.isFinite(v)) && lastEval.layers[2] === lastEval.value,
+      `legend ${JSON.stringify(knnLegend)}; evaluations ${JSON.stringify(jd.knn)}`,
+    );
     await jigsawPage.screenshot({ path: join(out, 'jigsaw-webgpu.png'), fullPage: true });
   });
 
