@@ -19,8 +19,9 @@ pub struct MethodKind {
 }
 
 /// The registry: one line per method. Everything else about a method is in its own file.
-pub static ALL_METHODS: [MethodKind; 14] = [
+pub static ALL_METHODS: [MethodKind; 15] = [
     MethodKind::of::<pretext::rotnet::RotNet>(),
+    MethodKind::of::<pretext::exemplar::Exemplar>(),
     MethodKind::of::<pretext::jigsaw::Jigsaw>(),
     MethodKind::of::<pretext::context_prediction::ContextPrediction>(),
     MethodKind::of::<pretext::counting::Counting>(),

@@ -200,6 +200,7 @@ impl Session {
             flip_invariant: pack.name != "mnist",
             n_train: train.len(),
             train_images: train.images.clone(),
+            seed: config.seed,
             device: ad_device.clone(),
         };
         let mut runner = kind.build(&config.params, &setup, &optim).map_err(SessionError::Config)?;

@@ -251,3 +251,61 @@ mod context_and_counting {
         }
     }
 }
+
+mod exemplar_classes {
+    use super::common::{close, cpu, floats};
+    use super::real_batch;
+    use burn::prelude::*;
+    use ssl_playground::augment::exemplar::{busiest_windows, ExemplarViews};
+    use ssl_playground::methods::pretext::exemplar::seed_indices;
+    use ssl_playground::rng::Rng;
+
+    /// The same run seed picks the same seed images, so the surrogate classes are the same;
+    /// another seed picks others. Seeds are distinct and inside the pool.
+    #[test]
+    fn exemplar_classes_are_stable_for_a_given_seed() {
+        let a = seed_indices(5000, 1000, 1);
+        assert_eq!(a, seed_indices(5000, 1000, 1));
+        assert_ne!(a, seed_indices(5000, 1000, 2));
+        let mut sorted = a.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(sorted.len(), 1000);
+        assert!(a.iter().all(|&i| i < 5000));
+        assert_eq!(seed_indices(300, 1000, 1).len(), 300, "at most the pool");
+    }
+
+    /// The seed patch is cut where the gradients are: a flat image with one 8×8 checkerboard
+    /// gets its 8-px window on the checkerboard.
+    #[test]
+    fn the_seed_patch_sits_on_the_busiest_region() {
+        let mut v = vec![0.5f32; 28 * 28];
+        for y in 4..12 {
+            for x in 16..24 {
+                v[y * 28 + x] = ((x + y) % 2) as f32;
+            }
+        }
+        let image = Tensor::<4>::from_data(TensorData::new(v, [1, 1, 28, 28]), &cpu());
+        let centre = floats(busiest_windows(image, 8));
+        let to_px = |c: f32| (c + 1.0) * 27.0 / 2.0;
+        // The checkerboard's centre is pixel (19.5, 7.5); a window may start one pixel early,
+        // where the step into the checkerboard is as strong as the one out of it.
+        assert!((to_px(centre[0]) - 19.5).abs() <= 1.0 && (to_px(centre[1]) - 7.5).abs() <= 1.0, "window centre at pixel {:?}", (to_px(centre[0]), to_px(centre[1])));
+    }
+
+    /// With no randomness a class's member is its seed patch; the whole-image patch centred
+    /// is the image itself. Random members differ from the seed and stay in [0, 1].
+    #[test]
+    fn a_class_member_is_its_seed_patch_transformed() {
+        let x = real_batch(4);
+        let centres = Tensor::<2>::zeros([4, 2], &cpu());
+        let views = ExemplarViews::default();
+        let seed = floats(views.sample(x.clone(), centres.clone(), 1.0, None));
+        let original = floats(x.clone());
+        assert!(seed.iter().zip(&original).all(|(a, b)| close(*a, *b, 1e-5)), "the untransformed whole-image patch is the image");
+        let member = floats(views.sample(x, centres, 0.75, Some(&mut Rng::new(3))));
+        assert!(member.iter().all(|&v| (0.0..=1.0).contains(&v)));
+        let moved = member.iter().zip(&original).filter(|(a, b)| (*a - *b).abs() > 0.05).count();
+        assert!(moved > original.len() / 10, "only {moved} pixels changed");
+    }
+}

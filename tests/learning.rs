@@ -92,9 +92,23 @@ fn decoupled_rotnet_learns_rotation_and_flags_ambiguous_images() {
     let views = s.views(4);
     let flagged = views.iter().find(|(name, _)| name.starts_with("judged rotation-ambiguous")).expect("a block of ambiguous images");
     eprintln!("decoupled-rotnet: held-out rotation accuracy {rotation:.4}; preview blocks {:?}", views.iter().map(|(n, t)| (n.clone(), t.dims()[0])).collect::<Vec<_>>());
-    // Measured: 0.935 (seed 1).
+    // Measured: 0.935 with instance weight 1, 0.944 and 0.945 with the default 0.01.
     assert!(rotation >= 0.85, "held-out rotation accuracy {rotation:.4}");
     assert_eq!(flagged.1.dims()[0], 8);
+}
+
+/// Exemplar learns its surrogate classes: new random transformations of its 100 seed
+/// patches are told apart far above chance.
+#[test]
+fn exemplar_recognises_new_members_of_its_classes() {
+    let config = ci_run("exemplar", 300, 64);
+    let mut s = train(config, "fashion-mnist");
+    let eval = block_on(s.evaluate()).unwrap();
+    let recognised = eval.pretext_acc.unwrap();
+    eprintln!("exemplar: held-out surrogate-class accuracy {recognised:.4} (chance 0.01), kNN {:.4}", eval.knn_acc);
+    // Measured: 0.370 (seed 1). Its kNN at this budget (72.4 best layer against 75.0) is not
+    // asserted.
+    assert!(recognised >= 0.2, "held-out surrogate-class accuracy {recognised:.4}");
 }
 
 /// MoCo v2 (symmetric loss, the default) at the SimCLR test's budget.

@@ -53,6 +53,10 @@ fn every_method_gives_finite_falling_losses() {
         if kind.id() == "fixmatch" {
             config.params = serde_json::json!({"mu": 2});
         }
+        if kind.id() == "exemplar" {
+            // 16 surrogate classes, each drawn about 40 times in 20 steps of 32.
+            config.params = serde_json::json!({"classes": 16});
+        }
         if kind.id() == "jigsaw" {
             // 1,000 permutations (the default) barely move from ln 1000 in 20 steps of width 8.
             config.params = serde_json::json!({"permutations": 100});
@@ -342,15 +346,16 @@ fn neighbours_views_and_map_answer_mid_training() {
 /// Every pretext method previews the inputs of a step, with the shapes its transforms give:
 /// Context Prediction its 3×3 grid and the (centre, neighbour) pair, Counting D(x) beside
 /// its 2×2 tiles, Decoupled RotNet the four rotations and, once it has trained, the images
-/// it weighs lowest.
+/// it weighs lowest, Exemplar its seed patches and members of their classes.
 #[test]
 fn pretext_previews_show_the_inputs_of_a_step() {
     let p = pack("fashion-mnist");
     // (method, [(block name prefix, images, side)]) for 4 images of 28 px.
-    let expected: [(&str, Vec<(&str, usize, usize)>); 3] = [
+    let expected: [(&str, Vec<(&str, usize, usize)>); 4] = [
         ("context-prediction", vec![("original", 4, 28), ("grid: centre and the asked neighbour", 4, 3 * 17 - 1), ("pair given (centre, neighbour): answers ", 4, 2 * 17 - 1)]),
         ("counting", vec![("original", 4, 28), ("D(x): the image at half resolution", 4, 28), ("T₁…T₄: its tiles", 4, 2 * 29 - 1)]),
         ("decoupled-rotnet", vec![("original", 4, 28), ("0°", 4, 28), ("90°", 4, 28), ("180°", 4, 28), ("270°", 4, 28), ("judged rotation-ambiguous", 8, 28)]),
+        ("exemplar", vec![("original", 4, 28), ("seed patches", 4, 28), ("class members, draw 1", 4, 28), ("class members, draw 2", 4, 28), ("class members, draw 3", 4, 28)]),
     ];
     for (method, blocks) in expected {
         let mut s = Session::new(small_run(method, 2), &p, cpu(), native_clock()).unwrap();

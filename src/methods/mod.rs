@@ -52,6 +52,8 @@ pub struct Setup {
     /// The training pool itself `[N, C, H, W]` on the plain device, for state initialised
     /// from data (NPID fills its memory bank with the untrained network's features).
     pub train_images: Tensor<4>,
+    /// The run's seed, for what a method draws once at the start (Exemplar's seed images).
+    pub seed: u64,
     /// The autodiff device the model trains on.
     pub device: Device,
 }

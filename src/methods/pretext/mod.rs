@@ -2,5 +2,6 @@
 pub mod context_prediction;
 pub mod counting;
 pub mod decoupled_rotnet;
+pub mod exemplar;
 pub mod jigsaw;
 pub mod rotnet;
