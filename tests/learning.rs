@@ -23,6 +23,16 @@ fn ci_run(method: &str, steps: usize, batch_size: usize) -> RunConfig {
     RunConfig { method: method.into(), width: 16, steps, batch_size, train_limit: Some(5000), test_limit: Some(1000), ..RunConfig::default() }
 }
 
+/// Train `method` at the CI budget (300 steps of 64) and return the session and its held-out
+/// pretext accuracy, printing it beside `chance` and the final-layer kNN.
+fn held_out_task(method: &str, task: &str, chance: f64) -> (Session, f64) {
+    let mut s = train(ci_run(method, 300, 64), "fashion-mnist");
+    let eval = block_on(s.evaluate()).unwrap();
+    let accuracy = eval.pretext_acc.expect("a pretext method reports its held-out accuracy");
+    eprintln!("{method}: held-out {task} {accuracy:.4} (chance {chance}), kNN {:.4}", eval.knn_acc);
+    (s, accuracy)
+}
+
 #[test]
 fn simclr_beats_the_random_init_backbone() {
     let config = ci_run("simclr", 600, 64);
@@ -37,11 +47,7 @@ fn simclr_beats_the_random_init_backbone() {
 /// Jigsaw learns its own task: held-out puzzles of 1,000 permutations solved far above chance.
 #[test]
 fn jigsaw_solves_held_out_puzzles() {
-    let config = ci_run("jigsaw", 300, 64);
-    let mut s = train(config, "fashion-mnist");
-    let eval = block_on(s.evaluate()).unwrap();
-    let solved = eval.pretext_acc.unwrap();
-    eprintln!("jigsaw: held-out permutation accuracy {solved:.4} (chance 0.001), kNN {:.4}", eval.knn_acc);
+    let (_, solved) = held_out_task("jigsaw", "permutation accuracy", 0.001);
     // Measured: 0.301 (seed 1). Its kNN at this budget (73.3 against 75.0 untrained) is not
     // asserted: the features need more steps (README, Measured results).
     assert!(solved >= 0.2, "held-out permutation accuracy {solved:.4}");
@@ -58,11 +64,9 @@ fn best_layers(s: &Session) -> (f64, f64) {
 /// untrained backbone's already at this budget.
 #[test]
 fn context_prediction_places_held_out_neighbours() {
-    let config = ci_run("context-prediction", 300, 64);
-    let mut s = train(config, "fashion-mnist");
-    let placed = block_on(s.evaluate()).unwrap().pretext_acc.unwrap();
+    let (s, placed) = held_out_task("context-prediction", "position accuracy", 0.125);
     let (trained, untrained) = best_layers(&s);
-    eprintln!("context-prediction: held-out position accuracy {placed:.4} (chance 0.125); best-layer kNN {trained:.4} vs untrained {untrained:.4}");
+    eprintln!("context-prediction: best-layer kNN {trained:.4} vs untrained {untrained:.4}");
     // Measured: 0.722, and kNN 0.777 against 0.750 (seed 1).
     assert!(placed >= 0.5, "held-out position accuracy {placed:.4}");
     assert!(trained >= untrained + 0.01, "best-layer kNN {trained:.4} vs untrained {untrained:.4}");
@@ -72,13 +76,10 @@ fn context_prediction_places_held_out_neighbours() {
 /// nearer their own image's counts than another image's, far more often than chance.
 #[test]
 fn counting_matches_tiles_to_their_own_image() {
-    let config = ci_run("counting", 300, 64);
-    let mut s = train(config, "fashion-mnist");
-    let eval = block_on(s.evaluate()).unwrap();
-    let matched = eval.pretext_acc.unwrap();
-    eprintln!("counting: held-out tile-sum matching {matched:.4} (chance 0.5), kNN {:.4}", eval.knn_acc);
-    // Measured: 0.843 (seed 1); 0.001 when the counts collapse to 0 (lr 0.05 without
-    // warm-up). Its kNN at this budget (73.6 against 75.0 untrained) is not asserted.
+    let (_, matched) = held_out_task("counting", "tile-sum matching", 0.5);
+    // Measured with M = 100: 0.942, 0.955, 0.941 (seeds 2–4). With the paper's M = 10 the
+    // counts collapsed to 0 in 3 of 6 runs (0.000–0.008), one of them this test in a full
+    // run. Its kNN at this budget (below the untrained backbone's) is not asserted.
     assert!(matched >= 0.7, "held-out tile-sum matching {matched:.4}");
 }
 
@@ -86,12 +87,10 @@ fn counting_matches_tiles_to_their_own_image() {
 /// the preview shows the lowest-weighted ones.
 #[test]
 fn decoupled_rotnet_learns_rotation_and_flags_ambiguous_images() {
-    let config = ci_run("decoupled-rotnet", 300, 64);
-    let mut s = train(config, "fashion-mnist");
-    let rotation = block_on(s.evaluate()).unwrap().pretext_acc.unwrap();
+    let (mut s, rotation) = held_out_task("decoupled-rotnet", "rotation accuracy", 0.25);
     let views = s.views(4);
     let flagged = views.iter().find(|(name, _)| name.starts_with("judged rotation-ambiguous")).expect("a block of ambiguous images");
-    eprintln!("decoupled-rotnet: held-out rotation accuracy {rotation:.4}; preview blocks {:?}", views.iter().map(|(n, t)| (n.clone(), t.dims()[0])).collect::<Vec<_>>());
+    eprintln!("decoupled-rotnet: preview blocks {:?}", views.iter().map(|(n, t)| (n.clone(), t.dims()[0])).collect::<Vec<_>>());
     // Measured: 0.935 with instance weight 1, 0.944 and 0.945 with the default 0.01.
     assert!(rotation >= 0.85, "held-out rotation accuracy {rotation:.4}");
     assert_eq!(flagged.1.dims()[0], 8);
@@ -101,11 +100,7 @@ fn decoupled_rotnet_learns_rotation_and_flags_ambiguous_images() {
 /// patches are told apart far above chance.
 #[test]
 fn exemplar_recognises_new_members_of_its_classes() {
-    let config = ci_run("exemplar", 300, 64);
-    let mut s = train(config, "fashion-mnist");
-    let eval = block_on(s.evaluate()).unwrap();
-    let recognised = eval.pretext_acc.unwrap();
-    eprintln!("exemplar: held-out surrogate-class accuracy {recognised:.4} (chance 0.01), kNN {:.4}", eval.knn_acc);
+    let (_, recognised) = held_out_task("exemplar", "surrogate-class accuracy", 0.01);
     // Measured: 0.370 (seed 1). Its kNN at this budget (72.4 best layer against 75.0) is not
     // asserted.
     assert!(recognised >= 0.2, "held-out surrogate-class accuracy {recognised:.4}");
