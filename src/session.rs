@@ -374,14 +374,19 @@ impl Session {
         let model = self.runner.eval_model();
         let bank = eval::embed_stages(&model.backbone, &self.train.images);
         let queries = eval::embed_stages(&model.backbone, &self.test.images);
-        let (bank_labels, test_labels) = (self.train.label_tensor(), self.test.label_tensor());
-        let mut accs = Vec::with_capacity(bank.len());
-        for (b, q) in bank.iter().zip(&queries) {
-            let preds = eval::knn_predict(b, &bank_labels, q, self.pack_info.class_names.len(), self.config.knn_k, self.config.knn_temperature);
-            accs.push(eval::agreement(preds, test_labels.clone()));
-        }
-        let accuracy = read_f32(Tensor::cat(accs, 0)).await?.into_iter().map(f64::from).collect();
+        let accuracy = read_f32(Tensor::cat(self.knn_per_stage(&bank, &queries), 0)).await?.into_iter().map(f64::from).collect();
         Ok(LayerAccuracy { names: model.backbone.stage_names(), accuracy })
+    }
+
+    /// kNN accuracy `[1]` of the test split at each stage, from the stages' normalised train
+    /// features `banks` and test features `queries`.
+    fn knn_per_stage(&self, banks: &[Tensor<2>], queries: &[Tensor<2>]) -> Vec<Tensor<1>> {
+        let (bank_labels, test_labels, n_classes) = (self.train.label_tensor(), self.test.label_tensor(), self.pack_info.class_names.len());
+        banks
+            .iter()
+            .zip(queries)
+            .map(|(bank, q)| eval::agreement(eval::knn_predict(bank, &bank_labels, q, n_classes, self.config.knn_k, self.config.knn_temperature), test_labels.clone()))
+            .collect()
     }
 
     /// Measure and keep the untrained model's kNN per layer (call before the first step).
@@ -405,12 +410,7 @@ impl Session {
         let banks = self.bank_stages(&model.backbone);
         let mut query_stages = eval::embed_stages(&model.backbone, &self.test.images);
         let test_labels = self.test.label_tensor();
-        let (bank_labels, n_classes) = (self.train.label_tensor(), self.pack_info.class_names.len());
-        let layer_accs: Vec<Tensor<1>> = banks
-            .iter()
-            .zip(&query_stages)
-            .map(|(bank, queries)| eval::agreement(eval::knn_predict(bank, &bank_labels, queries, n_classes, self.config.knn_k, self.config.knn_temperature), test_labels.clone()))
-            .collect();
+        let layer_accs = self.knn_per_stage(&banks, &query_stages);
         let n_layers = layer_accs.len();
         let queries = query_stages.pop().expect("a backbone has at least one stage");
         // Collapse shows first where the loss acts: the method's embedding when it has one.
