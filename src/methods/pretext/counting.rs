@@ -101,18 +101,9 @@ fn optimizer() -> OptimConfig {
 impl Counting {
     /// D(x) `[B, C, p, p]` and the four tiles `[4B, C, p, p]` (image-major, row by row).
     pub fn inputs(&self, x: Tensor<4>) -> (Tensor<4>, Tensor<4>) {
-        (self.downsampled(x.clone()), self.tiles(x))
-    }
-
-    /// D(x) `[B, C, p, p]`: the image at half resolution.
-    fn downsampled(&self, x: Tensor<4>) -> Tensor<4> {
-        half_resolution(x, self.config.input_px)
-    }
-
-    /// T_1..T_4(x) `[4B, C, p, p]`: the quadrants, image-major, row by row.
-    fn tiles(&self, x: Tensor<4>) -> Tensor<4> {
         let [b, _, h, w] = x.dims();
-        cut(x, &quadrant_maps(b, h, w), self.config.input_px)
+        let px = self.config.input_px;
+        (half_resolution(x.clone(), px), cut(x, &quadrant_maps(b, h, w), px))
     }
 
     /// φ(D(x)) `[B, K]` and Σ_j φ(T_j(x)) `[B, K]`, through one forward pass.

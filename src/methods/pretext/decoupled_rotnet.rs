@@ -28,8 +28,8 @@
 //! term 0.01 (our choice, measured: see `instance_weight`).
 use super::super::memory::{MemoryBank, PerSample};
 use super::super::{accuracy, Batch, Curve, Family, Footprint, Losses, Method, MethodMeta, Setup, StepCtx};
-use super::rotnet::four_rotations;
-use crate::augment::{self, ops::rot90};
+use super::rotnet::{four_rotations, rotation_views};
+use crate::augment;
 use crate::backbone::Backbone;
 use crate::bounds::{in_range, in_range_f};
 use crate::eval::{in_chunks, EMBED_CHUNK};
@@ -253,7 +253,7 @@ impl Method for DecoupledRotNet {
     }
 
     fn views(&self, images: Tensor<4>, _rng: &mut Rng) -> Vec<(String, Tensor<4>)> {
-        let mut views: Vec<(String, Tensor<4>)> = (0..4).map(|k| (format!("{}°", k * 90), rot90(images.clone(), k))).collect();
+        let mut views = rotation_views(images);
         if let Some(weights) = &self.last_weights {
             // The lowest running weights so far; images not yet seen keep weight 1.
             let n = weights.dims()[0];

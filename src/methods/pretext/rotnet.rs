@@ -53,6 +53,11 @@ pub fn four_rotations(x: Tensor<4>) -> (Tensor<4>, Tensor<1, Int>) {
     (rotated, Tensor::from_data(TensorData::new(labels, [4 * b]), &device))
 }
 
+/// The four rotations of `images`, named by angle, for the page's preview.
+pub fn rotation_views(images: Tensor<4>) -> Vec<(String, Tensor<4>)> {
+    (0..4).map(|k| (format!("{}°", k * 90), rot90(images.clone(), k))).collect()
+}
+
 impl RotNet {
     fn logits(model: &RotNetModel, x: Tensor<4>) -> Tensor<2> {
         model.head.forward(model.backbone.forward(x))
@@ -127,6 +132,6 @@ impl Method for RotNet {
     }
 
     fn views(&self, images: Tensor<4>, _rng: &mut Rng) -> Vec<(String, Tensor<4>)> {
-        (0..4).map(|k| (format!("{}°", k * 90), rot90(images.clone(), k))).collect()
+        rotation_views(images)
     }
 }
