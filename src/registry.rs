@@ -19,13 +19,14 @@ pub struct MethodKind {
 }
 
 /// The registry: one line per method. Everything else about a method is in its own file.
-pub static ALL_METHODS: [MethodKind; 15] = [
+pub static ALL_METHODS: [MethodKind; 18] = [
     MethodKind::of::<pretext::rotnet::RotNet>(),
     MethodKind::of::<pretext::exemplar::Exemplar>(),
     MethodKind::of::<pretext::jigsaw::Jigsaw>(),
     MethodKind::of::<pretext::context_prediction::ContextPrediction>(),
     MethodKind::of::<pretext::counting::Counting>(),
     MethodKind::of::<pretext::decoupled_rotnet::DecoupledRotNet>(),
+    MethodKind::of::<pretext::multi_task::MultiTask>(),
     MethodKind::of::<contrastive::simclr::Simclr>(),
     MethodKind::of::<contrastive::npid::Npid>(),
     MethodKind::of::<contrastive::moco::MocoV1>(),
@@ -34,6 +35,8 @@ pub static ALL_METHODS: [MethodKind; 15] = [
     MethodKind::of::<contrastive::barlow_twins::BarlowTwins>(),
     MethodKind::of::<contrastive::simclr_v2::SimclrV2>(),
     MethodKind::of::<semi::fixmatch::FixMatch>(),
+    MethodKind::of::<semi::entropy_min::EntropyMin>(),
+    MethodKind::of::<semi::pseudo_label::PseudoLabel>(),
     MethodKind::of::<supervised::Supervised>(),
 ];
 
@@ -116,7 +119,7 @@ impl MethodKind {
             link: m.link.into(),
             explanation: m.explanation.split_whitespace().collect::<Vec<_>>().join(" "),
             uses_labels: m.uses_labels,
-            curves: m.curves.iter().map(|c| CurveInfo { name: c.name.into(), tag: c.tag }).collect(),
+            curves: m.curves.iter().map(CurveInfo::from).collect(),
             defaults: self.default_params(),
             optimizer: serde_json::to_value(self.default_optimizer()).expect("configs serialise"),
         }

@@ -22,6 +22,12 @@ pub struct CurveInfo {
     pub tag: Tag,
 }
 
+impl From<&crate::methods::Curve> for CurveInfo {
+    fn from(c: &crate::methods::Curve) -> Self {
+        CurveInfo { name: c.name.into(), tag: c.tag }
+    }
+}
+
 /// A named, tagged number from an evaluation.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Metric {

@@ -15,7 +15,7 @@ use crate::limits::{self, DataShape, MemoryEstimate};
 use crate::methods::{stage_spans, Batch, Setup, Stage, StepCtx};
 use crate::registry::MethodKind;
 use crate::optim::OptimConfig;
-use crate::report::{EvalReport, LayerKnn, Matrix, MethodInfo, Metric, Neighbour, StepReport};
+use crate::report::{CurveInfo, EvalReport, LayerKnn, Matrix, MethodInfo, Metric, Neighbour, StepReport};
 use crate::rng::Rng;
 use crate::trainer::Runner;
 use burn::prelude::*;
@@ -283,7 +283,7 @@ impl Session {
             config: self.config.clone(),
             num_params: self.num_params(),
             images_per_step: self.images_per_step(),
-            method: self.kind.info(),
+            method: MethodInfo { curves: self.runner.curves().iter().map(CurveInfo::from).collect(), ..self.kind.info() },
             stages: self.stage_plan(),
             layers: self.runner.eval_model().backbone.stage_names(),
         }

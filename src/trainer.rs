@@ -5,7 +5,7 @@
 //! method registry can build trainers without depending on the session or the run config.
 use crate::backbone::Backbone;
 use crate::eval;
-use crate::methods::{Batch, BatchPlan, Losses, Method, Stage, StepCtx, Tag};
+use crate::methods::{Batch, BatchPlan, Curve, Losses, Method, Stage, StepCtx, Tag};
 use crate::optim::OptimConfig;
 use crate::rng::Rng;
 use burn::module::{ModuleMapper, ModuleVisitor, Param};
@@ -44,6 +44,8 @@ pub trait Runner {
     /// The method's embedding of `images` (evaluation mode), see [`Method::embedding`].
     fn embedding(&self, images: Tensor<4>) -> Option<Tensor<2>>;
     fn views(&self, images: Tensor<4>, rng: &mut Rng) -> Vec<(String, Tensor<4>)>;
+    /// See [`Method::curves`].
+    fn curves(&self) -> Vec<Curve>;
     /// Model checkpoints in burnpack (native only: saving reads tensors synchronously, and the page
     /// keeps a host copy of the state with [`Runner::state`] instead).
     #[cfg(not(target_family = "wasm"))]
@@ -193,6 +195,10 @@ impl<M: Method> Runner for Trainer<M> {
 
     fn views(&self, images: Tensor<4>, rng: &mut Rng) -> Vec<(String, Tensor<4>)> {
         self.method.views(images, rng)
+    }
+
+    fn curves(&self) -> Vec<Curve> {
+        self.method.curves()
     }
 
     #[cfg(not(target_family = "wasm"))]

@@ -309,3 +309,47 @@ mod exemplar_classes {
         assert!(moved > original.len() / 10, "only {moved} pixels changed");
     }
 }
+
+/// Colour classes by hand. Luma Y = 0.299 R + 0.587 G + 0.114 B; Cb = (B − Y)/0.886 and
+/// Cr = (R − Y)/0.701 in [−1, 1], each cut into 8 steps of 0.25: class = 8·cb_step + cr_step.
+/// Red (1, 0, 0): Y = 0.299, Cb = −0.3375 → step 2, Cr = 1 → step 7 (the top), class 23.
+/// Blue (0, 0, 1): Y = 0.114, Cb = 1 → 7, Cr = −0.1626 → step 3, class 59. Grey: Cb = Cr = 0
+/// → steps 4 and 4, class 36.
+#[test]
+fn colour_classes_match_hand_computed_bins() {
+    use ssl_playground::augment::colour::chroma_classes;
+    let d = cpu();
+    // One 2×4 image: left half red, right half blue; one 2×4 image of mid grey.
+    let plane = |left: f32, right: f32| [[left, left, right, right], [left, left, right, right]];
+    let colour = Tensor::<4>::from_floats([[plane(1.0, 0.0), plane(0.0, 0.0), plane(0.0, 1.0)]], &d);
+    let grey = Tensor::<4>::full([1, 3, 2, 4], 0.5, &d);
+    let classes = chroma_classes(Tensor::cat(vec![colour, grey], 0), [1, 2], 8);
+    assert_eq!(classes.into_data().convert::<i64>().try_to_vec::<i64>().unwrap(), vec![23, 59, 36, 36]);
+}
+
+/// Painting the classes back over the grey image and classing the painting again gives the
+/// same classes: the preview shows exactly what the head is asked to predict.
+#[test]
+fn painted_colour_classes_read_back_as_the_same_classes() {
+    use ssl_playground::augment::colour::{chroma_classes, paint};
+    let d = cpu();
+    let mut rng = Rng::new(3);
+    // 4 images of 8×8 px, each 4×4 cell one random mid-range colour (so painting never clips).
+    let cell_colours: Vec<f32> = (0..4 * 3 * 2 * 2).map(|_| rng.range(0.3, 0.7)).collect(); // [4, 3, 2, 2]
+    let pixels: Vec<f32> = (0..4 * 3 * 8 * 8)
+        .map(|i| {
+            let (image_channel, y, x) = (i / 64, i / 8 % 8, i % 8);
+            cell_colours[image_channel * 4 + (y / 4) * 2 + x / 4]
+        })
+        .collect();
+    let x = Tensor::<4>::from_data(TensorData::new(pixels, [4, 3, 8, 8]), &d);
+    let classes = chroma_classes(x.clone(), [2, 2], 8);
+    let mut distinct = classes.clone().into_data().convert::<i64>().try_to_vec::<i64>().unwrap();
+    distinct.sort();
+    distinct.dedup();
+    assert!(distinct.len() > 4, "random colours fall in more than a few classes: {distinct:?}");
+    let painted = paint(ops::luma(x), classes.clone(), [2, 2], 8);
+    assert_eq!(painted.dims(), [4, 3, 8, 8]);
+    let again = chroma_classes(painted, [2, 2], 8);
+    assert_eq!(classes.into_data().convert::<i64>().try_to_vec::<i64>().unwrap(), again.into_data().convert::<i64>().try_to_vec::<i64>().unwrap());
+}

@@ -8,9 +8,12 @@ use ssl_playground::session::native_clock;
 use ssl_playground::{RunConfig, Session};
 
 fn train(config: RunConfig, dataset: &str) -> Session {
-    let p = pack(dataset);
+    train_on(config, &pack(dataset))
+}
+
+fn train_on(config: RunConfig, p: &ssl_playground::data::Pack) -> Session {
     let steps = config.steps;
-    let mut s = Session::new(config, &p, cpu(), native_clock()).unwrap();
+    let mut s = Session::new(config, p, cpu(), native_clock()).unwrap();
     block_on(s.measure_random_init()).unwrap();
     for _ in 0..steps {
         block_on(s.step()).unwrap();
@@ -213,4 +216,62 @@ fn barlow_twins_without_its_off_diagonal_term_keeps_redundant_dimensions() {
     // Measured (seed 1): 0.138 → 0.566. The effective rank of the normalised projection
     // (6.1 → 3.0, then 6.2 → 4.3 in another run) varied too much with the initial weights to test.
     assert!(alone > 2.0 * full, "without the off-diagonal term the mean squared off-diagonal stayed at {alone:.4} against {full:.4}");
+}
+
+/// Multi-task learns all its tasks at once on one backbone: each head's held-out accuracy is
+/// far above chance after a short run.
+#[test]
+fn multi_task_learns_every_task_at_once() {
+    let every_task = serde_json::json!({"jigsaw": {"enabled": true}, "exemplar": {"enabled": true}});
+    let mut s = train(RunConfig { params: every_task, ..ci_run("multi-task", 150, 64) }, "fashion-mnist");
+    let eval = block_on(s.evaluate()).unwrap();
+    let held_out = |name: &str| eval.metrics.iter().find(|m| m.name == name).unwrap_or_else(|| panic!("no {name}")).value;
+    eprintln!("multi-task, 150 steps: {:?}, kNN {:.4}", eval.metrics, eval.knn_acc);
+    // Measured (seed 1): rotation 0.901, position 0.645, permutation 0.108 (P = 1,000),
+    // exemplar 0.095 (N = 100). Parallel tests can change the initial weights, hence the slack.
+    for (task, chance, floor) in [("rotation", 0.25, 0.75), ("position", 0.125, 0.45), ("permutation", 0.001, 0.03), ("exemplar", 0.01, 0.04)] {
+        let acc = held_out(&format!("held_out_{task}_acc"));
+        assert!(acc >= floor, "held-out {task} accuracy {acc:.4} (chance {chance})");
+    }
+}
+
+/// Colourisation on colour images: tinted by class, an image's colour follows from its shape,
+/// and the head learns to name each region's colour class from the grey image better than
+/// always answering the commonest class (mostly the black background's).
+#[test]
+fn multi_task_colourisation_learns_colours_from_shapes() {
+    use ssl_playground::augment::colour::chroma_classes;
+    let colour = common::tinted(&pack("fashion-mnist"), 5000);
+    let only_colour = serde_json::json!({"rotation": {"enabled": false}, "position": {"enabled": false}});
+    let mut s = train_on(RunConfig { params: only_colour, ..ci_run("multi-task", 150, 64) }, &colour);
+    let eval = block_on(s.evaluate()).unwrap();
+    let learnt = eval.metrics.iter().find(|m| m.name == "held_out_colour_acc").unwrap().value;
+    // The commonest colour class among the same test cells (7×7 per 28-px image).
+    let test = ssl_playground::data::DeviceSplit::new(&colour.test, &colour, Some(1000), &cpu());
+    let classes: Vec<i64> = chroma_classes(test.images, [7, 7], 8).into_data().convert::<i64>().try_to_vec::<i64>().unwrap();
+    let mut counts = std::collections::HashMap::new();
+    classes.iter().for_each(|c| *counts.entry(*c).or_insert(0usize) += 1);
+    let commonest = *counts.values().max().unwrap() as f64 / classes.len() as f64;
+    eprintln!("colourisation: held-out {learnt:.4}, commonest class {commonest:.4}");
+    // Measured (seed 1): 0.740 against 0.381.
+    assert!(learnt >= commonest + 0.2, "colour accuracy {learnt:.4} vs the commonest class {commonest:.4}");
+}
+
+/// Entropy Minimisation and Pseudo-Label beat the supervised-only baseline at the same labels,
+/// backbone and steps, as FixMatch does above.
+#[test]
+fn entropy_min_and_pseudo_label_beat_supervised_only_with_ten_labels_per_class() {
+    let base = RunConfig { labels_per_class: 10, params: serde_json::json!({"mu": 3}), ..ci_run("supervised", 600, 32) };
+    let test_acc = |method: &str, params: serde_json::Value| {
+        let mut s = train(RunConfig { method: method.into(), params, ..base.clone() }, "mnist");
+        block_on(s.evaluate()).unwrap().test_acc.unwrap()
+    };
+    let alone = test_acc("supervised", serde_json::Value::Null);
+    // Measured (seed 1, 600 steps of 32 labelled + 96 unlabelled images): entropy-min 0.892,
+    // pseudo-label 0.926, supervised-only 0.851.
+    for (method, margin) in [("entropy-min", 0.02), ("pseudo-label", 0.03)] {
+        let acc = test_acc(method, base.params.clone());
+        eprintln!("mnist, 10 labels/class: {method} {acc:.4}, supervised-only {alone:.4}");
+        assert!(acc > alone + margin, "{method} {acc:.4} vs supervised-only {alone:.4}");
+    }
 }

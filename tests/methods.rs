@@ -53,6 +53,12 @@ fn every_method_gives_finite_falling_losses() {
         if kind.id() == "fixmatch" {
             config.params = serde_json::json!({"mu": 2});
         }
+        if kind.id() == "pseudo-label" {
+            // Compressed into 20 steps, the ramp gives the untrained network's guesses their full
+            // weight (3× the labelled term) from step 12, and they outweigh the 32 labels (sup
+            // 2.29 → 3.00). With USB's confidence threshold only confident guesses count.
+            config.params = serde_json::json!({"mu": 2, "threshold": 0.95});
+        }
         if kind.id() == "exemplar" {
             // 16 surrogate classes, each drawn about 40 times in 20 steps of 32.
             config.params = serde_json::json!({"classes": 16});
@@ -60,6 +66,10 @@ fn every_method_gives_finite_falling_losses() {
         if kind.id() == "jigsaw" {
             // 1,000 permutations (the default) barely move from ln 1000 in 20 steps of width 8.
             config.params = serde_json::json!({"permutations": 100});
+        }
+        if kind.id() == "multi-task" {
+            // Every grey task, so that each head's curve is checked.
+            config.params = serde_json::json!({"jigsaw": {"enabled": true, "permutations": 100}, "exemplar": {"enabled": true, "classes": 16}});
         }
         // MoCo's loss first rises while real keys replace the queue's random ones (hard
         // negatives replacing easy ones): with a queue of two batches, compare from step 6.
@@ -70,6 +80,7 @@ fn every_method_gives_finite_falling_losses() {
             0
         };
         let mut s = Session::new(config, &p, cpu(), native_clock()).unwrap();
+        let curves = s.info("cpu").method.curves;
         let term = learning_term(kind);
         let mut values = Vec::new();
         for _ in 0..20 {
@@ -77,7 +88,7 @@ fn every_method_gives_finite_falling_losses() {
             for (name, v) in &r.terms {
                 assert!(v.is_finite(), "{}: {name} = {v}", kind.id());
             }
-            for expected in kind.info().curves {
+            for expected in &curves {
                 assert!(r.term(&expected.name).is_some(), "{} did not report {}", kind.id(), expected.name);
             }
             values.push(r.term(term).unwrap());
@@ -143,7 +154,10 @@ fn registry_metadata_is_complete() {
         let info = kind.info();
         assert_eq!(MethodKind::parse(&info.id).unwrap(), kind);
         // arXiv, or the CVF's open-access page for a paper that is not on arXiv.
-        assert!(info.link.starts_with("https://arxiv.org/abs/") || info.link.starts_with("https://openaccess.thecvf.com/"), "{}", info.id);
+        // arXiv where the paper is there; the publisher's page (CVF, NeurIPS) or, for Lee's
+        // workshop paper, which has no publisher's page, its ResearchGate entry.
+        let hosts = ["https://arxiv.org/abs/", "https://openaccess.thecvf.com/", "https://papers.nips.cc/", "https://www.researchgate.net/publication/"];
+        assert!(hosts.iter().any(|h| info.link.starts_with(h)), "{}: {}", info.id, info.link);
         assert!(info.explanation.len() > 200, "{} needs a real explanation", info.id);
         assert!(info.defaults.is_object());
         assert!(info.curves.first().map(|c| c.name.as_str()) == Some("total"));
@@ -351,11 +365,18 @@ fn neighbours_views_and_map_answer_mid_training() {
 fn pretext_previews_show_the_inputs_of_a_step() {
     let p = pack("fashion-mnist");
     // (method, [(block name prefix, images, side)]) for 4 images of 28 px.
-    let expected: [(&str, Vec<(&str, usize, usize)>); 4] = [
+    let expected: [(&str, Vec<(&str, usize, usize)>); 5] = [
         ("context-prediction", vec![("original", 4, 28), ("grid: centre and the asked neighbour", 4, 3 * 17 - 1), ("pair given (centre, neighbour): answers ", 4, 2 * 17 - 1)]),
         ("counting", vec![("original", 4, 28), ("D(x): the image at half resolution", 4, 28), ("T₁…T₄: its tiles", 4, 2 * 29 - 1)]),
         ("decoupled-rotnet", vec![("original", 4, 28), ("0°", 4, 28), ("90°", 4, 28), ("180°", 4, 28), ("270°", 4, 28), ("judged rotation-ambiguous", 8, 28)]),
         ("exemplar", vec![("original", 4, 28), ("seed patches", 4, 28), ("class members, draw 1", 4, 28), ("class members, draw 2", 4, 28), ("class members, draw 3", 4, 28)]),
+        // The default tasks' inputs; no colourisation on grey images.
+        ("multi-task", vec![
+            ("original", 4, 28),
+            ("rotation: 0°, 90°, 180°, 270°", 4, 4 * 29 - 1),
+            ("position: grid", 4, 3 * 17 - 1),
+            ("position: pair given", 4, 2 * 17 - 1),
+        ]),
     ];
     for (method, blocks) in expected {
         let mut s = Session::new(small_run(method, 2), &p, cpu(), native_clock()).unwrap();
@@ -366,5 +387,59 @@ fn pretext_previews_show_the_inputs_of_a_step() {
         for ((name, n, side), (want, want_n, want_side)) in got.iter().zip(&blocks) {
             assert!(name.starts_with(want) && n == want_n && side == want_side, "{method}: {name} ×{n}, {side} px; expected {want} ×{want_n}, {want_side} px");
         }
+    }
+}
+
+/// Multi-task runs the tasks it is given: the switches decide its heads, curves, previews and
+/// held-out numbers; the weights decide the sum; colourisation runs on colour images only;
+/// and a mix with nothing to train is refused with the reason.
+#[test]
+fn multi_task_runs_the_tasks_it_is_given() {
+    use serde_json::json;
+    let grey = pack("fashion-mnist");
+    let colour = common::tinted(&grey, 400);
+    let run = |params: serde_json::Value| RunConfig { params, ..small_run("multi-task", 3) };
+    let curves = |s: &Session| s.info("cpu").method.curves.iter().map(|c| c.name.clone()).collect::<Vec<_>>();
+    // Grey images, the default mix: rotation and position, no colourisation.
+    let s = Session::new(run(json!({})), &grey, cpu(), native_clock()).unwrap();
+    assert_eq!(curves(&s), ["total", "rotation", "position", "rotation_acc", "position_acc"]);
+    // Every grey task switched on.
+    let s = Session::new(run(json!({"jigsaw": {"enabled": true}, "exemplar": {"enabled": true}})), &grey, cpu(), native_clock()).unwrap();
+    assert_eq!(curves(&s), ["total", "rotation", "position", "jigsaw", "exemplar", "rotation_acc", "position_acc", "permutation_acc", "exemplar_acc"]);
+    // Colour images, position and colourisation only, position counted twice.
+    let two = json!({"rotation": {"enabled": false}, "position": {"weight": 2.0}});
+    let mut s = Session::new(run(two), &colour, cpu(), native_clock()).unwrap();
+    assert_eq!(curves(&s), ["total", "position", "colourisation", "position_acc", "colour_acc"]);
+    let r = block_on(s.step()).unwrap();
+    let term = |name: &str| r.term(name).unwrap();
+    assert!((term("total") - (2.0 * term("position") + term("colourisation"))).abs() < 1e-4, "{:?}", r.terms);
+    // 8 Cb × 8 Cr colour classes: an untrained head is near ln 64 = 4.16.
+    assert!((3.0..6.0).contains(&term("colourisation")), "{:?}", r.terms);
+    let views = s.views(2);
+    let names: Vec<&str> = views.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["original", "position: grid: centre and the asked neighbour", names[2], "colourisation: the grey input", "colourisation: the colour classes to predict"]);
+    assert!(names[2].starts_with("position: pair given"));
+    for (name, t) in &views[3..] {
+        assert_eq!(t.dims(), [2, 3, 28, 28], "{name}");
+    }
+    let eval = block_on(s.evaluate()).unwrap();
+    let metrics: Vec<&str> = eval.metrics.iter().map(|m| m.name.as_str()).collect();
+    assert_eq!(metrics, ["held_out_position_acc", "held_out_colour_acc"]);
+    // The pretext accuracy is the mean of the tasks' held-out accuracies.
+    let mean = eval.metrics.iter().map(|m| m.value).sum::<f64>() / 2.0;
+    assert!((eval.pretext_acc.unwrap() - mean).abs() < 1e-5);
+    // Refusals, each with its reason.
+    let off = |task: &str| (task.to_string(), json!({"enabled": false}));
+    let all_off: serde_json::Map<String, serde_json::Value> = ["rotation", "position", "jigsaw", "exemplar", "colourisation"].map(off).into_iter().collect();
+    let mut only_colour = all_off.clone();
+    only_colour.insert("colourisation".into(), json!({"enabled": true}));
+    for (params, data, want) in [
+        (serde_json::Value::Object(all_off), &colour, "every task switched off"),
+        (serde_json::Value::Object(only_colour), &grey, "this dataset is greyscale"),
+        (json!({"jigsaw": {"enabled": true, "weight": 0.0}}), &grey, "jigsaw.weight = 0 trains nothing"),
+        (json!({"jigsaw": {"permutations": 7}}), &grey, "jigsaw.permutations = 7 must be one of"),
+    ] {
+        let e = Session::new(run(params), data, cpu(), native_clock()).err().unwrap().to_string();
+        assert!(e.contains(want), "{e}");
     }
 }

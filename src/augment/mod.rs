@@ -6,6 +6,7 @@
 //! - [`weak`]: flip + translate up to 12.5 % (FixMatch's weak view, Sohn et al. 2020).
 //! - [`RandAugment`]: N random ops of random magnitude + Cutout (FixMatch's RA variant of
 //!   Cubuk et al. 2020, arXiv:1909.13719), without Equalize, which has no cheap batched form.
+pub mod colour;
 pub mod exemplar;
 pub mod jigsaw;
 pub mod patches;

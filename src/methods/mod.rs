@@ -200,6 +200,11 @@ pub trait Method: Sized + 'static {
     fn matrices(&self) -> Vec<(&'static str, Tensor<2>)> {
         Vec::new()
     }
+    /// The curves this run's steps report, `total` first: [`MethodMeta::curves`] unless the
+    /// config leaves some out (Multi-task reports only the tasks it runs).
+    fn curves(&self) -> Vec<Curve> {
+        Self::META.curves.to_vec()
+    }
     /// The views the method feeds the network, named, for the page's preview.
     fn views(&self, images: Tensor<4>, rng: &mut Rng) -> Vec<(String, Tensor<4>)>;
 }
@@ -329,7 +334,8 @@ pub struct MethodMeta {
     pub link: &'static str,
     /// What the method does, for a learner (whitespace is collapsed for display).
     pub explanation: &'static str,
-    /// The curves its steps report, `total` first (every stage's, for a staged method).
+    /// Every curve its steps can report, `total` first (every stage's, for a staged method;
+    /// every task's, for Multi-task); a run reports [`Method::curves`].
     pub curves: &'static [Curve],
     /// Whether runs draw a labelled subset (`labels_per_class` per class).
     pub uses_labels: bool,

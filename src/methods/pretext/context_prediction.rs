@@ -80,7 +80,8 @@ pub struct ContextPrediction {
     drop_colour: bool,
 }
 
-fn head_widths(config: &ContextPredictionConfig, feature_dim: usize) -> Vec<usize> {
+/// The position head's widths on backbone features of width `feature_dim`.
+pub fn head_widths(config: &ContextPredictionConfig, feature_dim: usize) -> Vec<usize> {
     let mut widths = vec![2 * feature_dim];
     widths.extend(&config.head_hidden);
     widths.push(NEIGHBOURS.len());
@@ -94,6 +95,30 @@ fn optimizer() -> OptimConfig {
 }
 
 impl ContextPrediction {
+    /// The task without a model, on images of `channels` channels (Multi-task shares one).
+    pub fn task(config: ContextPredictionConfig, channels: usize) -> Self {
+        let drop_colour = config.drop_colour && channels == 3;
+        ContextPrediction { config, drop_colour }
+    }
+
+    /// Loss and position accuracy of one step on `images` (plain device), with `head` over
+    /// `backbone`.
+    pub fn step(&self, backbone: &Backbone, head: &Mlp, images: Tensor<4>, ctx: &mut StepCtx) -> (Tensor<1>, Tensor<1>) {
+        let b = images.dims()[0];
+        let patches = self.patches(images, Some(ctx.rng));
+        let logits = Self::logits(backbone, head, ctx.to_model(patches));
+        let targets = Self::labels(b, ctx.device);
+        let acc = accuracy(logits.clone().detach(), targets.clone());
+        (cross_entropy(logits, targets), acc)
+    }
+
+    /// Held-out accuracy over all eight pairs of every image, patches centred.
+    pub fn held_out(&self, backbone: &Backbone, head: &Mlp, images: Tensor<4>) -> Tensor<1> {
+        let targets = Self::labels(images.dims()[0], &images.device());
+        let logits = in_chunks(&images, EVAL_CHUNK, |x| Self::logits(backbone, head, self.patches(x, None)));
+        accuracy(logits, targets)
+    }
+
     /// The nine patches of every image `[9B, C, p, p]`, image-major in cell order, jittered
     /// (`rng`) or centred, each reduced to one colour plane on colour data (plane `i mod 3`
     /// for patch `i` when centred, so evaluation is deterministic).
@@ -113,8 +138,8 @@ impl ContextPrediction {
 
     /// Position logits `[8B, 8]` of every image's eight (centre, neighbour) pairs, pair k of
     /// image j at row 8j + k, from its nine patches `[9B, C, p, p]`.
-    fn logits(model: &ContextPredictionModel, patches: Tensor<4>) -> Tensor<2> {
-        model.head.forward(pair_features(model.backbone.forward(patches)))
+    fn logits(backbone: &Backbone, head: &Mlp, patches: Tensor<4>) -> Tensor<2> {
+        head.forward(pair_features(backbone.forward(patches)))
     }
 
     /// The labels 0..8 of every image's pairs, in the order [`Self::logits`] gives them.
@@ -163,33 +188,31 @@ impl Method for ContextPrediction {
     fn new(config: ContextPredictionConfig, setup: &Setup) -> Result<(Self, ContextPredictionModel), String> {
         let backbone = setup.backbone();
         let head = Mlp::new(&head_widths(&config, backbone.out_dim()), &setup.device);
-        let drop_colour = config.drop_colour && setup.channels == 3;
-        Ok((ContextPrediction { config, drop_colour }, ContextPredictionModel { backbone, head }))
+        Ok((ContextPrediction::task(config, setup.channels), ContextPredictionModel { backbone, head }))
     }
 
     fn loss(&mut self, model: &ContextPredictionModel, batch: &Batch, ctx: &mut StepCtx) -> Losses {
         let x = batch.unlabelled.clone().expect("Context Prediction draws unlabelled images");
-        let b = x.dims()[0];
-        let patches = self.patches(x, Some(ctx.rng));
-        let logits = Self::logits(model, ctx.to_model(patches));
-        let targets = Self::labels(b, ctx.device);
-        let acc = accuracy(logits.clone().detach(), targets.clone());
-        Losses::new(cross_entropy(logits, targets)).with("position_acc", acc)
+        let (loss, acc) = self.step(&model.backbone, &model.head, x, ctx);
+        Losses::new(loss).with("position_acc", acc)
     }
 
     fn backbone(model: &ContextPredictionModel) -> &Backbone {
         &model.backbone
     }
 
-    /// Held-out accuracy over all eight pairs of every test image, patches centred.
     fn pretext_accuracy(&self, model: &ContextPredictionModel, images: Tensor<4>) -> Option<Tensor<1>> {
-        let b = images.dims()[0];
-        let targets = Self::labels(b, &images.device());
-        let logits = in_chunks(&images, EVAL_CHUNK, |x| Self::logits(model, self.patches(x, None)));
-        Some(accuracy(logits, targets))
+        Some(self.held_out(&model.backbone, &model.head, images))
     }
 
     fn views(&self, images: Tensor<4>, rng: &mut Rng) -> Vec<(String, Tensor<4>)> {
+        self.preview(images, rng)
+    }
+}
+
+impl ContextPrediction {
+    /// The preview: the grid with the centre and an asked neighbour marked, and the pair.
+    pub fn preview(&self, images: Tensor<4>, rng: &mut Rng) -> Vec<(String, Tensor<4>)> {
         let b = images.dims()[0];
         let patches = self.patches(images, Some(rng)); // [9B, C, p, p]
         let [_, c, p, _] = patches.dims();

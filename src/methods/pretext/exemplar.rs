@@ -80,7 +80,8 @@ pub fn seed_indices(n_train: usize, classes: usize, seed: u64) -> Vec<usize> {
     all
 }
 
-fn head_widths(config: &ExemplarConfig, feature_dim: usize, classes: usize) -> Vec<usize> {
+/// The class head's widths on backbone features of width `feature_dim`.
+pub fn head_widths(config: &ExemplarConfig, feature_dim: usize, classes: usize) -> Vec<usize> {
     let mut widths = vec![feature_dim];
     widths.extend(&config.head_hidden);
     widths.push(classes);
@@ -94,6 +95,50 @@ fn optimizer() -> OptimConfig {
 }
 
 impl Exemplar {
+    /// The task without a model: draws the seeds and finds their patches (Multi-task shares
+    /// one).
+    pub fn task(config: ExemplarConfig, setup: &Setup) -> Result<Self, String> {
+        if setup.n_train < 2 {
+            return Err(format!("Exemplar needs at least 2 training images for 2 classes, got {}", setup.n_train));
+        }
+        let seed_index = seed_indices(setup.n_train, config.classes, setup.seed);
+        let plain = setup.train_images.device();
+        let seeds = setup.train_images.clone().select(0, Batch::index_tensor(&seed_index, &plain));
+        let window = (config.patch_fraction * setup.height.min(setup.width_px) as f64).round() as usize;
+        let centres = busiest_windows(seeds.clone(), window);
+        Ok(Exemplar { config, seeds, centres, seed_index, run_seed: setup.seed })
+    }
+
+    /// `b` classes drawn at random and one member of each `[b, C, H, W]` (plain device): the
+    /// inputs of a step, whatever images the batch drew.
+    pub fn draw(&self, b: usize, rng: &mut Rng) -> (Vec<usize>, Tensor<4>) {
+        let classes: Vec<usize> = (0..b).map(|_| rng.below(self.n_classes())).collect();
+        let members = self.members(&classes, Some(rng));
+        (classes, members)
+    }
+
+    /// Held-out accuracy: new random members of every class (two each, up to 2,000), from a
+    /// fixed stream, so every evaluation asks the same questions. Test images are not used:
+    /// Exemplar's classes are its seeds.
+    pub fn held_out(&self, backbone: &Backbone, head: &Mlp) -> Tensor<1> {
+        let n = (HELD_OUT_PER_CLASS * self.n_classes()).min(2000);
+        let classes: Vec<usize> = (0..n).map(|i| i % self.n_classes()).collect();
+        let mut rng = Rng::new(self.run_seed).fork(b"exemplar held-out");
+        let members = self.members(&classes, Some(&mut rng));
+        let logits = in_chunks(&members, EMBED_CHUNK, |x| head.forward(backbone.forward(x)));
+        accuracy(logits, Batch::index_tensor(&classes, &members.device()))
+    }
+
+    /// The preview: seed patches, then members of their classes.
+    pub fn preview(&self, images: Tensor<4>, rng: &mut Rng) -> Vec<(String, Tensor<4>)> {
+        let shown: Vec<usize> = (0..images.dims()[0].min(self.n_classes())).collect();
+        let mut views = vec![("seed patches (classes 0, 1, …)".to_string(), self.members(&shown, None))];
+        for copy in 1..=PREVIEW_COPIES {
+            views.push((format!("class members, draw {copy}"), self.members(&shown, Some(rng))));
+        }
+        views
+    }
+
     /// One random member of the class of each seed in `classes` `[B]`.
     fn members(&self, classes: &[usize], rng: Option<&mut Rng>) -> Tensor<4> {
         let device = self.seeds.device();
@@ -103,7 +148,7 @@ impl Exemplar {
         self.config.views.sample(seeds, centres, self.config.patch_fraction as f32, rng)
     }
 
-    fn n_classes(&self) -> usize {
+    pub fn n_classes(&self) -> usize {
         self.seed_index.len()
     }
 }
@@ -146,24 +191,16 @@ impl Method for Exemplar {
     }
 
     fn new(config: ExemplarConfig, setup: &Setup) -> Result<(Self, ExemplarModel), String> {
-        if setup.n_train < 2 {
-            return Err(format!("Exemplar needs at least 2 training images for 2 classes, got {}", setup.n_train));
-        }
-        let seed_index = seed_indices(setup.n_train, config.classes, setup.seed);
-        let plain = setup.train_images.device();
-        let seeds = setup.train_images.clone().select(0, Batch::index_tensor(&seed_index, &plain));
-        let window = (config.patch_fraction * setup.height.min(setup.width_px) as f64).round() as usize;
-        let centres = busiest_windows(seeds.clone(), window);
+        let task = Exemplar::task(config, setup)?;
         let backbone = setup.backbone();
-        let head = Mlp::new(&head_widths(&config, backbone.out_dim(), seed_index.len()), &setup.device);
-        Ok((Exemplar { config, seeds, centres, seed_index, run_seed: setup.seed }, ExemplarModel { backbone, head }))
+        let head = Mlp::new(&head_widths(&task.config, backbone.out_dim(), task.n_classes()), &setup.device);
+        Ok((task, ExemplarModel { backbone, head }))
     }
 
     fn loss(&mut self, model: &ExemplarModel, batch: &Batch, ctx: &mut StepCtx) -> Losses {
         // The batch's images are not used: each step draws B classes and one member of each.
         let b = batch.unlabelled.as_ref().map_or(0, |x| x.dims()[0]).max(1);
-        let classes: Vec<usize> = (0..b).map(|_| ctx.rng.below(self.n_classes())).collect();
-        let x = self.members(&classes, Some(ctx.rng));
+        let (classes, x) = self.draw(b, ctx.rng);
         let logits = model.head.forward(model.backbone.forward(ctx.to_model(x)));
         let targets = Batch::index_tensor(&classes, ctx.device);
         let acc = accuracy(logits.clone().detach(), targets.clone());
@@ -174,24 +211,11 @@ impl Method for Exemplar {
         &model.backbone
     }
 
-    /// Held-out accuracy: new random members of every class (two each, up to 2,000), from a
-    /// fixed stream, so every evaluation asks the same questions. The test images are not
-    /// used: Exemplar's classes are its seeds.
     fn pretext_accuracy(&self, model: &ExemplarModel, _images: Tensor<4>) -> Option<Tensor<1>> {
-        let n = (HELD_OUT_PER_CLASS * self.n_classes()).min(2000);
-        let classes: Vec<usize> = (0..n).map(|i| i % self.n_classes()).collect();
-        let mut rng = Rng::new(self.run_seed).fork(b"exemplar held-out");
-        let members = self.members(&classes, Some(&mut rng));
-        let logits = in_chunks(&members, EMBED_CHUNK, |x| model.head.forward(model.backbone.forward(x)));
-        Some(accuracy(logits, Batch::index_tensor(&classes, &members.device())))
+        Some(self.held_out(&model.backbone, &model.head))
     }
 
     fn views(&self, images: Tensor<4>, rng: &mut Rng) -> Vec<(String, Tensor<4>)> {
-        let shown: Vec<usize> = (0..images.dims()[0].min(self.n_classes())).collect();
-        let mut views = vec![("seed patches (classes 0, 1, …)".to_string(), self.members(&shown, None))];
-        for copy in 1..=PREVIEW_COPIES {
-            views.push((format!("class members, draw {copy}"), self.members(&shown, Some(rng))));
-        }
-        views
+        self.preview(images, rng)
     }
 }

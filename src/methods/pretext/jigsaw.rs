@@ -62,11 +62,55 @@ pub struct Jigsaw {
 }
 
 impl Jigsaw {
+    /// The task without a model (Multi-task shares one).
+    pub fn task(config: JigsawConfig) -> Self {
+        let set = jigsaw::permutation_set(config.permutations);
+        Jigsaw { config, set }
+    }
+
     /// Permutation logits `[B, P]` of shuffled tiles `[9B, C, t, t]` in puzzle order.
-    fn logits(model: &JigsawModel, tiles: Tensor<4>) -> Tensor<2> {
-        let features = model.backbone.forward(tiles); // [9B, D]
+    fn logits(backbone: &Backbone, head: &Mlp, tiles: Tensor<4>) -> Tensor<2> {
+        let features = backbone.forward(tiles); // [9B, D]
         let [n, d] = features.dims();
-        model.head.forward(features.reshape([n / TILES, TILES * d])) // [B, 9D] → [B, P]
+        head.forward(features.reshape([n / TILES, TILES * d])) // [B, 9D] → [B, P]
+    }
+
+    /// Loss and permutation accuracy of one step on `images` (plain device), with `head`
+    /// over `backbone`.
+    pub fn step(&self, backbone: &Backbone, head: &Mlp, images: Tensor<4>, ctx: &mut StepCtx) -> (Tensor<1>, Tensor<1>) {
+        let b = images.dims()[0];
+        let labels: Vec<usize> = (0..b).map(|_| ctx.rng.below(self.set.len())).collect();
+        let tiles = self.puzzles(images, &labels, Some(ctx.rng));
+        let logits = Self::logits(backbone, head, ctx.to_model(tiles));
+        let targets = Batch::index_tensor(&labels, ctx.device);
+        let acc = accuracy(logits.clone().detach(), targets.clone());
+        (cross_entropy(logits, targets), acc)
+    }
+
+    /// Held-out accuracy on centred tiles, image `i` shuffled by permutation `i mod P`.
+    pub fn held_out(&self, backbone: &Backbone, head: &Mlp, images: Tensor<4>) -> Tensor<1> {
+        let n = images.dims()[0];
+        let labels: Vec<usize> = (0..n).map(|i| i % self.set.len()).collect();
+        let device = images.device();
+        let tiles = self.puzzles(images, &labels, None);
+        let chunk = 200; // 1,800 tiles per forward
+        let logits = (0..n)
+            .step_by(chunk)
+            .map(|s| Self::logits(backbone, head, tiles.clone().narrow(0, s * TILES, chunk.min(n - s) * TILES)))
+            .collect();
+        accuracy(Tensor::cat(logits, 0), Batch::index_tensor(&labels, &device))
+    }
+
+    /// The preview: the tiles in place, then shuffled, with the permutation indices.
+    pub fn preview(&self, images: Tensor<4>, rng: &mut Rng) -> Vec<(String, Tensor<4>)> {
+        let n = images.dims()[0];
+        let labels: Vec<usize> = (0..n).map(|_| rng.below(self.set.len())).collect();
+        let tiles = self.tiles(images, Some(rng));
+        let names: Vec<String> = labels.iter().map(|l| format!("#{l}")).collect();
+        vec![
+            ("tiles in place".into(), mosaic(tiles.clone(), 3, 3)),
+            (format!("shuffled: permutations {}", names.join(", ")), mosaic(shuffle_tiles(tiles, self.set, &labels), 3, 3)),
+        ]
     }
 
     /// Puzzles of `images` with the given permutation indices; tiles cut at a random place in
@@ -83,7 +127,8 @@ impl Jigsaw {
     }
 }
 
-fn head_widths(config: &JigsawConfig, feature_dim: usize) -> Vec<usize> {
+/// The permutation head's widths on backbone features of width `feature_dim`.
+pub fn head_widths(config: &JigsawConfig, feature_dim: usize) -> Vec<usize> {
     let mut widths = vec![TILES * feature_dim];
     widths.extend(&config.head_hidden);
     widths.push(config.permutations);
@@ -136,47 +181,24 @@ impl Method for Jigsaw {
     fn new(config: JigsawConfig, setup: &Setup) -> Result<(Self, JigsawModel), String> {
         let backbone = setup.backbone();
         let head = Mlp::new(&head_widths(&config, backbone.out_dim()), &setup.device);
-        let set = jigsaw::permutation_set(config.permutations);
-        Ok((Jigsaw { config, set }, JigsawModel { backbone, head }))
+        Ok((Jigsaw::task(config), JigsawModel { backbone, head }))
     }
 
     fn loss(&mut self, model: &JigsawModel, batch: &Batch, ctx: &mut StepCtx) -> Losses {
         let x = batch.unlabelled.clone().expect("Jigsaw draws unlabelled images");
-        let b = x.dims()[0];
-        let labels: Vec<usize> = (0..b).map(|_| ctx.rng.below(self.set.len())).collect();
-        let tiles = self.puzzles(x, &labels, Some(ctx.rng));
-        let logits = Self::logits(model, ctx.to_model(tiles));
-        let targets = Batch::index_tensor(&labels, ctx.device);
-        let acc = accuracy(logits.clone().detach(), targets.clone());
-        Losses::new(cross_entropy(logits, targets)).with("permutation_acc", acc)
+        let (loss, acc) = self.step(&model.backbone, &model.head, x, ctx);
+        Losses::new(loss).with("permutation_acc", acc)
     }
 
     fn backbone(model: &JigsawModel) -> &Backbone {
         &model.backbone
     }
 
-    /// Held-out accuracy on centred tiles, image `i` shuffled by permutation `i mod P`.
     fn pretext_accuracy(&self, model: &JigsawModel, images: Tensor<4>) -> Option<Tensor<1>> {
-        let n = images.dims()[0];
-        let labels: Vec<usize> = (0..n).map(|i| i % self.set.len()).collect();
-        let device = images.device();
-        let tiles = self.puzzles(images, &labels, None);
-        let chunk = 200; // 1,800 tiles per forward
-        let logits = (0..n)
-            .step_by(chunk)
-            .map(|s| Self::logits(model, tiles.clone().narrow(0, s * TILES, chunk.min(n - s) * TILES)))
-            .collect();
-        Some(accuracy(Tensor::cat(logits, 0), Batch::index_tensor(&labels, &device)))
+        Some(self.held_out(&model.backbone, &model.head, images))
     }
 
     fn views(&self, images: Tensor<4>, rng: &mut Rng) -> Vec<(String, Tensor<4>)> {
-        let n = images.dims()[0];
-        let labels: Vec<usize> = (0..n).map(|_| rng.below(self.set.len())).collect();
-        let tiles = self.tiles(images, Some(rng));
-        let names: Vec<String> = labels.iter().map(|l| format!("#{l}")).collect();
-        vec![
-            ("tiles in place".into(), mosaic(tiles.clone(), 3, 3)),
-            (format!("shuffled: permutations {}", names.join(", ")), mosaic(shuffle_tiles(tiles, self.set, &labels), 3, 3)),
-        ]
+        self.preview(images, rng)
     }
 }

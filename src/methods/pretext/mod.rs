@@ -4,4 +4,5 @@ pub mod counting;
 pub mod decoupled_rotnet;
 pub mod exemplar;
 pub mod jigsaw;
+pub mod multi_task;
 pub mod rotnet;

@@ -58,6 +58,20 @@ pub fn rotation_views(images: Tensor<4>) -> Vec<(String, Tensor<4>)> {
     (0..4).map(|k| (format!("{}°", k * 90), rot90(images.clone(), k))).collect()
 }
 
+/// The rotation head's widths on backbone features of width `feature_dim`.
+pub fn head_widths(config: &RotNetConfig, feature_dim: usize) -> Vec<usize> {
+    let mut widths = vec![feature_dim];
+    widths.extend(&config.head_hidden);
+    widths.push(4);
+    widths
+}
+
+/// A step's inputs: the images flipped and shifted when `config.augment` says (and
+/// `flip` allows), then all four rotations of each `[4B, C, H, W]`, with their labels `[4B]`.
+pub fn training_rotations(config: &RotNetConfig, x: Tensor<4>, flip: bool, rng: &mut Rng) -> (Tensor<4>, Tensor<1, Int>) {
+    four_rotations(if config.augment { augment::weak(x, flip, rng) } else { x })
+}
+
 impl RotNet {
     fn logits(model: &RotNetModel, x: Tensor<4>) -> Tensor<2> {
         model.head.forward(model.backbone.forward(x))
@@ -94,10 +108,7 @@ impl Method for RotNet {
     }
 
     fn footprint(config: &RotNetConfig, batch_size: usize, feature_dim: usize, _n_classes: usize) -> Footprint {
-        let mut head = vec![feature_dim];
-        head.extend(&config.head_hidden);
-        head.push(4);
-        Footprint { extra_values: 0, forward_images: 4 * batch_size, heads: vec![head] }
+        Footprint { extra_values: 0, forward_images: 4 * batch_size, heads: vec![head_widths(config, feature_dim)] }
     }
 
     fn new(config: RotNetConfig, setup: &Setup) -> Result<(Self, RotNetModel), String> {
@@ -105,17 +116,13 @@ impl Method for RotNet {
             return Err(format!("RotNet needs square images, got {}×{}", setup.height, setup.width_px));
         }
         let backbone = setup.backbone();
-        let mut widths = vec![backbone.out_dim()];
-        widths.extend(&config.head_hidden);
-        widths.push(4);
-        let head = Mlp::new(&widths, &setup.device);
+        let head = Mlp::new(&head_widths(&config, backbone.out_dim()), &setup.device);
         Ok((RotNet { config, flip: setup.flip_invariant }, RotNetModel { backbone, head }))
     }
 
     fn loss(&mut self, model: &RotNetModel, batch: &Batch, ctx: &mut StepCtx) -> Losses {
         let x = batch.unlabelled.clone().expect("RotNet draws unlabelled images");
-        let x = if self.config.augment { augment::weak(x, self.flip, ctx.rng) } else { x };
-        let (rotated, labels) = four_rotations(x);
+        let (rotated, labels) = training_rotations(&self.config, x, self.flip, ctx.rng);
         let logits = Self::logits(model, ctx.to_model(rotated));
         let labels = labels.autodiff();
         let acc = accuracy(logits.clone().detach(), labels.clone());

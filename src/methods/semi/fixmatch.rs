@@ -5,6 +5,7 @@
 //! weak augmentation and compute the model's predicted class. If the probability of that
 //! class is above a threshold τ, we train the model to predict it on a strongly augmented
 //! version of the same image." Loss: ℓ_s + λ_u ℓ_u (eq. 2 and 4).
+use super::with_pseudo_label_accuracy;
 use super::super::{Curve, Family, MethodMeta, Batch, BatchPlan, Footprint, Losses, Method, Setup, StepCtx};
 use crate::bounds::{in_range, in_range_f};
 use crate::augment::{self, RandAugment};
@@ -129,13 +130,8 @@ impl Method for FixMatch {
         let unsup = masked_cross_entropy(logits_s, pseudo.clone(), mask.clone());
         let total = sup.clone() + unsup.clone() * self.config.lambda_u;
 
-        let mut losses = Losses::new(total).with("sup", sup).with("unsup", unsup).with("mask_ratio", mask.clone().mean());
-        if let Some(truth) = &batch.unlabelled_truth {
-            // Accuracy of the pseudo-labels that were kept (0 when none passed τ).
-            let correct = pseudo.equal(truth.clone().autodiff()).float() * mask.clone();
-            losses = losses.with("pseudo_label_acc", correct.sum() / mask.sum().clamp_min(1.0));
-        }
-        losses
+        let losses = Losses::new(total).with("sup", sup).with("unsup", unsup).with("mask_ratio", mask.clone().mean());
+        with_pseudo_label_accuracy(losses, batch, pseudo, mask)
     }
 
     fn backbone(model: &ClassifierModel) -> &Backbone {

@@ -1,3 +1,97 @@
 //! Semi-supervised methods: a few labelled images plus many unlabelled ones. They share
-//! USB's batch shape (x_lb, y_lb, x_ulb_w, x_ulb_s) and the curves `sup`, `unsup`, `mask_ratio`.
+//! USB's batch shape (x_lb, y_lb, x_ulb_w, x_ulb_s) and the curves `sup`, `unsup`, `total`,
+//! `mask_ratio` where a threshold applies, and `pseudo_label_acc` against the hidden labels.
+pub mod entropy_min;
 pub mod fixmatch;
+pub mod pseudo_label;
+
+use super::{Batch, Footprint, Losses, StepCtx};
+use crate::augment;
+use crate::loss::cross_entropy;
+use burn::prelude::*;
+use fixmatch::ClassifierModel;
+
+/// A step's weak views through the classifier in one pass (so BatchNorm sees both):
+/// the supervised loss on the labelled images and the logits `[U, K]` of the unlabelled ones.
+pub fn weak_pass(model: &ClassifierModel, batch: &Batch, flip: bool, ctx: &mut StepCtx) -> (Tensor<1>, Tensor<2>) {
+    let (x_lb, y_lb) = batch.labelled.clone().expect("a semi-supervised method draws labelled images");
+    let x_ulb = batch.unlabelled.clone().expect("a semi-supervised method draws unlabelled images");
+    let n_lb = x_lb.dims()[0];
+    let x_lb_w = augment::weak(x_lb, flip, ctx.rng);
+    let x_ulb_w = augment::weak(x_ulb, flip, ctx.rng);
+    let logits = model.logits(ctx.to_model(Tensor::cat(vec![x_lb_w, x_ulb_w], 0))); // [L + U, K]
+    let [n, _] = logits.dims();
+    let sup = cross_entropy(logits.clone().narrow(0, 0, n_lb), y_lb.autodiff());
+    (sup, logits.narrow(0, n_lb, n - n_lb))
+}
+
+/// SGD with Nesterov momentum, lr 0.03, weight decay 5e-4 and a cosine schedule: USB's
+/// setting for every method (FixMatch's paper's), so that the methods differ only in their loss.
+pub fn usb_optimizer() -> crate::optim::OptimConfig {
+    crate::optim::OptimConfig::sgd(0.03, 5e-4)
+}
+
+/// What a step of a method that passes the labelled batch and μ times as many unlabelled
+/// weak views through the classifier holds.
+pub fn weak_pass_footprint(mu: usize, batch_size: usize, feature_dim: usize, n_classes: usize) -> Footprint {
+    Footprint { extra_values: 0, forward_images: batch_size * (1 + mu), heads: vec![vec![feature_dim, n_classes]] }
+}
+
+/// The preview of such a method: the weak view it trains on.
+pub fn weak_views(images: Tensor<4>, flip: bool, rng: &mut crate::rng::Rng) -> Vec<(String, Tensor<4>)> {
+    vec![("weak (flip and shift)".into(), augment::weak(images, flip, rng))]
+}
+
+/// `losses` with the accuracy of the pseudo-labels `pseudo` `[U]` that were kept (`mask` `[U]`
+/// of 0/1) against the hidden true labels, when the batch has them (0 when none was kept).
+pub fn with_pseudo_label_accuracy(losses: Losses, batch: &Batch, pseudo: Tensor<1, Int>, mask: Tensor<1>) -> Losses {
+    match &batch.unlabelled_truth {
+        Some(truth) => {
+            let correct = pseudo.equal(truth.clone().autodiff()).float() * mask.clone();
+            losses.with("pseudo_label_acc", correct.sum() / mask.sum().clamp_min(1.0))
+        }
+        None => losses,
+    }
+}
+
+/// Lee's weight schedule (Pseudo-Label, 2013): 0 before `start`, rising linearly to
+/// `full` at `end`, then constant; `start` and `end` are fractions of the run.
+pub fn linear_ramp(step: usize, total_steps: usize, start: f64, end: f64, full: f64) -> f64 {
+    let t = step as f64 / total_steps.max(1) as f64;
+    if t < start {
+        0.0
+    } else if t >= end {
+        full
+    } else {
+        full * (t - start) / (end - start)
+    }
+}
+
+/// Laine & Aila's ramp-up (Temporal Ensembling, 2017, §3.2 and App. A): exp(−5 (1 − t)²)
+/// for t = step / ramp_steps, and 1 after the ramp; `ramp` is the ramp's share of the run.
+pub fn sigmoid_ramp(step: usize, total_steps: usize, ramp: f64) -> f64 {
+    let ramp_steps = ramp * total_steps as f64;
+    if ramp_steps <= 0.0 || step as f64 >= ramp_steps {
+        return 1.0;
+    }
+    let t = step as f64 / ramp_steps;
+    (-5.0 * (1.0 - t) * (1.0 - t)).exp()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ramps_by_hand() {
+        // Lee: 0 before 10 % of the run, 3 from 60 %, linear between (at 35 %: half way).
+        assert_eq!(linear_ramp(5, 100, 0.1, 0.6, 3.0), 0.0);
+        assert!((linear_ramp(35, 100, 0.1, 0.6, 3.0) - 1.5).abs() < 1e-12);
+        assert_eq!(linear_ramp(80, 100, 0.1, 0.6, 3.0), 3.0);
+        // Laine & Aila: exp(−5) at the start, exp(−5/4) half way, 1 at the end of the ramp.
+        assert!((sigmoid_ramp(0, 100, 0.4) - (-5.0f64).exp()).abs() < 1e-12);
+        assert!((sigmoid_ramp(20, 100, 0.4) - (-1.25f64).exp()).abs() < 1e-12);
+        assert_eq!(sigmoid_ramp(40, 100, 0.4), 1.0);
+        assert_eq!(sigmoid_ramp(3, 100, 0.0), 1.0);
+    }
+}
