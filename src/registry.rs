@@ -19,7 +19,7 @@ pub struct MethodKind {
 }
 
 /// The registry: one line per method. Everything else about a method is in its own file.
-pub static ALL_METHODS: [MethodKind; 18] = [
+pub static ALL_METHODS: [MethodKind; 21] = [
     MethodKind::of::<pretext::rotnet::RotNet>(),
     MethodKind::of::<pretext::exemplar::Exemplar>(),
     MethodKind::of::<pretext::jigsaw::Jigsaw>(),
@@ -37,6 +37,9 @@ pub static ALL_METHODS: [MethodKind; 18] = [
     MethodKind::of::<semi::fixmatch::FixMatch>(),
     MethodKind::of::<semi::entropy_min::EntropyMin>(),
     MethodKind::of::<semi::pseudo_label::PseudoLabel>(),
+    MethodKind::of::<semi::pi_model::PiModel>(),
+    MethodKind::of::<semi::temporal_ensembling::TemporalEnsembling>(),
+    MethodKind::of::<semi::mean_teacher::MeanTeacher>(),
     MethodKind::of::<supervised::Supervised>(),
 ];
 

@@ -257,21 +257,31 @@ fn multi_task_colourisation_learns_colours_from_shapes() {
     assert!(learnt >= commonest + 0.2, "colour accuracy {learnt:.4} vs the commonest class {commonest:.4}");
 }
 
-/// Entropy Minimisation and Pseudo-Label beat the supervised-only baseline at the same labels,
-/// backbone and steps, as FixMatch does above.
-#[test]
-fn entropy_min_and_pseudo_label_beat_supervised_only_with_ten_labels_per_class() {
+/// `methods` each beat the supervised-only baseline by their margin at 10 labels per class on
+/// MNIST, at the same labels, backbone and steps (600 of 32 labelled + 96 unlabelled images).
+fn beat_supervised_only(methods: &[(&str, f64)]) {
     let base = RunConfig { labels_per_class: 10, params: serde_json::json!({"mu": 3}), ..ci_run("supervised", 600, 32) };
     let test_acc = |method: &str, params: serde_json::Value| {
         let mut s = train(RunConfig { method: method.into(), params, ..base.clone() }, "mnist");
         block_on(s.evaluate()).unwrap().test_acc.unwrap()
     };
     let alone = test_acc("supervised", serde_json::Value::Null);
-    // Measured (seed 1, 600 steps of 32 labelled + 96 unlabelled images): entropy-min 0.892,
-    // pseudo-label 0.926, supervised-only 0.851.
-    for (method, margin) in [("entropy-min", 0.02), ("pseudo-label", 0.03)] {
+    for &(method, margin) in methods {
         let acc = test_acc(method, base.params.clone());
         eprintln!("mnist, 10 labels/class: {method} {acc:.4}, supervised-only {alone:.4}");
         assert!(acc > alone + margin, "{method} {acc:.4} vs supervised-only {alone:.4}");
     }
+}
+
+/// Measured (seed 1): entropy-min 0.892, pseudo-label 0.926, supervised-only 0.851.
+#[test]
+fn entropy_min_and_pseudo_label_beat_supervised_only_with_ten_labels_per_class() {
+    beat_supervised_only(&[("entropy-min", 0.02), ("pseudo-label", 0.03)]);
+}
+
+/// Measured (seed 1): pi-model 0.878, mean-teacher 0.882, supervised-only 0.851. Temporal
+/// Ensembling does not beat the baseline at this budget (0.850; README), so it is not asserted.
+#[test]
+fn pi_model_and_mean_teacher_beat_supervised_only_with_ten_labels_per_class() {
+    beat_supervised_only(&[("pi-model", 0.01), ("mean-teacher", 0.01)]);
 }

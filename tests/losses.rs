@@ -2,7 +2,7 @@
 mod common;
 use burn::prelude::*;
 use common::{close, cpu, floats};
-use ssl_playground::loss::{barlow_twins, cross_entropy, distillation_cross_entropy, entropy, info_nce, masked_cross_entropy, nce, neg_cosine, nt_xent};
+use ssl_playground::loss::{barlow_twins, cross_entropy, distillation_cross_entropy, entropy, info_nce, masked_cross_entropy, nce, neg_cosine, nt_xent, masked_softmax_mse, softmax_mse};
 
 #[test]
 fn nt_xent_two_pairs_by_hand() {
@@ -184,4 +184,26 @@ fn rotation_ambiguity_by_hand() {
     let logits = Tensor::<2>::from_data(TensorData::new(rows.concat(), [8, 4]), &d);
     let a = floats(ssl_playground::methods::pretext::decoupled_rotnet::rotation_ambiguity(logits));
     assert!(close(a[0], 0.5, 1e-5) && close(a[1], 0.25, 1e-5), "{a:?}");
+}
+
+/// Π-model and Mean Teacher's consistency cost. Row 1: logits (0, ln 3) → probabilities
+/// (1/4, 3/4) against the target (1/2, 1/2): squared differences 1/16 and 1/16. Row 2: (0, 0)
+/// → (1/2, 1/2) against (1, 0): 1/4 and 1/4. Mean of the four: (1/8 + 1/2) / 4 = 0.15625.
+#[test]
+fn softmax_mse_by_hand() {
+    let d = cpu();
+    let student = Tensor::<2>::from_floats([[0.0, 3f32.ln()], [0.0, 0.0]], &d);
+    let target = Tensor::<2>::from_floats([[0.5, 0.5], [1.0, 0.0]], &d);
+    let loss = floats(softmax_mse(student, target))[0];
+    assert!(close(loss, 0.15625, 1e-6), "{loss}");
+}
+
+/// The masked form: with row 2 masked out, row 1's 1/16 is averaged over both rows (1/32).
+#[test]
+fn masked_softmax_mse_by_hand() {
+    let d = cpu();
+    let student = Tensor::<2>::from_floats([[0.0, 3f32.ln()], [0.0, 0.0]], &d);
+    let target = Tensor::<2>::from_floats([[0.5, 0.5], [1.0, 0.0]], &d);
+    let loss = floats(masked_softmax_mse(student, target, Tensor::from_floats([1.0, 0.0], &d)))[0];
+    assert!(close(loss, 1.0 / 32.0, 1e-6), "{loss}");
 }

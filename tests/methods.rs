@@ -443,3 +443,25 @@ fn multi_task_runs_the_tasks_it_is_given() {
         assert!(e.contains(want), "{e}");
     }
 }
+
+/// Mean Teacher's teacher moves only by its EMA: with momentum 1 it stays as it started,
+/// BatchNorm statistics included, although it runs a forward pass every step; the student
+/// trains. Its test accuracy is reported beside the student's.
+#[test]
+fn mean_teacher_forwards_leave_the_teacher_alone() {
+    let p = pack("fashion-mnist");
+    let frozen = serde_json::json!({"mu": 2, "ema": {"base": 1.0, "cosine": false}});
+    let mut s = Session::new(RunConfig { params: frozen, ..small_run("mean-teacher", 3) }, &p, cpu(), native_clock()).unwrap();
+    let before = block_on(s.export_state()).unwrap();
+    for _ in 0..3 {
+        block_on(s.step()).unwrap();
+    }
+    let after = block_on(s.export_state()).unwrap();
+    // Student and teacher have the same layers: the first half of the tensors is the student's.
+    let half = before.len() / 2;
+    assert_eq!(before.len(), 2 * half);
+    assert!(before[..half] != after[..half], "the student trained");
+    assert_eq!(before[half..], after[half..], "the teacher, running statistics included, did not move");
+    let eval = block_on(s.evaluate()).unwrap();
+    assert!(eval.test_acc.is_some() && eval.metrics.iter().any(|m| m.name == "teacher_test_acc"), "{:?}", eval.metrics);
+}

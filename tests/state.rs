@@ -6,7 +6,7 @@ use burn::prelude::*;
 use common::{close, cpu, floats};
 use ssl_playground::heads::Mlp;
 use ssl_playground::methods::ema::{ema_update, frozen_copy, EmaSchedule};
-use ssl_playground::methods::memory::{MemoryBank, PerSample, Queue};
+use ssl_playground::methods::memory::{MemoryBank, PerSample, PerSampleRows, Queue};
 use ssl_playground::methods::Batch;
 
 /// Every float tensor of a module, flattened, in visit order.
@@ -111,4 +111,26 @@ fn the_memory_bank_updates_only_the_rows_it_is_given() {
         let n = (x * x + y * y).sqrt();
         assert!(close(after[2 * row], x / n, 1e-5) && close(after[2 * row + 1], y / n, 1e-5), "row {row}: {:?}", &after[2 * row..2 * row + 2]);
     }
+}
+
+/// Temporal Ensembling's ensemble, by hand with α = 0.6. Image 0 sees p1 = (1, 0), then
+/// p2 = (0, 1): Z = 0.6·0.4·p1 + 0.4·p2 = (0.24, 0.4); after t = 2 updates the target is
+/// Z/(1 − 0.36) = (0.375, 0.625), the weighted mean (0.6·p1 + p2)/1.6. Image 1 sees p1 once:
+/// Z = 0.4·p1, and Z/(1 − 0.6) = p1 exactly. Image 2 is never drawn: no target (mask 0).
+#[test]
+fn temporal_ensemble_targets_are_bias_corrected_by_hand() {
+    use ssl_playground::methods::semi::temporal_ensembling::bias_corrected;
+    let d = cpu();
+    let (alpha, first, second) = (0.6, Batch::index_tensor(&[0, 1], &d), Batch::index_tensor(&[0], &d));
+    let ensemble = PerSampleRows::zeros(3, 2, &d).update(first.clone(), Tensor::from_floats([[1.0, 0.0], [1.0, 0.0]], &d), alpha);
+    let counts = PerSample::new(3, 0.0, &d).update(first, Tensor::from_floats([1.0, 1.0], &d), 0.0);
+    let ensemble = ensemble.update(second.clone(), Tensor::from_floats([[0.0, 1.0]], &d), alpha);
+    let counts = counts.update(second, Tensor::from_floats([2.0], &d), 0.0);
+    let all = Batch::index_tensor(&[0, 1, 2], &d);
+    let (target, seen) = bias_corrected(ensemble.rows(all.clone()), counts.rows(all), alpha);
+    let want = [0.375, 0.625, 1.0, 0.0, 0.0, 0.0];
+    for (got, want) in floats(target).iter().zip(want) {
+        assert!(close(*got, want, 1e-6), "{got} vs {want}");
+    }
+    assert_eq!(floats(seen), vec![1.0, 1.0, 0.0]);
 }

@@ -45,3 +45,22 @@ pub fn distillation_cross_entropy(student: Tensor<2>, teacher: Tensor<2>, temper
     let student_log_p = log_softmax(student / temperature, 1);
     (teacher_p * student_log_p).sum_dim(1).mean().neg()
 }
+
+/// The consistency cost of the Π-model and Mean Teacher (Laine & Aila 2017, arXiv:1610.02242;
+/// Tarvainen & Valpola 2017, arXiv:1703.01780): the squared difference between the student's
+/// class probabilities, softmax(`student` `[B, K]`), and the target's `target` `[B, K]`
+/// (probabilities, detached), averaged over classes and rows, as USB computes it.
+pub fn softmax_mse(student: Tensor<2>, target: Tensor<2>) -> Tensor<1> {
+    let diff = softmax(student, 1) - target;
+    (diff.clone() * diff).mean()
+}
+
+/// [`softmax_mse`] over the rows where `mask` `[B]` is 1: rows without a target (Temporal
+/// Ensembling's images not seen yet) count as 0, and the mean still runs over all B rows, as
+/// [`masked_cross_entropy`]'s does.
+pub fn masked_softmax_mse(student: Tensor<2>, target: Tensor<2>, mask: Tensor<1>) -> Tensor<1> {
+    let [b, _] = student.dims();
+    let diff = softmax(student, 1) - target;
+    let per_row = (diff.clone() * diff).mean_dim(1).reshape([b]); // [B]
+    (per_row * mask).mean()
+}

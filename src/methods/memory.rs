@@ -124,3 +124,30 @@ impl PerSample {
         PerSample { values: values.set_require_grad(false) }
     }
 }
+
+/// One running vector per training image `[N, K]`, blended like [`PerSample`]'s numbers, not
+/// normalised: Temporal Ensembling's ensemble of past class probabilities.
+#[derive(Module, Debug)]
+pub struct PerSampleRows {
+    pub values: Param<Tensor<2>>,
+}
+
+impl PerSampleRows {
+    /// `n` rows of `k` zeros.
+    pub fn zeros(n: usize, k: usize, device: &Device) -> Self {
+        PerSampleRows { values: frozen(Tensor::zeros([n, k], device)) }
+    }
+
+    /// The rows at `index` `[B]` → `[B, K]`, detached.
+    pub fn rows(&self, index: Tensor<1, Int>) -> Tensor<2> {
+        self.values.val().detach().select(0, index)
+    }
+
+    /// r_i ← m·r_i + (1 − m)·x_i for each row i in `index` (`new` `[B, K]`).
+    pub fn update(self, index: Tensor<1, Int>, new: Tensor<2>, momentum: f64) -> Self {
+        let old = self.rows(index.clone());
+        let step = (new.detach() - old) * (1.0 - momentum); // [B, K]
+        let values = self.values.map(|v| v.detach().select_assign(0, index, step, IndexingUpdateOp::Add).detach());
+        PerSampleRows { values: values.set_require_grad(false) }
+    }
+}

@@ -84,7 +84,7 @@ impl Method for EntropyMin {
     }
 
     fn loss(&mut self, model: &ClassifierModel, batch: &Batch, ctx: &mut StepCtx) -> Losses {
-        let (sup, logits_ulb) = weak_pass(model, batch, self.flip, ctx);
+        let (sup, logits_ulb) = weak_pass(|x| model.logits(x), batch, self.flip, ctx);
         let n_ulb = logits_ulb.dims()[0];
         let pseudo = logits_ulb.clone().detach().argmax(1).reshape([n_ulb]);
         let unsup = entropy(logits_ulb);

@@ -3,23 +3,25 @@
 //! `mask_ratio` where a threshold applies, and `pseudo_label_acc` against the hidden labels.
 pub mod entropy_min;
 pub mod fixmatch;
+pub mod mean_teacher;
+pub mod pi_model;
 pub mod pseudo_label;
+pub mod temporal_ensembling;
 
 use super::{Batch, Footprint, Losses, StepCtx};
 use crate::augment;
 use crate::loss::cross_entropy;
 use burn::prelude::*;
-use fixmatch::ClassifierModel;
 
-/// A step's weak views through the classifier in one pass (so BatchNorm sees both):
+/// A step's weak views through the classifier `logits` in one pass (so BatchNorm sees both):
 /// the supervised loss on the labelled images and the logits `[U, K]` of the unlabelled ones.
-pub fn weak_pass(model: &ClassifierModel, batch: &Batch, flip: bool, ctx: &mut StepCtx) -> (Tensor<1>, Tensor<2>) {
+pub fn weak_pass(logits: impl Fn(Tensor<4>) -> Tensor<2>, batch: &Batch, flip: bool, ctx: &mut StepCtx) -> (Tensor<1>, Tensor<2>) {
     let (x_lb, y_lb) = batch.labelled.clone().expect("a semi-supervised method draws labelled images");
     let x_ulb = batch.unlabelled.clone().expect("a semi-supervised method draws unlabelled images");
     let n_lb = x_lb.dims()[0];
     let x_lb_w = augment::weak(x_lb, flip, ctx.rng);
     let x_ulb_w = augment::weak(x_ulb, flip, ctx.rng);
-    let logits = model.logits(ctx.to_model(Tensor::cat(vec![x_lb_w, x_ulb_w], 0))); // [L + U, K]
+    let logits = logits(ctx.to_model(Tensor::cat(vec![x_lb_w, x_ulb_w], 0))); // [L + U, K]
     let [n, _] = logits.dims();
     let sup = cross_entropy(logits.clone().narrow(0, 0, n_lb), y_lb.autodiff());
     (sup, logits.narrow(0, n_lb, n - n_lb))
@@ -40,6 +42,11 @@ pub fn weak_pass_footprint(mu: usize, batch_size: usize, feature_dim: usize, n_c
 /// The preview of such a method: the weak view it trains on.
 pub fn weak_views(images: Tensor<4>, flip: bool, rng: &mut crate::rng::Rng) -> Vec<(String, Tensor<4>)> {
     vec![("weak (flip and shift)".into(), augment::weak(images, flip, rng))]
+}
+
+/// The preview of a method that compares two passes: two independent weak views, named.
+pub fn weak_view_pair(images: Tensor<4>, flip: bool, rng: &mut crate::rng::Rng, names: [&str; 2]) -> Vec<(String, Tensor<4>)> {
+    names.iter().map(|name| (format!("{name} (flip and shift)"), augment::weak(images.clone(), flip, rng))).collect()
 }
 
 /// `losses` with the accuracy of the pseudo-labels `pseudo` `[U]` that were kept (`mask` `[U]`

@@ -93,7 +93,7 @@ impl Method for PseudoLabel {
 
     fn loss(&mut self, model: &ClassifierModel, batch: &Batch, ctx: &mut StepCtx) -> Losses {
         let c = &self.config;
-        let (sup, logits_ulb) = weak_pass(model, batch, self.flip, ctx);
+        let (sup, logits_ulb) = weak_pass(|x| model.logits(x), batch, self.flip, ctx);
         let n_ulb = logits_ulb.dims()[0];
         // The guess and its confidence, with no gradient: the label is a target, not a prediction.
         let probs = softmax(logits_ulb.clone().detach(), 1);
