@@ -138,6 +138,8 @@ const POSITION: TaskCurves = TaskCurves { loss: "position", acc: "position_acc",
 const JIGSAW: TaskCurves = TaskCurves { loss: "jigsaw", acc: "permutation_acc", held_out: "held_out_permutation_acc" };
 const EXEMPLAR: TaskCurves = TaskCurves { loss: "exemplar", acc: "exemplar_acc", held_out: "held_out_exemplar_acc" };
 const COLOUR: TaskCurves = TaskCurves { loss: "colourisation", acc: "colour_acc", held_out: "held_out_colour_acc" };
+/// Every task, in the order their curves are listed.
+const TASKS: [&TaskCurves; 5] = [&ROTATION, &POSITION, &JIGSAW, &EXEMPLAR, &COLOUR];
 
 pub struct MultiTask {
     config: MultiTaskConfig,
@@ -179,7 +181,7 @@ impl MultiTask {
     /// The tasks that run, in the order their curves are listed.
     fn running(&self) -> Vec<&'static TaskCurves> {
         let on = [self.rotation, self.position.is_some(), self.jigsaw.is_some(), self.exemplar.is_some(), self.colour_grid.is_some()];
-        [&ROTATION, &POSITION, &JIGSAW, &EXEMPLAR, &COLOUR].into_iter().zip(on).filter(|(_, on)| *on).map(|(t, _)| t).collect()
+        TASKS.into_iter().zip(on).filter(|(_, on)| *on).map(|(t, _)| t).collect()
     }
 
     /// Held-out accuracy of every running task on clean `images`, by task.
@@ -389,8 +391,7 @@ impl Method for MultiTask {
             }
         }
         // Curves in the order of [`Method::curves`]: losses, then accuracies.
-        let order = |task: &TaskCurves| self.running().iter().position(|t| t.loss == task.loss);
-        done.sort_by_key(|(task, ..)| order(task));
+        done.sort_by_key(|(task, ..)| TASKS.iter().position(|t| t.loss == task.loss));
         let total = done.iter().map(|(_, weight, loss, _)| loss.clone() * *weight).reduce(|a, b| a + b).expect("at least one task runs");
         let mut losses = Losses::new(total);
         for (task, _, loss, _) in &done {
