@@ -12,7 +12,7 @@
 //! entropy minimisation from the first step makes its first, mostly wrong guesses confident.
 use super::super::{Batch, BatchPlan, Curve, Family, Footprint, Losses, Method, MethodMeta, Setup, StepCtx};
 use super::fixmatch::ClassifierModel;
-use super::{sigmoid_ramp, usb_optimizer, weak_pass, weak_pass_footprint, weak_views, with_pseudo_label_accuracy};
+use super::{sigmoid_ramp, usb_optimizer, weak_pass, weak_pass_footprint, weak_views, semi_losses};
 use crate::backbone::Backbone;
 use crate::bounds::{in_range, in_range_f};
 use crate::heads::Mlp;
@@ -89,9 +89,7 @@ impl Method for EntropyMin {
         let pseudo = logits_ulb.clone().detach().argmax(1).reshape([n_ulb]);
         let unsup = entropy(logits_ulb);
         let weight = self.config.lambda_u * sigmoid_ramp(ctx.step, ctx.total_steps, self.config.ramp);
-        let total = sup.clone() + unsup.clone() * weight;
-        let every = Tensor::<1>::ones([n_ulb], ctx.device);
-        with_pseudo_label_accuracy(Losses::new(total).with("sup", sup).with("unsup", unsup), batch, pseudo, every)
+        semi_losses(sup, unsup, weight, batch, pseudo, None)
     }
 
     fn backbone(model: &ClassifierModel) -> &Backbone {

@@ -5,7 +5,7 @@
 //! weak augmentation and compute the model's predicted class. If the probability of that
 //! class is above a threshold τ, we train the model to predict it on a strongly augmented
 //! version of the same image." Loss: ℓ_s + λ_u ℓ_u (eq. 2 and 4).
-use super::with_pseudo_label_accuracy;
+use super::{confident_argmax, semi_losses};
 use super::super::{Curve, Family, MethodMeta, Batch, BatchPlan, Footprint, Losses, Method, Setup, StepCtx};
 use crate::bounds::{in_range, in_range_f};
 use crate::augment::{self, RandAugment};
@@ -15,7 +15,6 @@ use crate::loss::{cross_entropy, masked_cross_entropy};
 use crate::rng::Rng;
 use crate::optim::OptimConfig;
 use burn::prelude::*;
-use burn::tensor::activation::softmax;
 
 #[derive(Config, Debug)]
 pub struct FixMatchConfig {
@@ -123,15 +122,9 @@ impl Method for FixMatch {
         let logits_s = logits.narrow(0, n_lb + n_ulb, n_ulb);
 
         let sup = cross_entropy(logits_lb, y_lb.autodiff());
-        let probs = softmax(logits_w, 1); // [U, K], no gradient through the pseudo-label
-        let confidence = probs.clone().max_dim(1).reshape([n_ulb]);
-        let pseudo = probs.argmax(1).reshape([n_ulb]);
-        let mask = confidence.greater_equal_elem(self.config.threshold).float(); // [U]
+        let (pseudo, mask) = confident_argmax(logits_w, self.config.threshold); // no gradient through the pseudo-label
         let unsup = masked_cross_entropy(logits_s, pseudo.clone(), mask.clone());
-        let total = sup.clone() + unsup.clone() * self.config.lambda_u;
-
-        let losses = Losses::new(total).with("sup", sup).with("unsup", unsup).with("mask_ratio", mask.clone().mean());
-        with_pseudo_label_accuracy(losses, batch, pseudo, mask)
+        semi_losses(sup, unsup, self.config.lambda_u, batch, pseudo, Some(mask))
     }
 
     fn backbone(model: &ClassifierModel) -> &Backbone {

@@ -22,7 +22,7 @@
 use super::super::ema::{ema_update, frozen_copy, EmaSchedule};
 use super::super::{accuracy, Batch, BatchPlan, Curve, Family, Footprint, Losses, Method, MethodMeta, Setup, StepCtx, Tag};
 use super::fixmatch::ClassifierModel;
-use super::{sigmoid_ramp, usb_optimizer, weak_pass, weak_pass_footprint, weak_view_pair, with_pseudo_label_accuracy};
+use super::{sigmoid_ramp, usb_optimizer, weak_pass, weak_pass_footprint, weak_view_pair, semi_losses};
 use crate::augment;
 use crate::backbone::Backbone;
 use crate::bounds::{in_range, in_range_f};
@@ -125,9 +125,7 @@ impl Method for MeanTeacher {
         let pseudo = teacher_probs.clone().argmax(1).reshape([n_ulb]).autodiff();
         let unsup = softmax_mse(student_ulb, teacher_probs.autodiff());
         let weight = self.config.lambda_u * sigmoid_ramp(ctx.step, ctx.total_steps, self.config.ramp);
-        let total = sup.clone() + unsup.clone() * weight;
-        let every = Tensor::<1>::ones([n_ulb], ctx.device);
-        with_pseudo_label_accuracy(Losses::new(total).with("sup", sup).with("unsup", unsup), batch, pseudo, every)
+        semi_losses(sup, unsup, weight, batch, pseudo, None)
     }
 
     fn after_step(&mut self, model: MeanTeacherModel, ctx: &StepCtx) -> MeanTeacherModel {

@@ -12,6 +12,7 @@ use super::{Batch, Footprint, Losses, StepCtx};
 use crate::augment;
 use crate::loss::cross_entropy;
 use burn::prelude::*;
+use burn::tensor::activation::softmax;
 
 /// A step's weak views through the classifier `logits` in one pass (so BatchNorm sees both):
 /// the supervised loss on the labelled images and the logits `[U, K]` of the unlabelled ones.
@@ -49,16 +50,31 @@ pub fn weak_view_pair(images: Tensor<4>, flip: bool, rng: &mut crate::rng::Rng, 
     names.iter().map(|name| (format!("{name} (flip and shift)"), augment::weak(images.clone(), flip, rng))).collect()
 }
 
-/// `losses` with the accuracy of the pseudo-labels `pseudo` `[U]` that were kept (`mask` `[U]`
-/// of 0/1) against the hidden true labels, when the batch has them (0 when none was kept).
-pub fn with_pseudo_label_accuracy(losses: Losses, batch: &Batch, pseudo: Tensor<1, Int>, mask: Tensor<1>) -> Losses {
-    match &batch.unlabelled_truth {
-        Some(truth) => {
-            let correct = pseudo.equal(truth.clone().autodiff()).float() * mask.clone();
-            losses.with("pseudo_label_acc", correct.sum() / mask.sum().clamp_min(1.0))
-        }
-        None => losses,
+/// The curves every semi-supervised method reports: `total` = sup + weight·unsup, `sup`,
+/// `unsup`, then `mask_ratio` when a `mask` `[U]` of 0/1 says which unlabelled images count,
+/// and `pseudo_label_acc`: the accuracy of the kept pseudo-labels `pseudo` `[U]` against the
+/// hidden true labels, when the batch has them (0 when none was kept; without a mask, all
+/// count).
+pub fn semi_losses(sup: Tensor<1>, unsup: Tensor<1>, weight: f64, batch: &Batch, pseudo: Tensor<1, Int>, mask: Option<Tensor<1>>) -> Losses {
+    let total = sup.clone() + unsup.clone() * weight;
+    let mut losses = Losses::new(total).with("sup", sup).with("unsup", unsup);
+    if let Some(mask) = &mask {
+        losses = losses.with("mask_ratio", mask.clone().mean());
     }
+    let Some(truth) = &batch.unlabelled_truth else { return losses };
+    let mask = mask.unwrap_or_else(|| Tensor::ones(pseudo.dims(), &pseudo.device()));
+    let correct = pseudo.equal(truth.clone().autodiff()).float() * mask.clone();
+    losses.with("pseudo_label_acc", correct.sum() / mask.sum().clamp_min(1.0))
+}
+
+/// Hard pseudo-labels from unlabelled `logits` `[U, K]`, with no gradient: each row's argmax
+/// `[U]`, and the mask `[U]` of rows whose top probability reaches `threshold`.
+pub fn confident_argmax(logits: Tensor<2>, threshold: f64) -> (Tensor<1, Int>, Tensor<1>) {
+    let [n, _] = logits.dims();
+    let probs = softmax(logits.detach(), 1);
+    let pseudo = probs.clone().argmax(1).reshape([n]);
+    let mask = probs.max_dim(1).reshape([n]).greater_equal_elem(threshold).float();
+    (pseudo, mask)
 }
 
 /// Lee's weight schedule (Pseudo-Label, 2013): 0 before `start`, rising linearly to

@@ -12,7 +12,7 @@
 //! does; the paper lets the gradient flow through both. Weight 10 (USB's, for the mean
 //! squared difference over classes) ramped over the first 40 % of the run.
 use super::super::{Batch, BatchPlan, Curve, Family, Footprint, Losses, Method, MethodMeta, Setup, StepCtx};
-use super::{sigmoid_ramp, usb_optimizer, weak_pass, weak_pass_footprint, weak_view_pair, with_pseudo_label_accuracy};
+use super::{sigmoid_ramp, usb_optimizer, weak_pass, weak_pass_footprint, weak_view_pair, semi_losses};
 use crate::augment;
 use crate::backbone::Backbone;
 use crate::bounds::{in_range, in_range_f};
@@ -124,9 +124,7 @@ impl Method for PiModel {
         let pseudo = target.clone().argmax(1).reshape([n_ulb]);
         let unsup = softmax_mse(first, target);
         let weight = self.config.lambda_u * sigmoid_ramp(ctx.step, ctx.total_steps, self.config.ramp);
-        let total = sup.clone() + unsup.clone() * weight;
-        let every = Tensor::<1>::ones([n_ulb], ctx.device);
-        with_pseudo_label_accuracy(Losses::new(total).with("sup", sup).with("unsup", unsup), batch, pseudo, every)
+        semi_losses(sup, unsup, weight, batch, pseudo, None)
     }
 
     fn backbone(model: &PiModelNet) -> &Backbone {

@@ -12,14 +12,13 @@
 //! every pseudo-label; a confidence threshold (USB's 0.95) is a setting, off by default.
 use super::super::{Batch, BatchPlan, Curve, Family, Footprint, Losses, Method, MethodMeta, Setup, StepCtx};
 use super::fixmatch::ClassifierModel;
-use super::{linear_ramp, usb_optimizer, weak_pass, weak_pass_footprint, weak_views, with_pseudo_label_accuracy};
+use super::{confident_argmax, linear_ramp, usb_optimizer, weak_pass, weak_pass_footprint, weak_views, semi_losses};
 use crate::backbone::Backbone;
 use crate::bounds::{in_range, in_range_f};
 use crate::heads::Mlp;
 use crate::loss::masked_cross_entropy;
 use crate::rng::Rng;
 use burn::prelude::*;
-use burn::tensor::activation::softmax;
 
 #[derive(Config, Debug)]
 pub struct PseudoLabelConfig {
@@ -94,16 +93,11 @@ impl Method for PseudoLabel {
     fn loss(&mut self, model: &ClassifierModel, batch: &Batch, ctx: &mut StepCtx) -> Losses {
         let c = &self.config;
         let (sup, logits_ulb) = weak_pass(|x| model.logits(x), batch, self.flip, ctx);
-        let n_ulb = logits_ulb.dims()[0];
         // The guess and its confidence, with no gradient: the label is a target, not a prediction.
-        let probs = softmax(logits_ulb.clone().detach(), 1);
-        let pseudo = probs.clone().argmax(1).reshape([n_ulb]);
-        let mask = probs.max_dim(1).reshape([n_ulb]).greater_equal_elem(c.threshold).float();
+        let (pseudo, mask) = confident_argmax(logits_ulb.clone(), c.threshold);
         let unsup = masked_cross_entropy(logits_ulb, pseudo.clone(), mask.clone());
         let alpha = linear_ramp(ctx.step, ctx.total_steps, c.ramp_start, c.ramp_end, c.alpha_f);
-        let total = sup.clone() + unsup.clone() * alpha;
-        let losses = Losses::new(total).with("sup", sup).with("unsup", unsup).with("mask_ratio", mask.clone().mean());
-        with_pseudo_label_accuracy(losses, batch, pseudo, mask)
+        semi_losses(sup, unsup, alpha, batch, pseudo, Some(mask))
     }
 
     fn backbone(model: &ClassifierModel) -> &Backbone {

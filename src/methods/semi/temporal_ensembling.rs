@@ -18,7 +18,7 @@
 use super::super::memory::{PerSample, PerSampleRows};
 use super::super::{Batch, BatchPlan, Curve, Family, Footprint, Losses, Method, MethodMeta, Setup, StepCtx};
 use super::pi_model::PiModelNet;
-use super::{sigmoid_ramp, usb_optimizer, weak_pass, weak_pass_footprint, weak_views, with_pseudo_label_accuracy};
+use super::{sigmoid_ramp, usb_optimizer, weak_pass, weak_pass_footprint, weak_views, semi_losses};
 use crate::backbone::Backbone;
 use crate::bounds::{in_range, in_range_f};
 use crate::heads::Mlp;
@@ -138,10 +138,8 @@ impl Method for TemporalEnsembling {
         let pseudo = target.clone().argmax(1).reshape([n_ulb]);
         let unsup = masked_softmax_mse(logits_ulb.clone(), target, seen.clone());
         let weight = self.config.lambda_u * sigmoid_ramp(ctx.step, ctx.total_steps, self.config.ramp);
-        let total = sup.clone() + unsup.clone() * weight;
         self.pending = Some((index, softmax(logits_ulb.detach(), 1)));
-        let losses = Losses::new(total).with("sup", sup).with("unsup", unsup).with("mask_ratio", seen.clone().mean());
-        with_pseudo_label_accuracy(losses, batch, pseudo, seen)
+        semi_losses(sup, unsup, weight, batch, pseudo, Some(seen))
     }
 
     fn after_step(&mut self, model: TemporalEnsemblingModel, _ctx: &StepCtx) -> TemporalEnsemblingModel {
