@@ -62,6 +62,9 @@ impl Default for RunConfig {
     }
 }
 
+/// Most label counts one label-efficiency sweep runs (each is two runs).
+pub const MAX_SWEEP_POINTS: usize = 8;
+
 impl RunConfig {
     pub fn from_json(text: &str) -> Result<Self, String> {
         let config: RunConfig = serde_json::from_str(text).map_err(|e| format!("run config is not valid: {e}"))?;
@@ -79,6 +82,33 @@ impl RunConfig {
 
     pub fn optimizer(&self) -> Result<OptimConfig, String> {
         Ok(self.optimizer.clone().unwrap_or(self.method_kind()?.default_optimizer()))
+    }
+
+    /// The supervised-only baseline of this run: the same data, labels, backbone, seed and
+    /// steps, trained on the labelled images alone with its own default optimizer.
+    pub fn supervised_twin(&self) -> RunConfig {
+        RunConfig { method: "supervised".into(), params: serde_json::json!({}), optimizer: None, ..self.clone() }
+    }
+
+    /// The label-efficiency sweep of this run: for each count in `labels_per_class`, the run at
+    /// that count and its supervised twin, in that order. Counts must be distinct and ≥ 1, and
+    /// at most [`MAX_SWEEP_POINTS`] of them.
+    pub fn label_sweep(&self, labels_per_class: &[usize]) -> Result<Vec<(RunConfig, RunConfig)>, String> {
+        if labels_per_class.is_empty() || labels_per_class.len() > MAX_SWEEP_POINTS {
+            return Err(format!("give 1 to {MAX_SWEEP_POINTS} label counts, e.g. 1,4,10; got {}", labels_per_class.len()));
+        }
+        let mut seen = std::collections::HashSet::new();
+        if let Some(n) = labels_per_class.iter().find(|n| !seen.insert(**n)) {
+            return Err(format!("label count {n} is given twice"));
+        }
+        labels_per_class
+            .iter()
+            .map(|&n| {
+                let run = RunConfig { labels_per_class: n, ..self.clone() };
+                run.validate()?;
+                Ok((run.clone(), run.supervised_twin()))
+            })
+            .collect()
     }
 
     /// Checks that need no data; the Session adds the ones that do (labels per class, size).

@@ -80,9 +80,21 @@ fn one_hot(labels: Tensor<2, Int>, n_classes: usize) -> Tensor<3> {
     labels.unsqueeze_dim::<3>(2).expand([a, b, n_classes]).equal(classes).float()
 }
 
+/// One-hot rows `[N, K]` of labels `[N]`, safe on the web path (see [`one_hot`]).
+pub fn one_hot_rows(labels: Tensor<1, Int>, n_classes: usize) -> Tensor<2> {
+    let [n] = labels.dims();
+    one_hot(labels.reshape([1, n]), n_classes).reshape([n, n_classes])
+}
+
 /// Fraction of `preds == labels`, as `[1]`.
 pub fn agreement(preds: Tensor<1, Int>, labels: Tensor<1, Int>) -> Tensor<1> {
     preds.equal(labels).float().mean()
+}
+
+/// Counts of (true class, predicted class) pairs, `[K, K]` with rows the true class:
+/// one-hot(labels)ᵀ · one-hot(preds).
+pub fn confusion(preds: Tensor<1, Int>, labels: Tensor<1, Int>, n_classes: usize) -> Tensor<2> {
+    one_hot_rows(labels, n_classes).transpose().matmul(one_hot_rows(preds, n_classes))
 }
 
 /// Top-k most similar bank rows to one normalised query `[1, D]`: (indices, cosine).

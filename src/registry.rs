@@ -19,7 +19,7 @@ pub struct MethodKind {
 }
 
 /// The registry: one line per method. Everything else about a method is in its own file.
-pub static ALL_METHODS: [MethodKind; 21] = [
+pub static ALL_METHODS: [MethodKind; 26] = [
     MethodKind::of::<pretext::rotnet::RotNet>(),
     MethodKind::of::<pretext::exemplar::Exemplar>(),
     MethodKind::of::<pretext::jigsaw::Jigsaw>(),
@@ -40,6 +40,11 @@ pub static ALL_METHODS: [MethodKind; 21] = [
     MethodKind::of::<semi::pi_model::PiModel>(),
     MethodKind::of::<semi::temporal_ensembling::TemporalEnsembling>(),
     MethodKind::of::<semi::mean_teacher::MeanTeacher>(),
+    MethodKind::of::<semi::label_propagation::LabelPropagation>(),
+    MethodKind::of::<semi::vat::Vat>(),
+    MethodKind::of::<semi::uda::Uda>(),
+    MethodKind::of::<semi::mixmatch::MixMatch>(),
+    MethodKind::of::<semi::remixmatch::ReMixMatch>(),
     MethodKind::of::<supervised::Supervised>(),
 ];
 

@@ -101,6 +101,22 @@ pub struct EvalReport {
     pub stage: String,
     /// The method's own numbers ([`crate::methods::Method::eval_metrics`]), each tagged.
     pub metrics: Vec<Metric>,
+    /// For methods with a classifier: test images per (true class, predicted class), row-major
+    /// `[K × K]`, rows the true class.
+    pub confusion: Option<Vec<u32>>,
+}
+
+/// The classifier's guess for one unlabelled training image, beside its hidden true class:
+/// the page's pseudo-label gallery.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PseudoLabel {
+    /// Index in the train split.
+    pub index: usize,
+    pub predicted: u8,
+    /// Softmax probability of the predicted class.
+    pub confidence: f32,
+    /// The true class, which training never saw.
+    pub truth: u8,
 }
 
 /// kNN accuracy of one backbone stage, trained and untrained.

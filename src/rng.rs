@@ -64,6 +64,35 @@ impl Rng {
         let u2 = self.f32();
         (-2.0 * u1.ln()).sqrt() * (std::f32::consts::TAU * u2).cos()
     }
+
+    /// Gamma(`shape`, 1) by Marsaglia & Tsang (2000); for shape < 1, Gamma(shape + 1) ·
+    /// U^{1/shape}. `shape` > 0.
+    pub fn gamma(&mut self, shape: f32) -> f32 {
+        if shape < 1.0 {
+            let u = self.f32().max(1e-7);
+            return self.gamma(shape + 1.0) * u.powf(1.0 / shape);
+        }
+        let d = shape - 1.0 / 3.0;
+        let c = 1.0 / (9.0 * d).sqrt();
+        loop {
+            let x = self.normal();
+            let v = (1.0 + c * x).powi(3);
+            if v <= 0.0 {
+                continue;
+            }
+            let u = self.f32().max(1e-7);
+            if u.ln() < 0.5 * x * x + d - d * v + d * v.ln() {
+                return d * v;
+            }
+        }
+    }
+
+    /// Beta(`a`, `b`) as X / (X + Y) of two Gamma draws: MixUp's mixing weight.
+    pub fn beta(&mut self, a: f32, b: f32) -> f32 {
+        let x = self.gamma(a);
+        let y = self.gamma(b);
+        x / (x + y).max(1e-12)
+    }
 }
 
 #[cfg(test)]
@@ -78,6 +107,22 @@ mod tests {
         assert_eq!(xs, ys);
         let mut f = Rng::new(7).fork(b"augment");
         assert_ne!(f.next_u64(), Rng::new(7).next_u64());
+    }
+
+    #[test]
+    fn beta_draws_have_the_beta_mean_and_variance() {
+        // Beta(0.75, 0.75) (MixMatch's α): mean 1/2, variance ab/((a+b)²(a+b+1)) = 1/10.
+        let mut rng = Rng::new(3);
+        let n = 20_000;
+        let xs: Vec<f64> = (0..n).map(|_| rng.beta(0.75, 0.75) as f64).collect();
+        assert!(xs.iter().all(|x| (0.0..=1.0).contains(x)));
+        let mean = xs.iter().sum::<f64>() / n as f64;
+        let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n as f64;
+        assert!((mean - 0.5).abs() < 0.01, "mean {mean}");
+        assert!((var - 0.1).abs() < 0.005, "variance {var}");
+        // Beta(2, 5): mean 2/7.
+        let m2 = (0..n).map(|_| rng.beta(2.0, 5.0) as f64).sum::<f64>() / n as f64;
+        assert!((m2 - 2.0 / 7.0).abs() < 0.01, "mean {m2}");
     }
 
     #[test]

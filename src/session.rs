@@ -15,7 +15,7 @@ use crate::limits::{self, DataShape, MemoryEstimate};
 use crate::methods::{stage_spans, Batch, Setup, Stage, StepCtx};
 use crate::registry::MethodKind;
 use crate::optim::OptimConfig;
-use crate::report::{CurveInfo, EvalReport, LayerKnn, Matrix, MethodInfo, Metric, Neighbour, StepReport};
+use crate::report::{CurveInfo, EvalReport, LayerKnn, Matrix, MethodInfo, Metric, Neighbour, PseudoLabel, StepReport};
 use crate::rng::Rng;
 use crate::trainer::Runner;
 use burn::prelude::*;
@@ -138,6 +138,9 @@ pub struct SessionInfo {
     pub stages: Vec<StageSpan>,
     /// The backbone's stages, whose kNN each evaluation reports (`knn_by_layer`).
     pub layers: Vec<String>,
+    /// The labelled training images (train-split indices, by class), for the page's grid;
+    /// empty when the method uses no labels.
+    pub labelled: Vec<usize>,
 }
 
 #[derive(Clone, Debug, serde::Serialize)]
@@ -200,6 +203,8 @@ impl Session {
             flip_invariant: pack.name != "mnist",
             n_train: train.len(),
             train_images: train.images.clone(),
+            labelled: labelled.iter().flatten().map(|&i| (i, train.labels[i] as usize)).collect(),
+            train_truth: train.labels.clone(),
             seed: config.seed,
             device: ad_device.clone(),
         };
@@ -286,6 +291,7 @@ impl Session {
             method: MethodInfo { curves: self.runner.curves().iter().map(CurveInfo::from).collect(), ..self.kind.info() },
             stages: self.stage_plan(),
             layers: self.runner.eval_model().backbone.stage_names(),
+            labelled: self.labelled_indices(),
         }
     }
 
@@ -421,15 +427,21 @@ impl Session {
         parts.push(embedding_std);
         let logits = self.runner.test_logits(&self.test.images);
         let has_classifier = logits.is_some();
+        let n_classes = self.pack_info.class_names.len();
+        let mut confusion = None;
         if let Some(logits) = logits {
             let n = logits.dims()[0];
-            parts.push(eval::agreement(logits.argmax(1).reshape([n]), test_labels.clone()));
+            let preds = logits.argmax(1).reshape([n]);
+            parts.push(eval::agreement(preds.clone(), test_labels.clone()));
+            confusion = Some(eval::confusion(preds, test_labels.clone(), n_classes).reshape([n_classes * n_classes]));
         }
         let pretext = self.runner.pretext_accuracy(self.pretext_images());
         let has_pretext = pretext.is_some();
         parts.extend(pretext);
         let metrics = self.runner.eval_metrics(self.test.images.clone(), test_labels);
         parts.extend(metrics.iter().map(|(_, _, value)| value.clone()));
+        let has_confusion = confusion.is_some();
+        parts.extend(confusion);
         // One read for every number of the evaluation.
         let values = read_f32(Tensor::cat(parts, 0)).await?;
         let mut it = values.into_iter().map(f64::from);
@@ -439,10 +451,41 @@ impl Session {
         let test_acc = has_classifier.then(|| it.next()).flatten();
         let pretext_acc = has_pretext.then(|| it.next()).flatten();
         let metrics = metrics.iter().map(|(name, tag, _)| Metric { name: name.to_string(), tag: *tag, value: it.next().unwrap_or(f64::NAN) }).collect();
+        let confusion = has_confusion.then(|| it.by_ref().take(n_classes * n_classes).map(|count| count.round() as u32).collect());
         // Read the covariance only when its rank will be computed.
         let effective_rank = if dim <= eval::MAX_RANK_DIM { eval::effective_rank(&read_f32(covariance.reshape([-1])).await?, dim) } else { None };
         let stage = self.stages[self.stage_at(self.step.saturating_sub(1))].name.to_string();
-        Ok(EvalReport { kind: "eval".into(), step: self.step, knn_acc, knn_by_layer, test_acc, pretext_acc, embedding_std, effective_rank, embedding_dim: dim, stage, metrics })
+        Ok(EvalReport { kind: "eval".into(), step: self.step, knn_acc, knn_by_layer, test_acc, pretext_acc, embedding_std, effective_rank, embedding_dim: dim, stage, metrics, confusion })
+    }
+
+    /// The labelled training images, by class (see [`SessionInfo::labelled`]).
+    pub fn labelled_indices(&self) -> Vec<usize> {
+        let mut indices = self.labelled.as_ref().map(|s| s.pool().to_vec()).unwrap_or_default();
+        indices.sort_by_key(|&i| (self.train.labels[i], i));
+        indices
+    }
+
+    /// The classifier's guesses for `n` unlabelled training images spread evenly over the split
+    /// (the same images at every call), with their confidence and hidden true class; empty for
+    /// methods without a classifier.
+    pub async fn pseudo_labels(&self, n: usize) -> Result<Vec<PseudoLabel>, SessionError> {
+        let labelled: std::collections::HashSet<usize> = self.labelled_indices().into_iter().collect();
+        let unlabelled: Vec<usize> = (0..self.train.len()).filter(|i| !labelled.contains(i)).collect();
+        if unlabelled.is_empty() || n == 0 {
+            return Ok(Vec::new());
+        }
+        let n = n.min(unlabelled.len());
+        let picked: Vec<usize> = (0..n).map(|j| unlabelled[j * unlabelled.len() / n]).collect();
+        let images = self.train.images.clone().select(0, crate::methods::Batch::index_tensor(&picked, &self.device));
+        let Some(logits) = self.runner.test_logits(&images) else { return Ok(Vec::new()) };
+        let probs = burn::tensor::activation::softmax(logits, 1);
+        let (confidence, predicted) = probs.max_dim_with_indices(1);
+        let values = read_f32(Tensor::cat(vec![confidence.reshape([n]), predicted.reshape([n]).float()], 0)).await?;
+        Ok(picked
+            .iter()
+            .enumerate()
+            .map(|(j, &index)| PseudoLabel { index, predicted: values[n + j] as u8, confidence: values[j], truth: self.train.labels[index] })
+            .collect())
     }
 
     /// Up to 1000 clean test images for the pretext task (×4 for RotNet).

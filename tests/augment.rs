@@ -353,3 +353,24 @@ fn painted_colour_classes_read_back_as_the_same_classes() {
     let again = chroma_classes(painted, [2, 2], 8);
     assert_eq!(classes.into_data().convert::<i64>().try_to_vec::<i64>().unwrap(), again.into_data().convert::<i64>().try_to_vec::<i64>().unwrap());
 }
+
+/// MixUp by hand: three constant images (0, 1, 2) with one-hot targets, each mixed with the
+/// next (the last with the first) by weights ¾, ½ and 1: pixels ¾·0 + ¼·1 = ¼, ½·1 + ½·2 = 1.5
+/// and 2; targets blend the same way. MixMatch's weights max(λ, 1 − λ) never fall below ½.
+#[test]
+fn mixup_by_hand() {
+    use ssl_playground::augment::mix::{mixmatch_weights, mixup};
+    let d = cpu();
+    let images = Tensor::<1>::from_floats([0.0, 1.0, 2.0], &d).reshape([3, 1, 1, 1]).expand([3, 1, 2, 2]);
+    let targets = Tensor::<2>::from_floats([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]], &d);
+    let (mixed, mixed_targets) = mixup(images, targets, &[1, 2, 0], &[0.75, 0.5, 1.0]);
+    let pixels = floats(mixed);
+    for (i, want) in [0.25, 1.5, 2.0].into_iter().enumerate() {
+        assert!(pixels[4 * i..4 * i + 4].iter().all(|p| close(*p, want, 1e-6)), "image {i}: {pixels:?}");
+    }
+    let t = floats(mixed_targets);
+    let want = [0.75, 0.25, 0.0, 0.0, 0.5, 0.5, 0.0, 0.0, 1.0];
+    assert!(t.iter().zip(want).all(|(a, b)| close(*a, b, 1e-6)), "{t:?}");
+    let weights = mixmatch_weights(1000, 0.75, &mut Rng::new(1));
+    assert!(weights.iter().all(|w| (0.5..=1.0).contains(w)), "{weights:?}");
+}

@@ -284,3 +284,35 @@ fn sslp_pack_names_bad_input_and_writes_only_loadable_packs() {
     let (ok, _, err) = sslp(&["train", "--dataset", &out, "--method", "rotnet", "--steps", "1", "--batch", "4", "--width", "4", "--knn-k", "3"]);
     assert!(ok, "{err}");
 }
+
+/// `sslp sweep`: a JSON line per label count with the method's and supervised-only's test
+/// accuracy at the same labels and steps; clear errors for a method without labels and for
+/// label counts that are not whole numbers or repeat.
+#[test]
+fn sweep_prints_a_line_per_label_count_and_names_bad_input() {
+    let mut args = vec!["sweep", "--method", "fixmatch", "--labels", "2,1", "--params", r#"{"mu":1}"#];
+    args.extend(TINY);
+    let (ok, out, err) = sslp(&args);
+    assert!(ok, "{err}");
+    let lines: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).expect("every line is JSON")).collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    for (line, labels) in lines.iter().zip([2, 1]) {
+        assert_eq!(line["kind"], "sweep");
+        assert_eq!(line["method"], "fixmatch");
+        assert_eq!(line["labels_per_class"], labels);
+        assert_eq!(line["steps"], 3);
+        for key in ["test_acc", "supervised_only_acc", "gain", "seconds"] {
+            assert!(line[key].is_number(), "sweep line lacks {key}: {line}");
+        }
+    }
+    for (bad, says) in [
+        (vec!["sweep", "--method", "simclr"], "trains no classifier on labels"),
+        (vec!["sweep", "--method", "fixmatch", "--labels", "1,x"], "whole numbers"),
+        (vec!["sweep", "--method", "fixmatch", "--labels", "4,4"], "given twice"),
+        (vec!["sweep", "--method", "fixmatch", "--labels", "1,2,3,4,5,6,7,8,9"], "1 to 8 label counts"),
+        (vec!["sweep", "--method", "fixmatch", "--save", "x.ckpt"], "unknown option --save"),
+    ] {
+        let (ok, _, err) = sslp(&bad);
+        assert!(!ok && err.contains(says), "{bad:?}: {err}");
+    }
+}

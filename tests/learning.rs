@@ -255,22 +255,47 @@ fn semi_run(method: &str, params: serde_json::Value) -> RunConfig {
     RunConfig { labels_per_class: 10, params, ..ci_run(method, 600, 32) }
 }
 
+/// The smaller setting of the methods whose steps cost most (several passes per step): 300
+/// steps of 32 labelled + 32 unlabelled images (μ = 1), otherwise as [`semi_run`].
+fn small_semi_run(method: &str, params: serde_json::Value) -> RunConfig {
+    RunConfig { labels_per_class: 10, params, ..ci_run(method, 300, 32) }
+}
+
 /// Test accuracy of `config` after training on MNIST.
 fn mnist_test_acc(config: RunConfig) -> f64 {
     let mut s = train(config, "mnist");
     block_on(s.evaluate()).unwrap().test_acc.unwrap()
 }
 
+/// The supervised-only test accuracy of a setting, trained once for every test that asks.
+fn baseline(cache: &std::sync::OnceLock<f64>, run: fn(&str, serde_json::Value) -> RunConfig) -> f64 {
+    *cache.get_or_init(|| mnist_test_acc(run("supervised", serde_json::Value::Null)))
+}
+
+static SUPERVISED_ONLY: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
+static SUPERVISED_ONLY_SMALL: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
+
 /// `methods` each beat the supervised-only baseline by their margin at the same labels,
-/// backbone and steps ([`semi_run`], μ = 3). The baseline trains once for every test that asks.
-fn beat_supervised_only(methods: &[(&str, f64)]) {
-    static SUPERVISED_ONLY: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
-    let alone = *SUPERVISED_ONLY.get_or_init(|| mnist_test_acc(semi_run("supervised", serde_json::Value::Null)));
+/// backbone and steps, with `params`.
+fn beat_baseline(cache: &std::sync::OnceLock<f64>, run: fn(&str, serde_json::Value) -> RunConfig, params: serde_json::Value, methods: &[(&str, f64)]) {
+    let alone = baseline(cache, run);
     for &(method, margin) in methods {
-        let acc = mnist_test_acc(semi_run(method, serde_json::json!({"mu": 3})));
-        eprintln!("mnist, 10 labels/class: {method} {acc:.4}, supervised-only {alone:.4}");
+        let config = run(method, params.clone());
+        let steps = config.steps;
+        let acc = mnist_test_acc(config);
+        eprintln!("mnist, 10 labels/class, {steps} steps: {method} {acc:.4}, supervised-only {alone:.4}");
         assert!(acc > alone + margin, "{method} {acc:.4} vs supervised-only {alone:.4}");
     }
+}
+
+/// At [`semi_run`], μ = 3.
+fn beat_supervised_only(methods: &[(&str, f64)]) {
+    beat_baseline(&SUPERVISED_ONLY, semi_run, serde_json::json!({"mu": 3}), methods);
+}
+
+/// At [`small_semi_run`], μ = 1.
+fn beat_supervised_only_small(methods: &[(&str, f64)]) {
+    beat_baseline(&SUPERVISED_ONLY_SMALL, small_semi_run, serde_json::json!({"mu": 1}), methods);
 }
 
 /// Measured (seed 1): entropy-min 0.892 twice, pseudo-label 0.926 twice, supervised-only 0.851
@@ -287,4 +312,35 @@ fn entropy_min_and_pseudo_label_beat_supervised_only_with_ten_labels_per_class()
 #[test]
 fn pi_model_and_mean_teacher_beat_supervised_only_with_ten_labels_per_class() {
     beat_supervised_only(&[("pi-model", 0.0), ("mean-teacher", 0.01)]);
+}
+
+/// Measured (seed 1, 300 steps of 32 + 32): uda 0.884, vat 0.887, supervised-only 0.829.
+#[test]
+fn uda_and_vat_beat_supervised_only_with_ten_labels_per_class() {
+    beat_supervised_only_small(&[("uda", 0.03), ("vat", 0.03)]);
+}
+
+/// MixMatch needs the longer run: its unlabelled term ramps up over 40 % of it, and at 300
+/// steps it is still level with the baseline (0.820 against 0.829). Measured (seed 1, 600 steps
+/// of 32 + 32): 0.898 against supervised-only 0.851 and 0.861.
+#[test]
+fn mixmatch_beats_supervised_only_with_ten_labels_per_class() {
+    beat_baseline(&SUPERVISED_ONLY, semi_run, serde_json::json!({"mu": 1}), &[("mixmatch", 0.02)]);
+}
+
+/// Measured (seed 1, 300 steps): remixmatch 0.899 with μ = 2 (0.840 with μ = 1: its
+/// unlabelled terms need more unlabelled images per step), label-propagation 0.854 with 86.8 %
+/// of its last graph's labels right (μ = 1), supervised-only 0.829.
+#[test]
+fn remixmatch_and_label_propagation_beat_supervised_only_with_ten_labels_per_class() {
+    beat_baseline(&SUPERVISED_ONLY_SMALL, small_semi_run, serde_json::json!({"mu": 2}), &[("remixmatch", 0.03)]);
+    // Label Propagation also reports how many propagated labels are right.
+    let mut s = train(small_semi_run("label-propagation", serde_json::json!({"mu": 1})), "mnist");
+    let eval = block_on(s.evaluate()).unwrap();
+    let propagated = eval.metrics.iter().find(|m| m.name == "propagated_label_acc").expect("label propagation reports its labels' accuracy").value;
+    let acc = eval.test_acc.unwrap();
+    let alone = baseline(&SUPERVISED_ONLY_SMALL, small_semi_run);
+    eprintln!("label-propagation: test {acc:.4}, propagated labels {propagated:.4}; supervised-only {alone:.4}");
+    assert!(acc > alone + 0.01, "label-propagation {acc:.4} vs supervised-only {alone:.4}");
+    assert!(propagated >= 0.75, "propagated label accuracy {propagated:.4}");
 }

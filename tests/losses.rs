@@ -2,7 +2,10 @@
 mod common;
 use burn::prelude::*;
 use common::{close, cpu, floats};
-use ssl_playground::loss::{barlow_twins, cross_entropy, distillation_cross_entropy, entropy, info_nce, masked_cross_entropy, nce, neg_cosine, nt_xent, masked_softmax_mse, softmax_mse};
+use ssl_playground::loss::{
+    barlow_twins, cross_entropy, distillation_cross_entropy, entropy, info_nce, masked_cross_entropy, masked_kl_divergence, masked_softmax_mse, nce, neg_cosine, nt_xent,
+    sharpen, soft_cross_entropy, softmax_mse,
+};
 
 #[test]
 fn nt_xent_two_pairs_by_hand() {
@@ -206,4 +209,47 @@ fn masked_softmax_mse_by_hand() {
     let target = Tensor::<2>::from_floats([[0.5, 0.5], [1.0, 0.0]], &d);
     let loss = floats(masked_softmax_mse(student, target, Tensor::from_floats([1.0, 0.0], &d)))[0];
     assert!(close(loss, 1.0 / 32.0, 1e-6), "{loss}");
+}
+
+/// MixMatch's sharpening. (0.6, 0.4) at T = 0.5 squares each entry: (0.36, 0.16)/0.52 =
+/// (0.6923077, 0.3076923). (0.2, 0.3, 0.5) at T = 1 is unchanged. A uniform row stays uniform
+/// at any T.
+#[test]
+fn sharpen_by_hand() {
+    let d = cpu();
+    let halved = floats(sharpen(Tensor::<2>::from_floats([[0.6, 0.4]], &d), 0.5));
+    assert!(close(halved[0], 0.692_307_7, 1e-6) && close(halved[1], 0.307_692_3, 1e-6), "{halved:?}");
+    let same = floats(sharpen(Tensor::<2>::from_floats([[0.2, 0.3, 0.5]], &d), 1.0));
+    assert!(same.iter().zip([0.2, 0.3, 0.5]).all(|(a, b)| close(*a, b, 1e-6)), "{same:?}");
+    let uniform = floats(sharpen(Tensor::<2>::from_floats([[0.25; 4]], &d), 0.1));
+    assert!(uniform.iter().all(|v| close(*v, 0.25, 1e-6)), "{uniform:?}");
+}
+
+/// Cross-entropy against soft targets. Row 1: logits (0, ln 3) → log-probabilities (ln ¼, ln ¾),
+/// target (½, ½): −½(ln ¼ + ln ¾) = 0.8369882. Row 2: logits (0, 0), target (1, 0): ln 2 =
+/// 0.6931472. Mean 0.7650677. With a one-hot target it is the ordinary cross-entropy.
+#[test]
+fn soft_cross_entropy_by_hand() {
+    let d = cpu();
+    let logits = Tensor::<2>::from_floats([[0.0, 3f32.ln()], [0.0, 0.0]], &d);
+    let targets = Tensor::<2>::from_floats([[0.5, 0.5], [1.0, 0.0]], &d);
+    let loss = floats(soft_cross_entropy(logits.clone(), targets))[0];
+    assert!(close(loss, 0.765_067_7, 1e-6), "{loss}");
+    let one_hot = floats(soft_cross_entropy(logits.clone(), Tensor::from_floats([[0.0, 1.0], [1.0, 0.0]], &d)))[0];
+    let hard = floats(cross_entropy(logits, Tensor::from_ints([1, 0], &d)))[0];
+    assert!(close(one_hot, hard, 1e-6), "{one_hot} vs {hard}");
+}
+
+/// UDA's masked KL. Row 1: target (½, ½) against (¼, ¾): ½ ln 2 + ½ ln(2/3) = 0.1438410.
+/// Row 2: target (1, 0) against (½, ½): ln 2 (the 0 · log 0 term is 0) = 0.6931472. Mask
+/// (1, 1): mean 0.4184941; mask (1, 0): row 1 over both rows, 0.0719205.
+#[test]
+fn masked_kl_divergence_by_hand() {
+    let d = cpu();
+    let logits = Tensor::<2>::from_floats([[0.0, 3f32.ln()], [0.0, 0.0]], &d);
+    let targets = Tensor::<2>::from_floats([[0.5, 0.5], [1.0, 0.0]], &d);
+    let both = floats(masked_kl_divergence(logits.clone(), targets.clone(), Tensor::from_floats([1.0, 1.0], &d)))[0];
+    assert!(close(both, 0.418_494_1, 1e-6), "{both}");
+    let first = floats(masked_kl_divergence(logits, targets, Tensor::from_floats([1.0, 0.0], &d)))[0];
+    assert!(close(first, 0.071_920_5, 1e-6), "{first}");
 }

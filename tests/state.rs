@@ -1,6 +1,8 @@
 //! Tier 3: the state a method keeps without gradient does exactly what it claims: the EMA
 //! update and its schedule, the queue's enqueue/dequeue, the memory bank's update, and the
-//! teacher and queue living in the model where checkpoints and snapshots reach them.
+//! teacher and queue living in the model where checkpoints and snapshots reach them; and the
+//! semi-supervised steps that are not losses: VAT's adversarial direction, label propagation
+//! and its weights, ReMixMatch's distribution alignment.
 mod common;
 use burn::prelude::*;
 use common::{close, cpu, floats};
@@ -133,4 +135,103 @@ fn temporal_ensemble_targets_are_bias_corrected_by_hand() {
         assert!(close(*got, want, 1e-6), "{got} vs {want}");
     }
     assert_eq!(floats(seen), vec![1.0, 1.0, 0.0]);
+}
+
+/// VAT's perturbation raises the KL divergence more than random directions of the same norm.
+/// The classifier is linear on 64 pixels with 5 classes, so the KL's curvature at x has rank
+/// at most 4: one power iteration must find it, and a random direction mostly misses it.
+#[test]
+fn vat_perturbation_raises_the_kl_more_than_random_directions() {
+    use ssl_playground::methods::semi::vat::{adversarial_perturbation, kl_from};
+    let d = cpu();
+    let ad = d.clone().autodiff();
+    let mut rng = ssl_playground::rng::Rng::new(5);
+    let (b, pixels, classes) = (4, 64, 5);
+    let w: Vec<f32> = (0..pixels * classes).map(|_| rng.normal() * 0.5).collect();
+    let w = Tensor::<2>::from_data(TensorData::new(w, [pixels, classes]), &ad);
+    let x: Vec<f32> = (0..b * pixels).map(|_| rng.f32()).collect();
+    let x = Tensor::<4>::from_data(TensorData::new(x, [b, 1, 8, 8]), &d);
+    let logits = |x: Tensor<4>| -> Tensor<2> {
+        let n = x.dims()[0];
+        x.reshape([n, pixels]).matmul(w.clone())
+    };
+    let clean = burn::tensor::activation::softmax(logits(x.clone().autodiff()).detach(), 1);
+    let kl_at = |r: Tensor<4>| floats(kl_from(clean.clone(), logits((x.clone() + r).autodiff())))[0];
+    let epsilon = 1.0;
+    let r_adv = adversarial_perturbation(logits, x.clone(), 1e-3, epsilon, 1, &mut rng);
+    // Each image's perturbation has norm ε.
+    let norms = floats(r_adv.clone().reshape([b, pixels]).square().sum_dim(1).sqrt());
+    assert!(norms.iter().all(|n| close(*n, epsilon as f32, 1e-4)), "{norms:?}");
+    let adversarial = kl_at(r_adv);
+    let random: Vec<f32> = (0..20)
+        .map(|_| {
+            let r: Vec<f32> = (0..b * pixels).map(|_| rng.normal()).collect();
+            let r = Tensor::<2>::from_data(TensorData::new(r, [b, pixels]), &d);
+            let r = r.clone() / r.square().sum_dim(1).sqrt() * epsilon;
+            kl_at(r.reshape([b, 1, 8, 8]))
+        })
+        .collect();
+    let best_random = random.iter().cloned().fold(0.0, f32::max);
+    eprintln!("KL: adversarial {adversarial:.5}, random at most {best_random:.5}");
+    assert!(adversarial > 2.0 * best_random, "adversarial {adversarial} vs random {random:?}");
+}
+
+/// Label propagation recovers the classes of two well-separated clusters from one label each.
+/// Ten points around (1, 0.1) and ten around (0.1, 1); points 0 and 10 carry labels 0 and 1.
+#[test]
+fn label_propagation_recovers_two_clusters_from_one_label_each() {
+    use ssl_playground::methods::semi::label_propagation::propagate;
+    let d = cpu();
+    let mut rng = ssl_playground::rng::Rng::new(2);
+    let mut points = Vec::new();
+    for cluster in 0..2 {
+        for _ in 0..10 {
+            let (a, b) = (1.0 + 0.1 * rng.normal(), 0.1 + 0.1 * rng.normal());
+            points.extend(if cluster == 0 { [a, b] } else { [b, a] });
+        }
+    }
+    let features = Tensor::<2>::from_data(TensorData::new(points, [20, 2]), &d);
+    let mut seeds = vec![0.0f32; 40];
+    seeds[0] = 1.0; // point 0: class 0
+    seeds[2 * 10 + 1] = 1.0; // point 10: class 1
+    let seeds = Tensor::<2>::from_data(TensorData::new(seeds, [20, 2]), &d);
+    let z = propagate(features, seeds, 3, 0.99, 3.0, 30);
+    let rows = floats(z);
+    for i in 0..20 {
+        let (p0, p1) = (rows[2 * i], rows[2 * i + 1]);
+        assert!(close(p0 + p1, 1.0, 1e-5), "row {i} sums to {}", p0 + p1);
+        let want_first = i < 10;
+        assert_eq!(p0 > p1, want_first, "point {i}: ({p0:.3}, {p1:.3})");
+    }
+}
+
+/// Iscen et al.'s weights by hand. Rows (1, 0) and (0, 1): certain, ω = 1; (0.6, 0.4): ω = 1 −
+/// H/ln 2 = 1 − 0.6730117/0.6931472 = 0.0290494; an all-zero row (no seed reached it): 0.
+/// Classes among the three reached rows: class 0 twice (rows 1 and 3), class 1 once; a
+/// balanced class would have 3/2 rows, so ζ₀ = 3/4 and ζ₁ = 3/2.
+#[test]
+fn propagated_label_weights_by_hand() {
+    use ssl_playground::methods::semi::label_propagation::pseudo_label_weights;
+    let d = cpu();
+    let z = Tensor::<2>::from_floats([[1.0, 0.0], [0.0, 1.0], [0.6, 0.4], [0.0, 0.0]], &d);
+    let w = floats(pseudo_label_weights(z));
+    let want = [0.75, 1.5, 0.029_049_4 * 0.75, 0.0];
+    assert!(w.iter().zip(want).all(|(a, b)| close(*a, b, 1e-5)), "{w:?}");
+}
+
+/// ReMixMatch's distribution alignment: a guess (0.5, 0.5) from a model that has been
+/// predicting class 0 three times as often as class 1 (running mean (0.75, 0.25)), with a
+/// uniform labelled distribution, becomes (0.5/0.75, 0.5/0.25) normalised = (1/4, 3/4).
+#[test]
+fn distribution_alignment_by_hand() {
+    use ssl_playground::methods::semi::remixmatch::align_distribution;
+    let d = cpu();
+    let aligned = floats(align_distribution(
+        Tensor::<2>::from_floats([[0.5, 0.5], [0.9, 0.1]], &d),
+        Tensor::from_floats([[0.5, 0.5]], &d),
+        Tensor::from_floats([[0.75, 0.25]], &d),
+    ));
+    // Row 2: (0.9/0.75, 0.1/0.25) = (1.2, 0.4) → (0.75, 0.25).
+    let want = [0.25, 0.75, 0.75, 0.25];
+    assert!(aligned.iter().zip(want).all(|(a, b)| close(*a, b, 1e-5)), "{aligned:?}");
 }

@@ -59,7 +59,9 @@ fn samples() -> Vec<(&'static str, Value)> {
     }
     let eval = block_on(s.evaluate()).unwrap();
     assert!(eval.test_acc.is_some() && !eval.metrics.is_empty(), "the sample evaluation must have every optional field");
+    assert!(eval.confusion.is_some(), "the sample evaluation must have a confusion matrix");
     let neighbours = block_on(s.neighbours_of_test(0, 2)).unwrap();
+    let guesses = block_on(s.pseudo_labels(2)).unwrap();
     let barlow = RunConfig { method: "barlow-twins".into(), ..config.clone() };
     let mut b = Session::new(barlow, &p, cpu(), native_clock()).unwrap();
     block_on(b.step()).unwrap();
@@ -83,6 +85,7 @@ fn samples() -> Vec<(&'static str, Value)> {
         ("afterStep", shape_of(&serde_json::to_value(s.after_step()).unwrap())),
         ("neighbour", shape_of(&serde_json::to_value(&neighbours[0]).unwrap())),
         ("matrix", shape_of(&serde_json::to_value(&matrices[0]).unwrap())),
+        ("pseudoLabel", shape_of(&serde_json::to_value(&guesses[0]).unwrap())),
         ("errorKinds", serde_json::to_value(kinds).unwrap()),
     ]
 }

@@ -9,6 +9,7 @@
 pub mod colour;
 pub mod exemplar;
 pub mod jigsaw;
+pub mod mix;
 pub mod patches;
 pub mod ops;
 

@@ -26,6 +26,9 @@ const USAGE: &str = "usage:
   sslp train [options]                          train; --json for JSON lines
   sslp bench [--method ID|all] [--device cpu|wgpu] [--runs 5] [--steps 10] [--batch 64] [--width 32] [--params JSON]
   sslp pack --idx-dir DIR --name NAME --out FILE [--train-per-class N] [--test-per-class N]
+  sslp sweep --method ID [--labels 1,4,10] [train options]
+                                                label efficiency: the method and supervised-only
+                                                at each label count (JSON lines)
 
 train options:
   --method ID (simclr)   --dataset fashion-mnist|mnist|PATH   --backbone small-cnn|resnet-tiny
@@ -89,6 +92,7 @@ fn main() {
         Some("train") => Args::parse(&raw[1..]).and_then(|a| train(&a)),
         Some("bench") => Args::parse(&raw[1..]).and_then(|a| bench(&a)),
         Some("pack") => Args::parse(&raw[1..]).and_then(|a| make_pack(&a)),
+        Some("sweep") => Args::parse(&raw[1..]).and_then(|a| sweep(&a)),
         Some("--help") | Some("-h") | Some("help") => {
             println!("{USAGE}");
             Ok(())
@@ -400,15 +404,7 @@ fn train(a: &Args) -> Result<(), String> {
     let seconds = started.elapsed().as_secs_f64();
 
     let supervised_only_acc = if a.flag("--baseline") && matches!(stop, Stop::Finished) {
-        let mut base_config = config.clone();
-        base_config.method = "supervised".into();
-        base_config.params = serde_json::json!({});
-        base_config.optimizer = None;
-        let mut base = Session::new(base_config, &pack, device, native_clock()).map_err(|e| e.to_string())?;
-        for _ in 0..config.steps {
-            block_on(base.step()).map_err(|e| format!("supervised baseline: {e}"))?;
-        }
-        block_on(base.evaluate()).map_err(|e| e.to_string())?.test_acc
+        test_accuracy(config.supervised_twin(), &pack, &device).map_err(|e| format!("supervised baseline: {e}"))?
     } else {
         None
     };
@@ -460,6 +456,59 @@ fn train(a: &Args) -> Result<(), String> {
         )),
         Stop::NonFinite(other) => Err(other.to_string()),
     }
+}
+
+/// Train `config` to its last step and return its classifier's test accuracy (`None` for a
+/// method without a classifier).
+fn test_accuracy(config: RunConfig, pack: &Pack, device: &burn::prelude::Device) -> Result<Option<f64>, String> {
+    let steps = config.steps;
+    let mut session = Session::new(config, pack, device.clone(), native_clock()).map_err(|e| e.to_string())?;
+    while session.step_count() < steps {
+        block_on(session.step()).map_err(|e| e.to_string())?;
+    }
+    Ok(block_on(session.evaluate()).map_err(|e| e.to_string())?.test_acc)
+}
+
+/// `sslp sweep`: the label-efficiency view on the command line. For each label count, the
+/// method and its supervised-only twin train with the same labels, steps and seed; a JSON line
+/// per count: `{"kind": "sweep", "labels_per_class", "test_acc", "supervised_only_acc", "gain"}`.
+fn sweep(a: &Args) -> Result<(), String> {
+    let mut known: Vec<&str> = TRAIN_KEYS.iter().copied().filter(|k| !["save", "load", "resume", "checkpoint-every", "probe-epochs", "labels-per-class"].contains(k)).collect();
+    known.push("labels");
+    a.check_known(&known)?;
+    let counts: Vec<usize> = a
+        .get("labels")
+        .unwrap_or("1,4,10")
+        .split(',')
+        .map(|t| t.trim().parse::<usize>().map_err(|_| format!("--labels {}: give label counts per class as whole numbers, e.g. 1,4,10", a.get("labels").unwrap_or_default())))
+        .collect::<Result<_, _>>()?;
+    let config = run_config(a)?;
+    if !config.method_kind()?.uses_labels() {
+        return Err(format!("{} trains no classifier on labels; the sweep compares semi-supervised methods (e.g. --method fixmatch)", config.method));
+    }
+    let plan = config.label_sweep(&counts)?;
+    let data_dir = a.get("data-dir").map(std::path::PathBuf::from).unwrap_or_else(data::default_data_dir);
+    let pack = data::load_pack(&config.dataset, &data_dir)?;
+    let device = native_device(a.get("device").unwrap_or("cpu"))?;
+    let mut stdout = Stdout { closed: false };
+    for (run, twin) in plan {
+        let started = Instant::now();
+        let labels = run.labels_per_class;
+        let acc = test_accuracy(run, &pack, &device).map_err(|e| format!("{} at {labels} labels per class: {e}", config.method))?;
+        let base = test_accuracy(twin, &pack, &device).map_err(|e| format!("supervised-only at {labels} labels per class: {e}"))?;
+        let gain = acc.zip(base).map(|(a, b)| a - b);
+        stdout.line(
+            &serde_json::json!({
+                "kind": "sweep", "method": config.method, "dataset": pack.name, "steps": config.steps, "labels_per_class": labels,
+                "test_acc": acc, "supervised_only_acc": base, "gain": gain, "seconds": started.elapsed().as_secs_f64(),
+            })
+            .to_string(),
+        );
+        if stdout.closed {
+            break;
+        }
+    }
+    Ok(())
 }
 
 /// A memory line of /proc/self/status (`VmRSS:` now, `VmHWM:` the peak since the last

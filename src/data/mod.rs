@@ -105,6 +105,11 @@ pub struct Sampler {
 }
 
 impl Sampler {
+    /// The indices it draws from.
+    pub fn pool(&self) -> &[usize] {
+        &self.pool
+    }
+
     pub fn new(pool: Vec<usize>) -> Self {
         assert!(!pool.is_empty(), "a sampler needs at least one index");
         Self { order: pool.clone(), pool, pos: usize::MAX }

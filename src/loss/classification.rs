@@ -64,3 +64,30 @@ pub fn masked_softmax_mse(student: Tensor<2>, target: Tensor<2>, mask: Tensor<1>
     let per_row = (diff.clone() * diff).mean_dim(1).reshape([b]); // [B]
     (per_row * mask).mean()
 }
+
+/// Temperature sharpening of class distributions (MixMatch, Berthelot et al. 2019,
+/// arXiv:1905.02249, eq. 7): p_k^{1/T} / Σ_j p_j^{1/T} for each row of `probs` `[B, K]`.
+/// T < 1 pushes each row towards its argmax; T = 1 leaves it as it is.
+pub fn sharpen(probs: Tensor<2>, temperature: f64) -> Tensor<2> {
+    let powered = probs.clamp_min(1e-12).powf_scalar(1.0 / temperature);
+    let sum = powered.clone().sum_dim(1); // [B, 1]
+    powered / sum
+}
+
+/// Cross-entropy against soft targets: −(1/B) Σ_b Σ_k t_bk · log softmax(`logits`)_bk, with
+/// `targets` `[B, K]` rows of probabilities (detached): MixMatch's labelled term on mixed labels.
+pub fn soft_cross_entropy(logits: Tensor<2>, targets: Tensor<2>) -> Tensor<1> {
+    (targets * log_softmax(logits, 1)).sum_dim(1).mean().neg()
+}
+
+/// KL(t_b ‖ softmax(`logits`)_b) per row, masked and averaged over all B rows as
+/// [`masked_cross_entropy`] is: UDA's consistency term (Xie et al. 2020, arXiv:1904.12848,
+/// eq. 1) with `targets` `[B, K]` the sharpened weak-view prediction (detached) and `mask`
+/// `[B]` of 0/1 the rows confident enough to count.
+pub fn masked_kl_divergence(logits: Tensor<2>, targets: Tensor<2>, mask: Tensor<1>) -> Tensor<1> {
+    let [b, _] = logits.dims();
+    // t · log t is 0 at t = 0; the clamp keeps log finite there.
+    let target_log = targets.clone().clamp_min(1e-12).log();
+    let per_row = (targets * (target_log - log_softmax(logits, 1))).sum_dim(1).reshape([b]); // [B]
+    (per_row * mask).mean()
+}

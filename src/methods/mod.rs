@@ -52,6 +52,12 @@ pub struct Setup {
     /// The training pool itself `[N, C, H, W]` on the plain device, for state initialised
     /// from data (NPID fills its memory bank with the untrained network's features).
     pub train_images: Tensor<4>,
+    /// The labelled training images as (train index, class), class-balanced from the seed;
+    /// empty for methods that use no labels. Label Propagation seeds its graph with them.
+    pub labelled: Vec<(usize, usize)>,
+    /// Every training image's true class, for diagnostics only (the accuracy of propagated
+    /// labels, as `Batch::unlabelled_truth`); never a training signal.
+    pub train_truth: Vec<u8>,
     /// The run's seed, for what a method draws once at the start (Exemplar's seed images).
     pub seed: u64,
     /// The autodiff device the model trains on.

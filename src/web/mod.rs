@@ -79,6 +79,22 @@ pub fn check_config(config_json: String) -> Result<(), JsError> {
     crate::limits::check_config(&config).map_err(|e| JsError::new(&e))
 }
 
+/// The label-efficiency sweep of a run (see [`RunConfig::label_sweep`]): `[[run, twin], …]`,
+/// the run at each label count and its supervised-only twin, each checked as `checkConfig`.
+#[wasm_bindgen(js_name = labelSweep)]
+pub fn label_sweep(config_json: String, labels_per_class: Vec<usize>) -> Result<JsValue, JsError> {
+    let config = RunConfig::from_json(&config_json).map_err(|e| JsError::new(&e))?;
+    if !config.method_kind().map_err(|e| JsError::new(&e))?.uses_labels() {
+        return Err(JsError::new(&format!("{} trains no classifier on labels; choose a semi-supervised method to compare label counts", config.method)));
+    }
+    let plan = config.label_sweep(&labels_per_class).map_err(|e| JsError::new(&e))?;
+    for (run, twin) in &plan {
+        crate::limits::check_config(run).map_err(|e| JsError::new(&e))?;
+        crate::limits::check_config(twin).map_err(|e| JsError::new(&e))?;
+    }
+    to_js(&plan)
+}
+
 /// The browser's reason if the WebGPU device was lost, else `undefined`.
 #[wasm_bindgen(js_name = deviceLost)]
 pub fn device_lost() -> Option<String> {
@@ -241,6 +257,18 @@ impl WebSession {
             let s = inner.try_borrow().map_err(|_| js_error("the session is busy"))?;
             let matrices = s.matrices().await.map_err(session_error)?;
             Ok(to_js(&matrices)?)
+        })
+    }
+
+    /// The classifier's guesses for `n` unlabelled training images (the same ones each time):
+    /// `[{index, predicted, confidence, truth}]`; empty for methods without a classifier.
+    #[wasm_bindgen(js_name = pseudoLabels)]
+    pub fn pseudo_labels(&self, n: usize) -> Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            let s = inner.try_borrow().map_err(|_| js_error("the session is busy"))?;
+            let guesses = s.pseudo_labels(n).await.map_err(session_error)?;
+            Ok(to_js(&guesses)?)
         })
     }
 

@@ -3,10 +3,10 @@
 // charts redraw at most once per animation frame.
 import './style.css';
 import { KnnChart, TermChart } from './charts';
-import type { AdapterInfo, Backend, FromWorker, Matrix, MethodInfo, Metric, Neighbour, RunConfig, RunState, SessionInfo, Snapshot, StartSpec, Thumb, ToWorker, ViewBlock } from './protocol';
+import type { AdapterInfo, Backend, FromWorker, Matrix, MethodInfo, Metric, Neighbour, PseudoLabel, RunConfig, RunState, SessionInfo, Snapshot, StartSpec, SweepPoint, Thumb, ToWorker, ViewBlock } from './protocol';
 import { parseFromWorker } from './protocol';
 import { Ema, formatDuration } from './smooth';
-import { flatten, optionsFromUrl, paramOverrides, paramText, parseParam, setDotted, urlFromOptions, type PageOptions } from './urlconfig';
+import { flatten, optionsFromUrl, paramOverrides, paramText, parseLabelCounts, parseParam, setDotted, urlFromOptions, type PageOptions } from './urlconfig';
 import { imageFileToPixels } from './image';
 
 const GALLERY = 48;
@@ -40,10 +40,18 @@ interface DebugState {
   /** Collapse diagnostics at every evaluation. */
   collapse: { step: number; std: number | null; rank: number | null }[];
   metrics: { step: number; stage: string; metrics: Metric[] }[];
+  /** Labelled images shown in the run's grid. */
+  labelled: number;
+  /** The last confusion matrix drawn: its size and the test images it counts. */
+  confusion: { classes: number; total: number; correct: number } | null;
+  /** The last pseudo-label gallery: images shown and wrong guesses among them. */
+  pseudoLabels: { shown: number; wrong: number } | null;
+  /** The label-efficiency sweep: its points so far and how many it has. */
+  sweep: { points: SweepPoint[]; total: number } | null;
   /** Worker messages whose handling took 20 ms or more: [type, ms, at]. */
   slowMessages: [string, number, number][];
 }
-const debug: DebugState = { state: 'idle', backend: null, adapter: null, steps: 0, stepNumbers: [], loss: [], knn: [], baseline: null, neighbours: 0, errors: [], trainingStartedAt: null, resumedExact: null, matrices: [], collapse: [], metrics: [], slowMessages: [] };
+const debug: DebugState = { state: 'idle', backend: null, adapter: null, steps: 0, stepNumbers: [], loss: [], knn: [], baseline: null, neighbours: 0, errors: [], trainingStartedAt: null, resumedExact: null, matrices: [], collapse: [], metrics: [], labelled: 0, confusion: null, pseudoLabels: null, sweep: null, slowMessages: [] };
 (window as unknown as { __sslp: DebugState }).__sslp = debug;
 /** For the browser test: lose the GPU mid-run, as a driver reset would. */
 (window as unknown as { __sslpSimulateDeviceLoss: () => void }).__sslpSimulateDeviceLoss = () => send({ type: 'simulateDeviceLoss' });
@@ -126,7 +134,8 @@ function onMessage(msg: FromWorker) {
       return onHello(msg.methods, msg.defaults, msg.adapter, msg.webgpuError);
     case 'ready':
       debug.resumedExact = msg.resumedExact;
-      return onReady(msg.info, msg.gallery, msg.resumedFrom);
+      onReady(msg.info, msg.gallery, msg.resumedFrom);
+      return showLabelled(msg.labelled, msg.info);
     case 'baseline':
       debug.baseline = msg.knn;
       knnChart?.setBaseline(msg.byLayer.map((v) => v * 100));
@@ -144,6 +153,23 @@ function onMessage(msg: FromWorker) {
       return showViews(msg.blocks, msg.pixels);
     case 'matrices':
       return showMatrices(msg.step, msg.matrices);
+    case 'pseudoLabels':
+      return showPseudoLabels(msg.items);
+    case 'sweepProgress': {
+      const name = msg.which === 'method' ? method().name : 'supervised-only';
+      const text = `Label efficiency: ${msg.labels} label${msg.labels === 1 ? '' : 's'} per class (${msg.point + 1} of ${msg.total}), ${name}, step ${msg.step} / ${msg.steps}`;
+      $('sweep-status').textContent = text;
+      $('progress-text').textContent = text;
+      const bar = $<HTMLProgressElement>('progress');
+      bar.max = msg.total * 2 * msg.steps;
+      bar.value = (2 * msg.point + (msg.which === 'method' ? 0 : 1)) * msg.steps + msg.step;
+      return;
+    }
+    case 'sweepPoint':
+      if (!debug.sweep) return;
+      debug.sweep.points.push({ labels: msg.labels, testAcc: msg.testAcc, supervisedAcc: msg.supervisedAcc });
+      if (debug.sweep.points.length === msg.total) $('sweep-status').textContent = `Done: ${msg.total} label counts, each trained twice.`;
+      return drawSweep(debug.sweep.points);
     case 'error':
       if (msg.kind === 'nan') return showError(`Training paused: ${msg.message}.`);
       if (msg.kind === 'device' && backend === 'webgpu') {
@@ -265,6 +291,7 @@ function renderMethod(overrides: Record<string, unknown> = {}) {
   paper.href = m.link;
   const semi = m.family === 'semi-supervised' || m.family === 'baseline';
   $('labels').toggleAttribute('disabled', !semi);
+  $('sweep-controls').hidden = !m.uses_labels;
   $('labels-label').classList.toggle('muted', !semi);
   const host = $('params');
   host.replaceChildren();
@@ -376,6 +403,74 @@ function startRun(train: boolean, snapshot?: Snapshot) {
   onState('loading', 0);
 }
 
+/** Start a label-efficiency sweep with the form's settings (see `sweep` in worker.ts). */
+function startSweep() {
+  let config: RunConfig;
+  let labels: number[];
+  try {
+    config = readConfig();
+    labels = parseLabelCounts($<HTMLInputElement>('sweep-labels').value);
+  } catch (e) {
+    return showError(`Cannot compare label counts: ${(e as Error).message}.`);
+  }
+  hideError();
+  resetView();
+  wantTraining = false;
+  runId++;
+  debug.sweep = { points: [], total: labels.length };
+  $('semi-panel').hidden = false;
+  $('sweep-part').hidden = false;
+  drawSweep([]);
+  send({ type: 'sweep', spec: { config, labels, dataUrl: new URL(`data/${config.dataset}.sslp.gz`, document.baseURI).href, backend } });
+  onState('loading', 0);
+}
+
+/** Test accuracy against labels per class (log scale): the method and supervised-only. */
+function drawSweep(points: SweepPoint[]) {
+  const [w, h, left, right, top, bottom] = [440, 220, 40, 16, 12, 34];
+  const ns = 'http://www.w3.org/2000/svg';
+  const svg = document.createElementNS(ns, 'svg');
+  svg.setAttribute('viewBox', `0 0 ${w} ${h}`);
+  const el = (name: string, attrs: Record<string, string | number>, text?: string) => {
+    const e = document.createElementNS(ns, name);
+    for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, String(v));
+    if (text !== undefined) e.textContent = text;
+    svg.append(e);
+    return e;
+  };
+  const sorted = [...points].sort((a, b) => a.labels - b.labels);
+  const xs = sorted.map((p) => p.labels);
+  const [lo, hi] = xs.length ? [Math.min(...xs), Math.max(...xs)] : [1, 10];
+  const span = Math.log(hi) - Math.log(lo) || 1;
+  const x = (n: number) => left + (xs.length > 1 ? ((Math.log(n) - Math.log(lo)) / span) * (w - left - right) : (w - left - right) / 2);
+  const y = (acc: number) => top + (1 - acc) * (h - top - bottom);
+  for (const v of [0, 0.25, 0.5, 0.75, 1]) {
+    el('line', { x1: left, x2: w - right, y1: y(v), y2: y(v), stroke: '#e5e7eb' });
+    el('text', { x: left - 6, y: y(v) + 4, 'text-anchor': 'end' }, `${v * 100}`);
+  }
+  el('text', { x: 4, y: top + 4 }, '%');
+  for (const n of xs) el('text', { x: x(n), y: h - bottom + 16, 'text-anchor': 'middle' }, String(n));
+  el('text', { x: (left + w - right) / 2, y: h - 4, 'text-anchor': 'middle' }, 'labels per class');
+  const series: [keyof SweepPoint, string, string][] = [
+    ['testAcc', 'method', method().name],
+    ['supervisedAcc', 'supervised', 'supervised-only'],
+  ];
+  series.forEach(([key, cls, name], i) => {
+    const pts = sorted.filter((p) => p[key] !== null).map((p) => [x(p.labels), y(p[key] as number), p[key] as number]);
+    if (pts.length > 1) el('polyline', { class: cls, points: pts.map(([px, py]) => `${px},${py}`).join(' ') });
+    for (const [px, py, acc] of pts) {
+      const dot = el('circle', { class: cls, cx: px, cy: py, r: 4 });
+      const tip = document.createElementNS(ns, 'title');
+      tip.textContent = `${name}: ${(acc * 100).toFixed(1)} %`;
+      dot.append(tip);
+    }
+    el('circle', { class: cls, cx: left + 10 + i * 170, cy: top + 6, r: 4 });
+    el('text', { x: left + 18 + i * 170, y: top + 10 }, name);
+  });
+  $('sweep-chart').replaceChildren(svg);
+  $('sweep-chart').setAttribute('aria-label', `Label efficiency: ${sorted.map((p) => `${p.labels} per class: ${method().name} ${p.testAcc === null ? '–' : (p.testAcc * 100).toFixed(1)} %, supervised-only ${p.supervisedAcc === null ? '–' : (p.supervisedAcc * 100).toFixed(1)} %`).join('; ') || 'no point yet'}`);
+}
+
 function resetView() {
   lossChart?.destroy();
   ratioChart?.destroy();
@@ -398,6 +493,14 @@ function resetView() {
   $('matrices').replaceChildren();
   $('matrices-section').hidden = true;
   debug.matrices = [];
+  for (const id of ['labelled', 'confusion', 'pseudo-labels']) $(id).replaceChildren();
+  $('semi-panel').hidden = true;
+  for (const id of ['sweep-part', 'labelled-part', 'confusion-part', 'pseudo-part']) $(id).hidden = true;
+  $('sweep-chart').replaceChildren();
+  debug.sweep = null;
+  debug.labelled = 0;
+  debug.confusion = null;
+  debug.pseudoLabels = null;
   info = null;
   stepRate = new Ema(0.9);
   lastStep = 0;
@@ -466,6 +569,8 @@ function onState(next: RunState, step: number) {
     $(id).toggleAttribute('disabled', next !== 'idle' || (id === 'labels' && !method().uses_labels));
   }
   for (const input of $('params').querySelectorAll('input')) input.toggleAttribute('disabled', next !== 'idle');
+  $<HTMLButtonElement>('sweep').disabled = next !== 'idle';
+  $<HTMLInputElement>('sweep-labels').disabled = next !== 'idle';
   if (next === 'loading') $('progress-text').textContent = 'Loading the dataset and building the model…';
   else updateProgress(step);
 }
@@ -496,6 +601,7 @@ function onEval(msg: Extract<FromWorker, { type: 'eval' }>) {
   // to D; a collapsed one has std 0 and rank 1.
   $('collapse-value').textContent =
     std === null ? '–' : `std ${std.toFixed(3)} (spread ≈ ${(1 / Math.sqrt(dim)).toFixed(3)}) · effective rank ${rank === null ? '–' : rank.toFixed(1)} of ${dim}`;
+  if (msg.confusion) showConfusion(msg.confusion);
   const extra = testAcc ?? pretextAcc;
   knnChart?.push(step, msg.knnByLayer.map((v) => v * 100), extra === null ? null : extra * 100);
   const base = debug.baseline === null ? '' : ` (untrained ${(debug.baseline * 100).toFixed(1)} %)`;
@@ -590,6 +696,98 @@ function renderGallery(gallery: Thumb[], s: SessionInfo) {
     });
     host.append(button);
   }
+}
+
+// ---------- semi-supervised: labelled subset, confusion matrix, pseudo-labels ----------
+
+/** The labelled images, one row per class, so a learner sees exactly what carries a label. */
+function showLabelled(thumbs: Thumb[], s: SessionInfo) {
+  const host = $('labelled');
+  host.replaceChildren();
+  debug.labelled = thumbs.length;
+  $('semi-panel').hidden = thumbs.length === 0;
+  $('labelled-part').hidden = thumbs.length === 0;
+  if (thumbs.length === 0) return;
+  const { channels: c, height: h, width: w, class_names: names } = s.dataset;
+  $('labelled-caption').textContent =
+    `Only these ${thumbs.length} of ${s.dataset.n_train.toLocaleString('en')} training images carry a label (${s.config.labels_per_class} per class, drawn with seed ${s.config.seed}); the model sees every other one without its label.`;
+  names.forEach((name, label) => {
+    const row = document.createElement('div');
+    row.className = 'class-row';
+    const title = document.createElement('span');
+    title.textContent = name;
+    title.title = name;
+    const images = document.createElement('div');
+    images.setAttribute('role', 'list');
+    images.setAttribute('aria-label', `labelled images of class ${name}`);
+    for (const t of thumbs.filter((x) => x.label === label)) {
+      const canvas = drawImage(t.pixels, c, h, w, false);
+      canvas.title = `train #${t.index}: ${name}`;
+      canvas.setAttribute('role', 'listitem');
+      canvas.className = 'thumb-canvas';
+      images.append(canvas);
+    }
+    row.append(title, images);
+    host.append(row);
+  });
+}
+
+/** Test predictions as a K×K table: counts shaded by their share of the row (the true class). */
+function showConfusion(counts: number[]) {
+  if (!info) return;
+  const names = info.dataset.class_names;
+  const k = names.length;
+  if (counts.length !== k * k) return;
+  const table = document.createElement('table');
+  table.className = 'confusion';
+  const head = table.createTHead().insertRow();
+  head.append(Object.assign(document.createElement('th'), { textContent: 'true ╲ predicted' }));
+  for (const name of names) head.append(Object.assign(document.createElement('th'), { textContent: name.slice(0, 6), title: name }));
+  const body = table.createTBody();
+  let total = 0;
+  let correct = 0;
+  for (let r = 0; r < k; r++) {
+    const row = body.insertRow();
+    row.append(Object.assign(document.createElement('th'), { className: 'row', textContent: names[r], title: names[r] }));
+    const rowSum = counts.slice(r * k, r * k + k).reduce((a, b) => a + b, 0);
+    for (let col = 0; col < k; col++) {
+      const v = counts[r * k + col];
+      total += v;
+      if (r === col) correct += v;
+      const share = rowSum > 0 ? v / rowSum : 0;
+      const cell = row.insertCell();
+      cell.textContent = String(v);
+      cell.title = `${v} ${names[r]} image${v === 1 ? '' : 's'} classified as ${names[col]} (${(share * 100).toFixed(1)} % of the row)`;
+      // Right answers in green, confusions in red; stronger where the share is larger.
+      cell.style.background = r === col ? `rgba(22, 163, 74, ${share * 0.8})` : `rgba(185, 28, 28, ${Math.min(1, share * 3) * 0.8})`;
+    }
+  }
+  $('confusion').replaceChildren(table);
+  $('semi-panel').hidden = false;
+  $('confusion-part').hidden = false;
+  debug.confusion = { classes: k, total, correct };
+}
+
+function showPseudoLabels(items: (PseudoLabel & { pixels: Uint8Array })[]) {
+  if (!info) return;
+  const { channels: c, height: h, width: w, class_names: names } = info.dataset;
+  let wrong = 0;
+  $('pseudo-labels').replaceChildren(
+    ...items.map((g) => {
+      const right = g.predicted === g.truth;
+      if (!right) wrong++;
+      const fig = document.createElement('figure');
+      fig.className = `thumb neighbour${right ? '' : ' wrong'}`;
+      fig.setAttribute('role', 'listitem');
+      const cap = document.createElement('figcaption');
+      cap.textContent = `${right ? '' : '✗ '}${names[g.predicted]} · ${(g.confidence * 100).toFixed(0)} %${right ? '' : ` (is ${names[g.truth]})`}`;
+      fig.append(drawImage(g.pixels, c, h, w, false), cap);
+      fig.title = `train #${g.index}: guessed ${names[g.predicted]} with probability ${g.confidence.toFixed(3)}; true class ${names[g.truth]}`;
+      return fig;
+    }),
+  );
+  debug.pseudoLabels = { shown: items.length, wrong };
+  $('pseudo-part').hidden = items.length === 0;
 }
 
 let queryLabel: number | null = null;
@@ -770,6 +968,9 @@ function wire() {
     ratioChart?.setSmoothing(smoothing);
   });
   $('views-refresh').addEventListener('click', requestViews);
+  $('sweep').addEventListener('click', () => {
+    if (state === 'idle') startSweep();
+  });
   const file = $<HTMLInputElement>('file');
   file.addEventListener('change', () => {
     if (file.files?.[0]) void onUserImage(file.files[0]);

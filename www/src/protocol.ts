@@ -102,6 +102,8 @@ export interface SessionInfo {
   stages: StageSpan[];
   /** The backbone's stages, in the order of `EvalReport.knn_by_layer`. */
   layers: string[];
+  /** The labelled training images (train indices, by class); empty without labels. */
+  labelled: number[];
 }
 
 /** A step as the wasm session reports it (Rust `StepReport::to_json`): these fields plus one per curve. */
@@ -127,6 +129,16 @@ export interface EvalReport {
   effective_rank: number | null;
   embedding_dim: number;
   metrics: Metric[];
+  /** Test images per (true, predicted) class, row-major K×K, for methods with a classifier. */
+  confusion: number[] | null;
+}
+
+/** The classifier's guess for an unlabelled training image (Rust `PseudoLabel`). */
+export interface PseudoLabel {
+  index: number;
+  predicted: number;
+  confidence: number;
+  truth: number;
 }
 
 /** The run policy after a step (Rust `AfterStep`): the worker follows it as the CLI does. */
@@ -183,12 +195,28 @@ export interface StartSpec {
   snapshot?: Snapshot;
 }
 
+/** A label-efficiency sweep: `config` at each of `labels` (labels per class), each beside its supervised-only twin. */
+export interface SweepSpec {
+  config: RunConfig;
+  labels: number[];
+  dataUrl: string;
+  backend: Backend;
+}
+
+/** One point of a sweep: the method's and supervised-only test accuracy at one label count. */
+export interface SweepPoint {
+  labels: number;
+  testAcc: number | null;
+  supervisedAcc: number | null;
+}
+
 /**
  * Page → worker. The page stamps every command with its current run id (`send` in main.ts);
  * the worker ignores run commands for any other run.
  */
 export type ToWorker = (
   | { type: 'start'; spec: StartSpec }
+  | { type: 'sweep'; spec: SweepSpec }
   | { type: 'train' }
   | { type: 'pause' }
   | { type: 'stop' }
@@ -205,10 +233,14 @@ export type RunState = 'idle' | 'loading' | 'training' | 'paused' | 'stopped' | 
 /** Worker → page. Messages carry the run id they belong to (0 before any run). */
 export type FromWorker = (
   | { type: 'hello'; methods: MethodInfo[]; defaults: RunConfig; adapter: AdapterInfo | null; webgpuError: string | null }
-  | { type: 'ready'; info: SessionInfo; gallery: Thumb[]; resumedFrom: number | null; resumedExact: boolean | null }
+  | { type: 'ready'; info: SessionInfo; gallery: Thumb[]; labelled: Thumb[]; resumedFrom: number | null; resumedExact: boolean | null }
   | { type: 'baseline'; knn: number; layers: string[]; byLayer: number[] }
   | { type: 'step'; step: number; stage: string; terms: Record<string, number | null>; lr: number; imagesPerS: number }
-  | { type: 'eval'; step: number; stage: string; knn: number; knnByLayer: number[]; testAcc: number | null; pretextAcc: number | null; embeddingStd: number | null; effectiveRank: number | null; embeddingDim: number; metrics: Metric[] }
+  | { type: 'eval'; step: number; stage: string; knn: number; knnByLayer: number[]; testAcc: number | null; pretextAcc: number | null; embeddingStd: number | null; effectiveRank: number | null; embeddingDim: number; metrics: Metric[]; confusion: number[] | null }
+  | { type: 'pseudoLabels'; step: number; items: (PseudoLabel & { pixels: Uint8Array })[] }
+  /** A sweep's progress: run `which` of point `point` (of `total`), at `step` of `steps`. */
+  | { type: 'sweepProgress'; point: number; total: number; labels: number; which: 'method' | 'supervised'; step: number; steps: number }
+  | ({ type: 'sweepPoint'; index: number; total: number } & SweepPoint)
   | { type: 'state'; state: RunState; step: number }
   | { type: 'neighbours'; id: number; results: (Neighbour & { pixels: Uint8Array })[] }
   | { type: 'views'; id: number; blocks: ViewBlock[]; pixels: Float32Array }
@@ -217,7 +249,7 @@ export type FromWorker = (
   | { type: 'deviceLost'; message: string; step: number; snapshot: Snapshot | null }
 ) & { runId?: number };
 
-const WORKER_TYPES = new Set(['hello', 'ready', 'baseline', 'step', 'eval', 'state', 'neighbours', 'views', 'matrices', 'error', 'deviceLost']);
+const WORKER_TYPES = new Set(['hello', 'ready', 'baseline', 'step', 'eval', 'pseudoLabels', 'sweepProgress', 'sweepPoint', 'state', 'neighbours', 'views', 'matrices', 'error', 'deviceLost']);
 
 /**
  * Turn the wasm step report (`{kind, step, lr, images_per_s, <term>: value}`) into the compact

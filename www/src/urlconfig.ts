@@ -222,3 +222,13 @@ export function urlFromOptions(options: PageOptions, defaults: RunConfig, method
 }
 
 export { flatten, setDotted };
+
+/** "1, 4, 10" → [1, 4, 10]: whole numbers ≥ 1, each once (Rust checks the count and ranges). */
+export function parseLabelCounts(text: string): number[] {
+  const parts = text.split(/[\s,;]+/).filter(Boolean);
+  const counts = parts.map(Number);
+  const bad = parts.find((_, i) => !Number.isInteger(counts[i]) || counts[i] < 1);
+  if (parts.length === 0 || bad !== undefined) throw new Error(`label counts must be whole numbers ≥ 1 separated by commas, like 1, 4, 10${bad === undefined ? '' : ` (not ${bad})`}`);
+  if (new Set(counts).size !== counts.length) throw new Error('each label count must appear once');
+  return counts.sort((a, b) => a - b);
+}

@@ -2,8 +2,8 @@
 // the page's queries between steps. Every call into the session goes through `exclusive`, so a
 // neighbour query asked mid-step waits for that step instead of racing it.
 /// <reference lib="webworker" />
-import init, { WebSession, checkConfig, methods, defaultConfig, deviceLost, simulateDeviceLoss } from '../../pkg/ssl_playground.js';
-import type { AdapterInfo, AfterStep, ErrorKind, EvalReport, FromWorker, Matrix, Neighbour, RunState, Snapshot, StartSpec, Thumb, ToWorker, ViewBlock } from './protocol';
+import init, { WebSession, checkConfig, labelSweep, methods, defaultConfig, deviceLost, simulateDeviceLoss } from '../../pkg/ssl_playground.js';
+import type { AdapterInfo, AfterStep, ErrorKind, EvalReport, FromWorker, Matrix, Neighbour, PseudoLabel, RunConfig, RunState, SessionInfo, Snapshot, StartSpec, SweepSpec, Thumb, ToWorker, ViewBlock } from './protocol';
 import { stepMessage } from './protocol';
 
 declare const self: DedicatedWorkerGlobalScope;
@@ -144,10 +144,12 @@ async function start(next: StartSpec, id: number) {
     return;
   }
   const s = session;
-  const info = s.info();
+  const info: SessionInfo = s.info();
   const n = Math.min(next.galleryCount, info.dataset.n_test);
   const indices = Array.from({ length: n }, (_, i) => i);
   const gallery = thumbs(s, 'test', indices, Array.from(s.labels('test', n)));
+  const trainLabels = info.labelled.length ? s.labels('train', info.dataset.n_train) : new Uint8Array();
+  const labelled = thumbs(s, 'train', info.labelled, info.labelled.map((i) => trainLabels[i]));
   let resumedFrom: number | null = null;
   let resumedExact: boolean | null = null;
   if (next.snapshot) {
@@ -163,7 +165,7 @@ async function start(next: StartSpec, id: number) {
       post({ type: 'error', kind: 'config', step: null, message: `could not resume from the snapshot: ${message(e)}` });
     }
   }
-  post({ type: 'ready', info, gallery, resumedFrom, resumedExact });
+  post({ type: 'ready', info, gallery, labelled, resumedFrom, resumedExact });
   if (resumedFrom === null) {
     try {
       const base = await exclusive(() => s.baseline());
@@ -191,8 +193,17 @@ async function evaluate(s: WebSession) {
     effectiveRank: r.effective_rank ?? null,
     embeddingDim: r.embedding_dim,
     metrics: r.metrics,
+    confusion: r.confusion ?? null,
   });
+  if (r.test_acc !== null && r.test_acc !== undefined) {
+    const guesses: PseudoLabel[] = await exclusive(() => s.pseudoLabels(PSEUDO_LABEL_GALLERY));
+    const items = guesses.map((g) => ({ ...g, pixels: s.image('train', g.index) }));
+    post({ type: 'pseudoLabels', step: r.step, items }, items.map((g) => g.pixels.buffer));
+  }
 }
+
+/** Unlabelled training images in the page's pseudo-label gallery. */
+const PSEUDO_LABEL_GALLERY = 24;
 
 /** The kind a Rust `SessionError` carries across (`nan`, `config`, `device`, `checkpoint`). */
 function errorKind(e: unknown): string | null {
@@ -246,6 +257,82 @@ async function trainLoop() {
     }
     // Let queued messages (pause, a neighbour query) run between steps.
     await new Promise((r) => setTimeout(r, 0));
+  }
+}
+
+/**
+ * The label-efficiency sweep: at each label count, the method and then its supervised-only
+ * twin train to their last step, one after another in this worker (Rust plans the pairs,
+ * `labelSweep`, as `sslp sweep` does). A point is posted as each pair finishes. Pause or Stop
+ * ends the sweep; the points so far stay on the page.
+ */
+async function sweep(next: SweepSpec, id: number) {
+  runId = id;
+  session?.free();
+  session = null;
+  spec = null;
+  snapshot = null;
+  setState('loading');
+  let plan: [RunConfig, RunConfig][];
+  try {
+    plan = labelSweep(JSON.stringify(next.config), Uint32Array.from(next.labels));
+  } catch (e) {
+    post({ type: 'error', kind: 'config', step: null, message: message(e) });
+    return setState('idle');
+  }
+  let bytes: Uint8Array;
+  try {
+    bytes = await loadPack(next.dataUrl);
+  } catch (e) {
+    post({ type: 'error', kind: 'load', step: null, message: message(e) });
+    return setState('idle');
+  }
+  setState('training');
+  for (const [index, [run, twin]] of plan.entries()) {
+    const accuracies: (number | null)[] = [];
+    for (const [which, config] of [['method', run], ['supervised', twin]] as const) {
+      const progress = (step: number) => post({ type: 'sweepProgress', point: index, total: plan.length, labels: run.labels_per_class, which, step, steps: config.steps });
+      const acc = await sweepRun(config, bytes, next.backend, progress);
+      if (acc === undefined) return;
+      accuracies.push(acc);
+    }
+    post({ type: 'sweepPoint', index, total: plan.length, labels: run.labels_per_class, testAcc: accuracies[0], supervisedAcc: accuracies[1] });
+  }
+  setState('done');
+}
+
+/** Train one run of a sweep to its end; its test accuracy, or `undefined` if it was stopped or failed. */
+async function sweepRun(config: RunConfig, bytes: Uint8Array, backend: SweepSpec['backend'], progress: (step: number) => void): Promise<number | null | undefined> {
+  if (state !== 'training') return undefined;
+  let s: WebSession;
+  try {
+    s = await WebSession.create(JSON.stringify(config), bytes, config.dataset, backend);
+  } catch (e) {
+    post({ type: 'error', kind: (errorKind(e) as ErrorKind | null) ?? 'internal', step: null, message: message(e) });
+    setState('stopped');
+    return undefined;
+  }
+  spec = { config, dataUrl: '', backend, galleryCount: 0 };
+  try {
+    progress(0);
+    while (s.stepCount < config.steps) {
+      if (state !== 'training') {
+        if (state === 'paused') setState('stopped');
+        return undefined;
+      }
+      await exclusive(() => s.step());
+      lastStep = s.stepCount;
+      if (s.stepCount % 10 === 0 || s.stepCount === config.steps) progress(s.stepCount);
+      // Let a Stop run between steps.
+      await new Promise((r) => setTimeout(r, 0));
+    }
+    const r: EvalReport = await exclusive(() => s.evaluate());
+    return r.test_acc ?? null;
+  } catch (e) {
+    fail(e, s.stepCount);
+    return undefined;
+  } finally {
+    s.free();
   }
 }
 
@@ -319,6 +406,12 @@ self.onmessage = (event: MessageEvent<ToWorker>) => {
   switch (msg.type) {
     case 'start':
       void start(msg.spec, msg.runId ?? 0);
+      break;
+    case 'sweep':
+      void (async () => {
+        await stop();
+        loop = sweep(msg.spec, msg.runId ?? 0).finally(() => (loop = null));
+      })();
       break;
     case 'train':
       if (session && (state === 'paused' || state === 'stopped')) {

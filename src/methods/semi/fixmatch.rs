@@ -5,10 +5,12 @@
 //! weak augmentation and compute the model's predicted class. If the probability of that
 //! class is above a threshold τ, we train the model to predict it on a strongly augmented
 //! version of the same image." Loss: ℓ_s + λ_u ℓ_u (eq. 2 and 4).
-use super::{confident_argmax, semi_losses};
-use super::super::{Curve, Family, MethodMeta, Batch, BatchPlan, Footprint, Losses, Method, Setup, StepCtx};
+use super::{confident_argmax, semi_losses, weak_strong_footprint, weak_strong_pass, weak_strong_views};
+use super::super::ema::{ema_update, frozen_copy, EmaSchedule};
+use super::super::{accuracy, Batch, BatchPlan, Curve, Family, Footprint, Losses, Method, MethodMeta, Setup, StepCtx, Tag};
+use crate::eval::{in_chunks, EMBED_CHUNK};
 use crate::bounds::{in_range, in_range_f};
-use crate::augment::{self, RandAugment};
+use crate::augment::RandAugment;
 use crate::backbone::Backbone;
 use crate::heads::Mlp;
 use crate::loss::{cross_entropy, masked_cross_entropy};
@@ -29,6 +31,10 @@ pub struct FixMatchConfig {
     pub lambda_u: f64,
     #[config(default = "RandAugment::default()")]
     pub strong: RandAugment,
+    /// Momentum of the weight average evaluated beside the model (paper 0.999 over 2^20 steps;
+    /// 0.99 here averages over the last ~100 steps of runs of a few hundred to a few thousand).
+    #[config(default = "EmaSchedule { base: 0.99, cosine: false }")]
+    pub ema: EmaSchedule,
 }
 
 impl Default for FixMatchConfig {
@@ -53,6 +59,19 @@ impl ClassifierModel {
     pub fn logits(&self, x: Tensor<4>) -> Tensor<2> {
         self.classifier.forward(self.backbone.forward(x))
     }
+    /// Accuracy `[1]` on `images` with `labels`, in chunks: an EMA copy's test accuracy.
+    pub fn accuracy(&self, images: &Tensor<4>, labels: Tensor<1, Int>) -> Tensor<1> {
+        accuracy(in_chunks(images, EMBED_CHUNK, |x| self.logits(x)), labels)
+    }
+}
+
+/// The trained classifier and the exponential moving average of its weights, which the paper
+/// evaluates ([0] §4: "we use an exponential moving average of model parameters"); no gradient
+/// reaches the average.
+#[derive(Module, Debug)]
+pub struct FixMatchModel {
+    pub model: ClassifierModel,
+    pub ema: ClassifierModel,
 }
 
 pub struct FixMatch {
@@ -74,7 +93,8 @@ impl Method for FixMatch {
         explanation: "A few labelled images train a classifier as usual. For each unlabelled image the model looks at a \
                     weakly augmented view (flip and shift); if it is confident (probability ≥ τ), its guess becomes a pseudo-label, \
                     and the model is trained to predict that label on a strongly augmented view (RandAugment + Cutout). The share \
-                    of unlabelled images that pass the threshold (mask_ratio) grows as the model improves.",
+                    of unlabelled images that pass the threshold (mask_ratio) grows as the model improves. As in the paper, a \
+                    running average of the weights is evaluated too (ema_test_acc).",
         curves: &[Curve::loss("total"), Curve::loss("sup"), Curve::loss("unsup"), Curve::ratio("mask_ratio"), Curve::accuracy("pseudo_label_acc")],
         uses_labels: true,
         optimizer: paper_optimizer,
@@ -82,63 +102,62 @@ impl Method for FixMatch {
 
 
     type Config = FixMatchConfig;
-    type Model = ClassifierModel;
+    type Model = FixMatchModel;
 
     fn check(config: &FixMatchConfig) -> Result<(), String> {
         in_range_f("threshold", config.threshold, 0.0, 1.0)?;
         in_range("mu", config.mu, 1, 16)?;
         in_range_f("lambda_u", config.lambda_u, 0.0, 100.0)?;
+        config.ema.check()?;
         config.strong.check()
     }
 
     fn footprint(config: &FixMatchConfig, batch_size: usize, feature_dim: usize, n_classes: usize) -> Footprint {
-        // One forward over [labelled weak; unlabelled weak; unlabelled strong].
-        Footprint { extra_values: 0, forward_images: batch_size * (1 + 2 * config.mu), heads: vec![vec![feature_dim, n_classes]] }
+        let mut footprint = weak_strong_footprint(config.mu, batch_size, feature_dim, n_classes);
+        footprint.heads.push(vec![feature_dim, n_classes]); // the average's classifier
+        footprint
     }
 
-    fn new(mut config: FixMatchConfig, setup: &Setup) -> Result<(Self, ClassifierModel), String> {
+    fn new(mut config: FixMatchConfig, setup: &Setup) -> Result<(Self, FixMatchModel), String> {
         config.strong.flip &= setup.flip_invariant;
-        Ok((FixMatch { config }, ClassifierModel::new(setup)))
+        let model = ClassifierModel::new(setup);
+        let ema = frozen_copy(ClassifierModel::new(setup), &model);
+        Ok((FixMatch { config }, FixMatchModel { model, ema }))
     }
 
     fn batch_plan(&self, batch_size: usize) -> BatchPlan {
         BatchPlan { labelled: batch_size, unlabelled: batch_size * self.config.mu }
     }
 
-    fn loss(&mut self, model: &ClassifierModel, batch: &Batch, ctx: &mut StepCtx) -> Losses {
-        let (x_lb, y_lb) = batch.labelled.clone().expect("FixMatch draws labelled images");
-        let x_ulb = batch.unlabelled.clone().expect("FixMatch draws unlabelled images");
-        let (n_lb, n_ulb) = (x_lb.dims()[0], x_ulb.dims()[0]);
-        let flip = self.config.strong.flip;
-        let x_lb_w = augment::weak(x_lb, flip, ctx.rng);
-        let x_ulb_w = augment::weak(x_ulb.clone(), flip, ctx.rng);
-        let x_ulb_s = self.config.strong.view(x_ulb, ctx.rng);
-        // One forward over [labelled; weak; strong], as the reference implementation does,
-        // so BatchNorm statistics cover all three.
-        let all = ctx.to_model(Tensor::cat(vec![x_lb_w, x_ulb_w, x_ulb_s], 0));
-        let logits = model.logits(all); // [L + 2U, K]
-        let logits_lb = logits.clone().narrow(0, 0, n_lb);
-        let logits_w = logits.clone().narrow(0, n_lb, n_ulb).detach();
-        let logits_s = logits.narrow(0, n_lb + n_ulb, n_ulb);
-
+    fn loss(&mut self, model: &FixMatchModel, batch: &Batch, ctx: &mut StepCtx) -> Losses {
+        let (_, y_lb) = batch.labelled.clone().expect("FixMatch draws labelled images");
+        let (logits_lb, logits_w, logits_s) = weak_strong_pass(|x| model.model.logits(x), batch, &self.config.strong, ctx);
         let sup = cross_entropy(logits_lb, y_lb.autodiff());
         let (pseudo, mask) = confident_argmax(logits_w, self.config.threshold); // no gradient through the pseudo-label
         let unsup = masked_cross_entropy(logits_s, pseudo.clone(), mask.clone());
         semi_losses(sup, unsup, self.config.lambda_u, batch, pseudo, Some(mask))
     }
 
-    fn backbone(model: &ClassifierModel) -> &Backbone {
-        &model.backbone
+    fn after_step(&mut self, model: FixMatchModel, ctx: &StepCtx) -> FixMatchModel {
+        let momentum = self.config.ema.momentum(ctx.step, ctx.total_steps);
+        let ema = ema_update(model.ema, &model.model, momentum);
+        FixMatchModel { ema, ..model }
     }
 
-    fn classifier(model: &ClassifierModel) -> Option<&Mlp> {
-        Some(&model.classifier)
+    fn backbone(model: &FixMatchModel) -> &Backbone {
+        &model.model.backbone
+    }
+
+    fn classifier(model: &FixMatchModel) -> Option<&Mlp> {
+        Some(&model.model.classifier)
+    }
+
+    /// The weight average's test accuracy beside the model's (the run's `test_acc`).
+    fn eval_metrics(&self, model: &FixMatchModel, images: Tensor<4>, labels: Tensor<1, Int>) -> Vec<(&'static str, Tag, Tensor<1>)> {
+        vec![("ema_test_acc", Tag::Accuracy, model.ema.accuracy(&images, labels))]
     }
 
     fn views(&self, images: Tensor<4>, rng: &mut Rng) -> Vec<(String, Tensor<4>)> {
-        vec![
-            ("weak".into(), augment::weak(images.clone(), self.config.strong.flip, rng)),
-            ("strong".into(), self.config.strong.view(images, rng)),
-        ]
+        weak_strong_views(images, &self.config.strong, rng)
     }
 }

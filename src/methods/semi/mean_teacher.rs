@@ -20,13 +20,12 @@
 //! its passes use its running statistics and never move them, and it gets no gradient (with
 //! the teacher in training mode instead, α = 0.99 reached 80.8 %).
 use super::super::ema::{ema_update, frozen_copy, EmaSchedule};
-use super::super::{accuracy, Batch, BatchPlan, Curve, Family, Footprint, Losses, Method, MethodMeta, Setup, StepCtx, Tag};
+use super::super::{Batch, BatchPlan, Curve, Family, Footprint, Losses, Method, MethodMeta, Setup, StepCtx, Tag};
 use super::fixmatch::ClassifierModel;
 use super::{sigmoid_ramp, usb_optimizer, weak_pass, weak_pass_footprint, weak_view_pair, semi_losses};
 use crate::augment;
 use crate::backbone::Backbone;
 use crate::bounds::{in_range, in_range_f};
-use crate::eval::{in_chunks, EMBED_CHUNK};
 use crate::heads::Mlp;
 use crate::loss::softmax_mse;
 use crate::rng::Rng;
@@ -144,8 +143,7 @@ impl Method for MeanTeacher {
 
     /// The teacher's test accuracy beside the student's (the run's `test_acc`).
     fn eval_metrics(&self, model: &MeanTeacherModel, images: Tensor<4>, labels: Tensor<1, Int>) -> Vec<(&'static str, Tag, Tensor<1>)> {
-        let logits = in_chunks(&images, EMBED_CHUNK, |x| model.teacher.logits(x));
-        vec![("teacher_test_acc", Tag::Accuracy, accuracy(logits, labels))]
+        vec![("teacher_test_acc", Tag::Accuracy, model.teacher.accuracy(&images, labels))]
     }
 
     fn views(&self, images: Tensor<4>, rng: &mut Rng) -> Vec<(String, Tensor<4>)> {

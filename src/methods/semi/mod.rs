@@ -3,10 +3,15 @@
 //! `mask_ratio` where a threshold applies, and `pseudo_label_acc` against the hidden labels.
 pub mod entropy_min;
 pub mod fixmatch;
+pub mod label_propagation;
 pub mod mean_teacher;
+pub mod mixmatch;
 pub mod pi_model;
 pub mod pseudo_label;
+pub mod remixmatch;
 pub mod temporal_ensembling;
+pub mod uda;
+pub mod vat;
 
 use super::{Batch, Footprint, Losses, StepCtx};
 use crate::augment;
@@ -26,6 +31,41 @@ pub fn weak_pass(logits: impl Fn(Tensor<4>) -> Tensor<2>, batch: &Batch, flip: b
     let [n, _] = logits.dims();
     let sup = cross_entropy(logits.clone().narrow(0, 0, n_lb), y_lb.autodiff());
     (sup, logits.narrow(0, n_lb, n - n_lb))
+}
+
+/// FixMatch's pass: one forward over [labelled weak; unlabelled weak; unlabelled strong] (as the
+/// reference implementation does, so BatchNorm statistics cover all three). Returns the
+/// labelled logits `[L, K]`, the weak-view logits `[U, K]` (detached: they make targets) and the
+/// strong-view logits `[U, K]`.
+pub fn weak_strong_pass(logits: impl Fn(Tensor<4>) -> Tensor<2>, batch: &Batch, strong: &augment::RandAugment, ctx: &mut StepCtx) -> (Tensor<2>, Tensor<2>, Tensor<2>) {
+    let (x_lb, _) = batch.labelled.clone().expect("a semi-supervised method draws labelled images");
+    let x_ulb = batch.unlabelled.clone().expect("a semi-supervised method draws unlabelled images");
+    let (n_lb, n_ulb) = (x_lb.dims()[0], x_ulb.dims()[0]);
+    let x_lb_w = augment::weak(x_lb, strong.flip, ctx.rng);
+    let x_ulb_w = augment::weak(x_ulb.clone(), strong.flip, ctx.rng);
+    let x_ulb_s = strong.view(x_ulb, ctx.rng);
+    let all = logits(ctx.to_model(Tensor::cat(vec![x_lb_w, x_ulb_w, x_ulb_s], 0))); // [L + 2U, K]
+    let logits_lb = all.clone().narrow(0, 0, n_lb);
+    let logits_w = all.clone().narrow(0, n_lb, n_ulb).detach();
+    (logits_lb, logits_w, all.narrow(0, n_lb + n_ulb, n_ulb))
+}
+
+/// What a step of a method using [`weak_strong_pass`] holds.
+pub fn weak_strong_footprint(mu: usize, batch_size: usize, feature_dim: usize, n_classes: usize) -> Footprint {
+    Footprint { extra_values: 0, forward_images: batch_size * (1 + 2 * mu), heads: vec![vec![feature_dim, n_classes]] }
+}
+
+/// The preview of such a method: a weak and a strong view.
+pub fn weak_strong_views(images: Tensor<4>, strong: &augment::RandAugment, rng: &mut crate::rng::Rng) -> Vec<(String, Tensor<4>)> {
+    vec![("weak".into(), augment::weak(images.clone(), strong.flip, rng)), ("strong".into(), strong.view(images, rng))]
+}
+
+/// A copy of `model` for passes that need batch statistics, as in training, but must not move
+/// the model's BatchNorm running statistics (USB's `freeze_bn`): `valid()` copies the running
+/// statistics into fresh state and `train()` makes the copy differentiable again. Its
+/// parameters are new leaves, so gradients through it reach the input, never the model.
+pub fn scratch_copy<M: burn::module::Module>(model: &M) -> M {
+    model.valid().train()
 }
 
 /// SGD with Nesterov momentum, lr 0.03, weight decay 5e-4 and a cosine schedule: USB's

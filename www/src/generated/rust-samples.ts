@@ -74,6 +74,9 @@ export const sessionInfo = {
     "width": 0
   },
   "images_per_step": 0,
+  "labelled": [
+    0
+  ],
   "layers": [
     ""
   ],
@@ -122,6 +125,9 @@ export const stepReport = {
   "total": 0
 } as const;
 export const evalReport = {
+  "confusion": [
+    0
+  ],
   "effective_rank": 0,
   "embedding_dim": 0,
   "embedding_std": 0,
@@ -159,6 +165,12 @@ export const matrix = {
   "values": [
     0
   ]
+} as const;
+export const pseudoLabel = {
+  "confidence": 0,
+  "index": 0,
+  "predicted": 0,
+  "truth": 0
 } as const;
 export const errorKinds = [
   "nan",

@@ -7,6 +7,8 @@
 //      of 50 ms or more during training; no console error; no request leaves the origin.
 //   2. CPU fallback: Chromium without WebGPU; the page says so and trains on the CPU backend.
 //   3. A dataset or wasm file that fails to load shows an error in the page.
+//   Also on WebGPU: FixMatch's labelled images, confusion matrix and pseudo-labels; VAT's
+//   gradient with respect to the input and its heat maps; the label-efficiency sweep.
 // Screenshots go to $E2E_OUT (default: target/e2e). Exit code 0 = all passed.
 import { chromium } from 'playwright-core';
 import { mkdirSync } from 'node:fs';
@@ -172,6 +174,67 @@ try {
       `legend ${JSON.stringify(knnLegend)}; evaluations ${JSON.stringify(jd.knn)}`,
     );
     await jigsawPage.screenshot({ path: join(out, 'jigsaw-webgpu.png'), fullPage: true });
+    await jigsawPage.close();
+
+    // ---- 1d. FixMatch on WebGPU: the labelled images, the confusion matrix, the pseudo-labels ----
+    const { page: semiPage, log: semiLog } = await openPage(browser, `${origin}/?method=fixmatch&steps=3&batch=8&width=8&eval_every=3&train_limit=256&test_limit=64&labels=2&p.mu=1&autostart=1`, origin);
+    const semiDone = await waitFor(semiPage, () => (window.__sslp.state === 'done' && window.__sslp.pseudoLabels !== null) || window.__sslp.errors.length > 0, null, 300_000, 'FixMatch to finish on WebGPU');
+    const sd = await debug(semiPage);
+    const semiView = await semiPage.evaluate(() => ({
+      visible: !document.getElementById('semi-panel').hidden,
+      labelledRows: document.querySelectorAll('#labelled .class-row').length,
+      labelledImages: document.querySelectorAll('#labelled canvas').length,
+      confusionRows: document.querySelectorAll('#confusion tbody tr').length,
+      confusionCells: document.querySelectorAll('#confusion tbody td').length,
+      pseudo: document.querySelectorAll('#pseudo-labels figure').length,
+      marked: document.querySelectorAll('#pseudo-labels figure.wrong').length,
+    }));
+    check(
+      'FixMatch trains on WebGPU and shows its 20 labelled images, a 10×10 confusion matrix of the 64 test images and a pseudo-label gallery',
+      semiDone && sd.state === 'done' && sd.backend === 'webgpu' && sd.errors.length === 0 && semiView.visible &&
+        sd.labelled === 20 && semiView.labelledRows === 10 && semiView.labelledImages === 20 &&
+        sd.confusion?.classes === 10 && sd.confusion?.total === 64 && semiView.confusionRows === 10 && semiView.confusionCells === 100 &&
+        sd.pseudoLabels?.shown === 24 && semiView.pseudo === 24 && semiView.marked === sd.pseudoLabels.wrong,
+      `state ${sd.state}, backend ${sd.backend}, labelled ${sd.labelled}, confusion ${JSON.stringify(sd.confusion)}, pseudo ${JSON.stringify(sd.pseudoLabels)}; view ${JSON.stringify(semiView)}; errors ${JSON.stringify(sd.errors)}`,
+    );
+    check('no console error in the FixMatch run', semiLog.errors.length === 0, semiLog.errors.join(' | '));
+    await semiPage.screenshot({ path: join(out, 'fixmatch-labels-and-predictions-webgpu.png'), fullPage: true });
+    await semiPage.close();
+
+    // ---- 1e. VAT on WebGPU: the gradient with respect to the input, and its heat maps ----
+    const { page: vatPage } = await openPage(browser, `${origin}/?method=vat&steps=2&batch=8&width=8&eval_every=2&train_limit=256&test_limit=64&labels=2&p.mu=1&autostart=1`, origin);
+    const vatDone = await waitFor(vatPage, () => window.__sslp.state === 'done' || window.__sslp.errors.length > 0, null, 300_000, 'VAT to finish on WebGPU');
+    const vd = await debug(vatPage);
+    check(
+      'VAT trains on WebGPU and shows an image, its adversarial perturbation and the perturbed image',
+      vatDone && vd.state === 'done' && vd.backend === 'webgpu' && vd.loss.length === 2 && vd.loss.every((v) => v !== null && Number.isFinite(v)) &&
+        JSON.stringify(vd.matrices) === JSON.stringify(['image 28×28', 'adversarial perturbation (scaled to ±1) 28×28', 'image + perturbation 28×28']),
+      `state ${vd.state}, backend ${vd.backend}, losses ${JSON.stringify(vd.loss)}, matrices ${JSON.stringify(vd.matrices)}, errors ${JSON.stringify(vd.errors)}`,
+    );
+    await vatPage.close();
+
+    // ---- 1f. the label-efficiency view: FixMatch and supervised-only at two label counts ----
+    const { page: sweepPage, log: sweepLog } = await openPage(browser, `${origin}/?method=fixmatch&steps=3&batch=8&width=8&train_limit=256&test_limit=64&p.mu=1`, origin);
+    await waitFor(sweepPage, () => window.__sslp?.backend === 'webgpu' && !document.getElementById('sweep').disabled, null, 60_000, 'the page to be ready');
+    await sweepPage.fill('#sweep-labels', '2, 1');
+    await sweepPage.click('#sweep');
+    const swept = await waitFor(sweepPage, () => window.__sslp.state === 'done' || window.__sslp.errors.length > 0, null, 300_000, 'the sweep to finish on WebGPU');
+    const sw = await debug(sweepPage);
+    const sweepSvg = await sweepPage.evaluate(() => ({
+      lines: document.querySelectorAll('#sweep-chart polyline').length,
+      dots: document.querySelectorAll('#sweep-chart circle').length,
+      label: document.getElementById('sweep-chart').getAttribute('aria-label') ?? '',
+    }));
+    const points = sw.sweep?.points ?? [];
+    check(
+      'the label-efficiency view trains FixMatch and supervised-only at 1 and 2 labels per class on WebGPU and plots both lines',
+      swept && sw.state === 'done' && sw.errors.length === 0 && points.length === 2 && JSON.stringify(points.map((p) => p.labels)) === '[1,2]' &&
+        points.every((p) => Number.isFinite(p.testAcc) && Number.isFinite(p.supervisedAcc)) && sweepSvg.lines === 2 && sweepSvg.dots === 6 && /1 per class: FixMatch/.test(sweepSvg.label),
+      `state ${sw.state}, points ${JSON.stringify(points)}, chart ${JSON.stringify(sweepSvg)}, errors ${JSON.stringify(sw.errors)}`,
+    );
+    check('no console error in the sweep', sweepLog.errors.length === 0, sweepLog.errors.join(' | '));
+    await sweepPage.screenshot({ path: join(out, 'label-efficiency-webgpu.png'), fullPage: true });
+    await sweepPage.close();
   });
 
   if (process.env.E2E_ONLY === 'webgpu') throw new Error('E2E_ONLY=webgpu: skipping the CPU checks');

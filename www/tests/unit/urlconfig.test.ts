@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { MethodInfo, RunConfig } from '../../src/protocol';
-import { optionsFromUrl, paramOverrides, paramText, parseParam, urlFromOptions } from '../../src/urlconfig';
+import { optionsFromUrl, paramOverrides, paramText, parseLabelCounts, parseParam, urlFromOptions } from '../../src/urlconfig';
 
 const defaults: RunConfig = {
   dataset: 'fashion-mnist', backbone: 'small-cnn', width: 32, method: 'simclr', params: {}, optimizer: null,
@@ -98,5 +98,18 @@ describe('URL ↔ run config', () => {
     expect(parseParam('k', '', 0.5)).toEqual({ error: 'k= must be a number' });
     expect(paramText(0.4000000059604645)).toBe('0.4');
     expect(paramText([0.75, 1.3333333730697632])).toBe('[0.75,1.33333]');
+  });
+});
+describe('label counts for the label-efficiency sweep', () => {
+  it('reads commas, spaces or semicolons and sorts', () => {
+    expect(parseLabelCounts('10, 1 4')).toEqual([1, 4, 10]);
+    expect(parseLabelCounts(' 25;100 ')).toEqual([25, 100]);
+  });
+  it('names what is wrong', () => {
+    expect(() => parseLabelCounts('')).toThrow(/whole numbers ≥ 1/);
+    expect(() => parseLabelCounts('1, 0')).toThrow(/not 0/);
+    expect(() => parseLabelCounts('2.5')).toThrow(/not 2\.5/);
+    expect(() => parseLabelCounts('four')).toThrow(/not four/);
+    expect(() => parseLabelCounts('4, 4')).toThrow(/once/);
   });
 });
