@@ -557,6 +557,9 @@ function onState(next: RunState, step: number) {
     send({ type: 'train' });
   }
   if (next === 'training' && debug.trainingStartedAt === null) debug.trainingStartedAt = performance.now();
+  if (next === 'done' && debug.sweep && debug.sweep.points.length < debug.sweep.total) {
+    $('sweep-status').textContent = `Stopped after ${debug.sweep.points.length} of ${debug.sweep.total} label counts.`;
+  }
   const has = (s: RunState[]) => s.includes(next);
   $<HTMLButtonElement>('train').disabled = has(['loading', 'training', 'done', 'failed']);
   $<HTMLButtonElement>('train').textContent = has(['paused', 'stopped']) && step > 0 ? 'Resume' : 'Train';

@@ -293,7 +293,12 @@ async function sweep(next: SweepSpec, id: number) {
     for (const [which, config] of [['method', run], ['supervised', twin]] as const) {
       const progress = (step: number) => post({ type: 'sweepProgress', point: index, total: plan.length, labels: run.labels_per_class, which, step, steps: config.steps });
       const acc = await sweepRun(config, bytes, next.backend, progress);
-      if (acc === undefined) return;
+      if (acc === undefined) {
+        // Stopped, paused or failed: a sweep cannot resume, so it ends here (Reset starts anew);
+        // a lost device has already said so and ended this worker.
+        if (state === 'stopped' || state === 'paused') setState('done');
+        return;
+      }
       accuracies.push(acc);
     }
     post({ type: 'sweepPoint', index, total: plan.length, labels: run.labels_per_class, testAcc: accuracies[0], supervisedAcc: accuracies[1] });
@@ -312,14 +317,12 @@ async function sweepRun(config: RunConfig, bytes: Uint8Array, backend: SweepSpec
     setState('stopped');
     return undefined;
   }
+  // What `fail` reads to tell a lost device from a bad step.
   spec = { config, dataUrl: '', backend, galleryCount: 0 };
   try {
     progress(0);
     while (s.stepCount < config.steps) {
-      if (state !== 'training') {
-        if (state === 'paused') setState('stopped');
-        return undefined;
-      }
+      if (state !== 'training') return undefined;
       await exclusive(() => s.step());
       lastStep = s.stepCount;
       if (s.stepCount % 10 === 0 || s.stepCount === config.steps) progress(s.stepCount);
