@@ -94,6 +94,9 @@ impl RunConfig {
     /// that count and its supervised twin, in that order. Counts must be distinct and ≥ 1, and
     /// at most [`MAX_SWEEP_POINTS`] of them.
     pub fn label_sweep(&self, labels_per_class: &[usize]) -> Result<Vec<(RunConfig, RunConfig)>, String> {
+        if self.method == "supervised" {
+            return Err("supervised is the baseline each point is compared with; choose a semi-supervised method".into());
+        }
         if labels_per_class.is_empty() || labels_per_class.len() > MAX_SWEEP_POINTS {
             return Err(format!("give 1 to {MAX_SWEEP_POINTS} label counts, e.g. 1,4,10; got {}", labels_per_class.len()));
         }

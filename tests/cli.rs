@@ -307,6 +307,7 @@ fn sweep_prints_a_line_per_label_count_and_names_bad_input() {
     }
     for (bad, says) in [
         (vec!["sweep", "--method", "simclr"], "trains no classifier on labels"),
+        (vec!["sweep", "--method", "supervised"], "the baseline each point is compared with"),
         (vec!["sweep", "--method", "fixmatch", "--labels", "1,x"], "whole numbers"),
         (vec!["sweep", "--method", "fixmatch", "--labels", "4,4"], "given twice"),
         (vec!["sweep", "--method", "fixmatch", "--labels", "1,2,3,4,5,6,7,8,9"], "1 to 8 label counts"),

@@ -291,7 +291,7 @@ function renderMethod(overrides: Record<string, unknown> = {}) {
   paper.href = m.link;
   const semi = m.family === 'semi-supervised' || m.family === 'baseline';
   $('labels').toggleAttribute('disabled', !semi);
-  $('sweep-controls').hidden = !m.uses_labels;
+  $('sweep-controls').hidden = !m.uses_labels || m.id === 'supervised';
   $('labels-label').classList.toggle('muted', !semi);
   const host = $('params');
   host.replaceChildren();
