@@ -29,22 +29,44 @@ fn ci_run(method: &str, steps: usize, batch_size: usize) -> RunConfig {
 /// Train `method` at the CI budget (300 steps of 64) and return the session and its held-out
 /// pretext accuracy, printing it beside `chance` and the final-layer kNN.
 fn held_out_task(method: &str, task: &str, chance: f64) -> (Session, f64) {
-    let mut s = train(ci_run(method, 300, 64), "fashion-mnist");
+    held_out_task_in(method, 300, task, chance)
+}
+
+/// As [`held_out_task`], in `steps` steps of 64.
+fn held_out_task_in(method: &str, steps: usize, task: &str, chance: f64) -> (Session, f64) {
+    let mut s = train(ci_run(method, steps, 64), "fashion-mnist");
     let eval = block_on(s.evaluate()).unwrap();
     let accuracy = eval.pretext_acc.expect("a pretext method reports its held-out accuracy");
     eprintln!("{method}: held-out {task} {accuracy:.4} (chance {chance}), kNN {:.4}", eval.knn_acc);
     (s, accuracy)
 }
 
-#[test]
-fn simclr_beats_the_random_init_backbone() {
-    let config = ci_run("simclr", 600, 64);
-    let mut s = train(config, "fashion-mnist");
+/// Train `method` for `steps` of 64 on Fashion-MNIST and assert that its final-layer kNN beats
+/// the untrained backbone's by `margin`.
+fn beats_random_init(method: &str, steps: usize, margin: f64) {
+    let mut s = train(ci_run(method, steps, 64), "fashion-mnist");
     let untrained = *s.random_init().unwrap().accuracy.last().unwrap();
     let trained = block_on(s.evaluate()).unwrap().knn_acc;
-    eprintln!("simclr kNN: untrained {untrained:.4}, trained {trained:.4}");
-    // Measured: 0.792 against 0.750 (seed 1, 5,000-image bank, 1,000 test images).
-    assert!(trained >= untrained + 0.025, "SimCLR kNN {trained:.4} vs random init {untrained:.4}");
+    eprintln!("{method} kNN after {steps} steps: untrained {untrained:.4}, trained {trained:.4}");
+    assert!(trained >= untrained + margin, "{method} kNN {trained:.4} vs random init {untrained:.4}");
+}
+
+/// Measured: 0.779 against 0.750 at 400 steps (0.792 at 600; seed 1, 5,000-image bank, 1,000
+/// test images).
+#[test]
+fn simclr_beats_the_random_init_backbone() {
+    beats_random_init("simclr", 400, 0.02);
+}
+
+/// Barlow Twins and NPID at the MoCo v2 test's budget. Measured (seed 1, 600 steps, untrained
+/// 0.750): Barlow Twins 0.779, NPID 0.762 (at 400 steps 0.766 and 0.738). NPID's lead is the
+/// smaller and the initial weights move when tests run in parallel, so its test asks only that
+/// it lead. BYOL (0.760 at 600 steps, 0.738 at 400, with two networks' passes per step) is
+/// measured at 1,000 steps in the README; here it has the collapse test below.
+#[test]
+fn barlow_twins_and_npid_beat_the_random_init_backbone() {
+    beats_random_init("barlow-twins", 600, 0.02);
+    beats_random_init("npid", 600, 0.0);
 }
 
 /// Jigsaw learns its own task: held-out puzzles of 1,000 permutations solved far above chance.
@@ -79,8 +101,9 @@ fn context_prediction_places_held_out_neighbours() {
 /// nearer their own image's counts than another image's, far more often than chance.
 #[test]
 fn counting_matches_tiles_to_their_own_image() {
-    let (_, matched) = held_out_task("counting", "tile-sum matching", 0.5);
-    // Measured with M = 100: 0.942, 0.955, 0.941 (seeds 2–4). With the paper's M = 10 the
+    let (_, matched) = held_out_task_in("counting", 150, "tile-sum matching", 0.5);
+    // Measured with M = 100 at 300 steps: 0.942, 0.955, 0.941 (seeds 2–4); at 150 steps (this
+    // test) 0.815 (seed 1). With the paper's M = 10 the
     // counts collapsed to 0 in 3 of 6 runs (0.000–0.008), one of them this test in a full
     // run. Its kNN at this budget (below the untrained backbone's) is not asserted.
     assert!(matched >= 0.7, "held-out tile-sum matching {matched:.4}");
@@ -90,11 +113,12 @@ fn counting_matches_tiles_to_their_own_image() {
 /// the preview shows the lowest-weighted ones.
 #[test]
 fn decoupled_rotnet_learns_rotation_and_flags_ambiguous_images() {
-    let (mut s, rotation) = held_out_task("decoupled-rotnet", "rotation accuracy", 0.25);
+    let (mut s, rotation) = held_out_task_in("decoupled-rotnet", 150, "rotation accuracy", 0.25);
     let views = s.views(4);
     let flagged = views.iter().find(|(name, _)| name.starts_with("judged rotation-ambiguous")).expect("a block of ambiguous images");
     eprintln!("decoupled-rotnet: preview blocks {:?}", views.iter().map(|(n, t)| (n.clone(), t.dims()[0])).collect::<Vec<_>>());
-    // Measured: 0.935 with instance weight 1, 0.944 and 0.945 with the default 0.01.
+    // Measured at 300 steps: 0.935 with instance weight 1, 0.944 and 0.945 with the default
+    // 0.01; at 150 steps (this test) 0.903 with 0.01 (seed 1).
     assert!(rotation >= 0.85, "held-out rotation accuracy {rotation:.4}");
     assert_eq!(flagged.1.dims()[0], 8);
 }
@@ -109,16 +133,11 @@ fn exemplar_recognises_new_members_of_its_classes() {
     assert!(recognised >= 0.2, "held-out surrogate-class accuracy {recognised:.4}");
 }
 
-/// MoCo v2 (symmetric loss, the default) at the SimCLR test's budget.
+/// MoCo v2 (symmetric loss, the default) at the SimCLR test's budget. Measured: 0.780 against
+/// 0.750 (seed 1, 600 steps, 5,000-image bank, 1,000 test images).
 #[test]
 fn moco_v2_beats_the_random_init_backbone() {
-    let config = ci_run("moco-v2", 600, 64);
-    let mut s = train(config, "fashion-mnist");
-    let untrained = *s.random_init().unwrap().accuracy.last().unwrap();
-    let trained = block_on(s.evaluate()).unwrap().knn_acc;
-    eprintln!("moco-v2 kNN: untrained {untrained:.4}, trained {trained:.4}");
-    // Measured: 0.780 against 0.750 (seed 1, 5,000-image bank, 1,000 test images).
-    assert!(trained >= untrained + 0.02, "MoCo v2 kNN {trained:.4} vs random init {untrained:.4}");
+    beats_random_init("moco-v2", 600, 0.02);
 }
 
 #[test]
@@ -134,11 +153,12 @@ fn rotnet_learns_rotation_and_reports_its_best_layer() {
     assert!(layers.iter().all(|l| l.trained.is_finite() && l.untrained.is_finite()));
 }
 
+/// Measured (seed 1, 600 steps): 0.902 at μ = 1 (EMA model 0.898), 0.916 at μ = 3, against
+/// supervised-only 0.851 and 0.861. μ = 1 keeps the test inside the CI budget; the paper's
+/// μ = 7 scored 0.838 at 300 steps in our run, below μ = 3's 0.852.
 #[test]
 fn fixmatch_beats_supervised_only_with_ten_labels_per_class() {
-    // Measured: 0.916 against 0.851 (seed 1). μ = 3 keeps the test inside the CI budget; the
-    // paper's μ = 7 scored 0.838 at 300 steps in our run, below μ = 3's 0.852.
-    beat_supervised_only(&[("fixmatch", 0.03)]);
+    beat_supervised_only(&[("fixmatch", 0.02)]);
 }
 
 /// SimCLR v2's three stages in one run: the fine-tuned network beats training on the labelled
@@ -185,8 +205,9 @@ fn byol_without_its_predictor_collapses() {
     let byol = collapse_run("byol", serde_json::json!({}));
     let no_predictor = collapse_run("byol", serde_json::json!({"predictor": false}));
     eprintln!("BYOL embedding std {:.4} (rank {:?}); without predictor {:.4} (rank {:?})", byol.embedding_std, byol.effective_rank, no_predictor.embedding_std, no_predictor.effective_rank);
-    // Measured (same settings, 200, 300 and 500 steps): std 0.096 → 0.053, 0.094 → 0.050 and
-    // 0.093 → 0.045, about half; spread unit vectors in 64 dimensions would have 1/√64 = 0.125.
+    // Measured (seed 1, 300 steps, Adam, hidden 512, τ from 0.95): std 0.095 → 0.016; with the
+    // earlier SGD, hidden 128 and τ from 0.99, 0.094 → 0.050, about half. Spread unit vectors in
+    // 64 dimensions would have 1/√64 = 0.125.
     assert!(no_predictor.embedding_std < 0.7 * byol.embedding_std, "without its predictor BYOL kept std {:.4} of {:.4}", no_predictor.embedding_std, byol.embedding_std);
 }
 
@@ -205,7 +226,7 @@ fn barlow_twins_without_its_off_diagonal_term_keeps_redundant_dimensions() {
     let full = redundancy(serde_json::json!({}));
     let alone = redundancy(serde_json::json!({"off_diagonal": false}));
     eprintln!("Barlow Twins: mean squared off-diagonal cross-correlation {full:.4}; without the off-diagonal term {alone:.4}");
-    // Measured (seed 1): 0.138 → 0.566. The effective rank of the normalised projection
+    // Measured (seed 1): 0.116 → 0.641 with Adam (0.138 → 0.566 with SGD). The effective rank of the normalised projection
     // (6.1 → 3.0, then 6.2 → 4.3 in another run) varied too much with the initial weights to test.
     assert!(alone > 2.0 * full, "without the off-diagonal term the mean squared off-diagonal stayed at {alone:.4} against {full:.4}");
 }
@@ -250,7 +271,7 @@ fn multi_task_colourisation_learns_colours_from_shapes() {
 }
 
 /// The semi-supervised CI setting: MNIST, 10 labels per class, 600 steps of 32 labelled
-/// (+ 96 unlabelled) images on the 5,000/1,000 subsets.
+/// (+ 32·μ unlabelled) images on the 5,000/1,000 subsets.
 fn semi_run(method: &str, params: serde_json::Value) -> RunConfig {
     RunConfig { labels_per_class: 10, params, ..ci_run(method, 600, 32) }
 }
@@ -288,9 +309,10 @@ fn beat_baseline(cache: &std::sync::OnceLock<f64>, run: fn(&str, serde_json::Val
     }
 }
 
-/// At [`semi_run`], μ = 3.
+/// At [`semi_run`], μ = 1: at 600 steps each method below led by as much as at μ = 3, for
+/// half the images per step (but the Π-model, see its test).
 fn beat_supervised_only(methods: &[(&str, f64)]) {
-    beat_baseline(&SUPERVISED_ONLY, semi_run, serde_json::json!({"mu": 3}), methods);
+    beat_baseline(&SUPERVISED_ONLY, semi_run, serde_json::json!({"mu": 1}), methods);
 }
 
 /// At [`small_semi_run`], μ = 1.
@@ -298,20 +320,23 @@ fn beat_supervised_only_small(methods: &[(&str, f64)]) {
     beat_baseline(&SUPERVISED_ONLY_SMALL, small_semi_run, serde_json::json!({"mu": 1}), methods);
 }
 
-/// Measured (seed 1): entropy-min 0.892 twice, pseudo-label 0.926 twice, supervised-only 0.851
-/// and 0.861.
+/// Measured (seed 1, 600 steps): entropy-min 0.896 at μ = 1 (0.892 at μ = 3), pseudo-label
+/// 0.905 (0.926), supervised-only 0.851 and 0.861.
 #[test]
 fn entropy_min_and_pseudo_label_beat_supervised_only_with_ten_labels_per_class() {
     beat_supervised_only(&[("entropy-min", 0.02), ("pseudo-label", 0.03)]);
 }
 
-/// Measured (seed 1): pi-model 0.878 and 0.874, mean-teacher 0.882 twice, supervised-only
-/// 0.851 and 0.861 (parallel tests move the initial weights). The Π-model's lead is the
-/// smallest, so its test asks only that it lead. Temporal Ensembling does not beat the
-/// baseline at this budget (0.850 against 0.851; README), so it is not asserted.
+/// Measured (seed 1, 600 steps): pi-model 0.878 and 0.874 at μ = 3 (0.860 at μ = 1, 0.858 at
+/// μ = 2: its consistency term needs the unlabelled images), mean-teacher 0.879 at μ = 1 (0.882
+/// at μ = 3), supervised-only 0.851 and 0.861 (parallel tests move the initial weights). The
+/// Π-model's lead is the smallest, so its test asks only that it lead. Temporal Ensembling
+/// does not beat the baseline at this budget (0.850 against 0.851; README), so it is not
+/// asserted.
 #[test]
 fn pi_model_and_mean_teacher_beat_supervised_only_with_ten_labels_per_class() {
-    beat_supervised_only(&[("pi-model", 0.0), ("mean-teacher", 0.01)]);
+    beat_baseline(&SUPERVISED_ONLY, semi_run, serde_json::json!({"mu": 3}), &[("pi-model", 0.0)]);
+    beat_supervised_only(&[("mean-teacher", 0.01)]);
 }
 
 /// Measured (seed 1, 300 steps of 32 + 32): uda 0.884, vat 0.887, supervised-only 0.829.
@@ -325,7 +350,7 @@ fn uda_and_vat_beat_supervised_only_with_ten_labels_per_class() {
 /// of 32 + 32): 0.898 against supervised-only 0.851 and 0.861.
 #[test]
 fn mixmatch_beats_supervised_only_with_ten_labels_per_class() {
-    beat_baseline(&SUPERVISED_ONLY, semi_run, serde_json::json!({"mu": 1}), &[("mixmatch", 0.02)]);
+    beat_supervised_only(&[("mixmatch", 0.02)]);
 }
 
 /// Measured (seed 1, 300 steps): remixmatch 0.899 with μ = 2 (0.840 with μ = 1: its

@@ -1,5 +1,5 @@
 //! Tier 3: the state a method keeps without gradient does exactly what it claims: the EMA
-//! update and its schedule, the queue's enqueue/dequeue, the memory bank's update, and the
+//! update and its schedule, the queue's enqueue/dequeue, the memory bank's update and NPID's rolling refresh, and the
 //! teacher and queue living in the model where checkpoints and snapshots reach them; and the
 //! semi-supervised steps that are not losses: VAT's adversarial direction, label propagation
 //! and its weights, ReMixMatch's distribution alignment.
@@ -112,6 +112,59 @@ fn the_memory_bank_updates_only_the_rows_it_is_given() {
         let (x, y) = (0.5 * before[2 * row] + 0.5 * new[0], 0.5 * before[2 * row + 1] + 0.5 * new[1]);
         let n = (x * x + y * y).sqrt();
         assert!(close(after[2 * row], x / n, 1e-5) && close(after[2 * row + 1], y / n, 1e-5), "row {row}: {:?}", &after[2 * row..2 * row + 2]);
+    }
+}
+
+/// NPID's rolling refresh: with 10 images over 4 steps, step s rewrites rows
+/// [3·(s mod 4), + 3) (the last slice is row 9 alone) with the current network's normalised
+/// features of the clean images, and leaves every other row as it was.
+#[test]
+fn npid_refreshes_one_slice_of_its_bank_per_step_with_the_current_network() {
+    use ssl_playground::backbone::BackboneKind;
+    use ssl_playground::loss::l2_normalize;
+    use ssl_playground::methods::contrastive::npid::{Npid, NpidConfig, NpidModel};
+    use ssl_playground::methods::{Method, Setup, StepCtx};
+    use ssl_playground::rng::Rng;
+    let d = cpu();
+    let ad = d.clone().autodiff();
+    let images = Tensor::<4>::random([10, 1, 28, 28], burn::tensor::Distribution::Uniform(0.0, 1.0), &d);
+    let setup = Setup {
+        backbone: BackboneKind::SmallCnn,
+        width: 4,
+        channels: 1,
+        height: 28,
+        width_px: 28,
+        n_classes: 10,
+        flip_invariant: true,
+        n_train: 10,
+        train_images: images.clone(),
+        labelled: Vec::new(),
+        train_truth: vec![0; 10],
+        seed: 1,
+        device: ad.clone(),
+    };
+    let config = NpidConfig { refresh_steps: 4, feature_dim: 3, ..NpidConfig::new() };
+    let (mut npid, model) = Npid::new(config, &setup).unwrap();
+    // A random bank, so a refreshed row differs from what it held.
+    let model = NpidModel { bank: MemoryBank::new(10, 3, &ad), ..model };
+    let current = floats(l2_normalize(model.head.valid().forward(model.backbone.valid().forward(images)))); // [10, 3]
+    let mut rng = Rng::new(1);
+    let mut bank = floats(model.bank.all());
+    let mut model = model;
+    for (step, rows) in [(1, 3..6), (7, 9..10), (4, 0..3)] {
+        let before = bank.clone();
+        let ctx = StepCtx { step, total_steps: 8, rng: &mut rng, device: &ad };
+        model = npid.after_step(model, &ctx);
+        bank = floats(model.bank.all());
+        for row in 0..10 {
+            let (got, old, want) = (&bank[3 * row..3 * row + 3], &before[3 * row..3 * row + 3], &current[3 * row..3 * row + 3]);
+            if rows.contains(&row) {
+                assert!(got.iter().zip(want).all(|(a, b)| close(*a, *b, 1e-5)), "step {step}, row {row}: {got:?}, the network gives {want:?}");
+                assert!(old.iter().zip(want).any(|(a, b)| !close(*a, *b, 1e-3)), "step {step}, row {row} held the network's feature already");
+            } else {
+                assert_eq!(got, old, "step {step}, row {row} is outside the slice");
+            }
+        }
     }
 }
 

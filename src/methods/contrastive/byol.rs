@@ -17,14 +17,16 @@ use crate::backbone::Backbone;
 use crate::heads::{Mlp, MAX_HEAD_WIDTH};
 use crate::bounds::in_range;
 use crate::loss::neg_cosine;
+use crate::optim::OptimConfig;
 use crate::rng::Rng;
 use burn::prelude::*;
 
 #[derive(Config, Debug)]
 pub struct ByolConfig {
     /// Target momentum τ, cosine-raised to 1 over the run. The paper starts at 0.996 for
-    /// ~10⁵ steps; 0.99 suits runs of 10²–10³ steps.
-    #[config(default = "EmaSchedule { base: 0.99, cosine: true }")]
+    /// ~10⁵ steps, a target averaging the last ~250 steps; 0.95 (~20 steps) lets the target
+    /// move within runs of 10²–10³ steps.
+    #[config(default = "EmaSchedule { base: 0.95, cosine: true }")]
     pub ema: EmaSchedule,
     /// The slow-moving target; off = τ = 0 throughout (the target is a copy of the online
     /// network after every step): one of the two collapse switches.
@@ -32,7 +34,7 @@ pub struct ByolConfig {
     pub ema_target: bool,
     /// Hidden width of the projector and the predictor (paper: 4096; 0 = twice the
     /// backbone's width). 0..=4096.
-    #[config(default = 0)]
+    #[config(default = 512)]
     pub hidden: usize,
     /// Projection size (paper: 256). 1..=4096.
     #[config(default = 64)]
@@ -72,6 +74,15 @@ fn hidden_width(config: &ByolConfig, feature_dim: usize) -> usize {
     }
 }
 
+/// Adam at lr 3e-3 ([`super::small_batch_adam`]) in place of LARS, which needs
+/// batches of thousands. Measured at 1,000 steps (Fashion-MNIST, width 16, batch 64, seed 1;
+/// untrained 78.45 %): with hidden 512 and τ from 0.95, Adam 3e-3 81.4 % against SGD (lr 0.1)
+/// 79.25 %; with hidden 128 and τ from 0.99, Adam 1e-3 78.3 %, 3e-3 79.45 %, 5e-3 79.45 %, SGD
+/// (lr 0.05) 78.05 %.
+fn optimizer() -> OptimConfig {
+    super::small_batch_adam(3e-3)
+}
+
 impl Method for Byol {
     const META: MethodMeta = MethodMeta {
         id: "byol",
@@ -83,12 +94,12 @@ impl Method for Byol {
             second network (the target, a slow moving average of the online one) gives for the other view. Nothing in the \
             loss forbids mapping every image to the same point; the predictor and the slow target are what keep that from \
             happening. Turn off the predictor, or set the target momentum to 0, and watch the embedding collapse. Scaled \
-            here: target momentum from 0.99 (paper 0.996) to 1, hidden width twice the backbone's.",
+            here: target momentum from 0.95 (paper 0.996) to 1, hidden width 512 (paper 4,096), and Adam instead of LARS, \
+            which needs batches of thousands.",
         curves: &[Curve::loss("total")],
         uses_labels: false,
-        // BYOL trains with LARS at lr 0.2·B/256 on batches of 4,096. At batches of 64–128 plain
-        // SGD with momentum, as for SimCLR here, is the stable choice.
-        optimizer: super::small_batch_sgd,
+        // BYOL trains with LARS at lr 0.2·B/256 on batches of 4,096; see `optimizer`.
+        optimizer,
     };
     type Config = ByolConfig;
     type Model = ByolModel;
