@@ -3,7 +3,7 @@ mod common;
 use burn::prelude::*;
 use common::{close, cpu, floats};
 use ssl_playground::loss::{
-    barlow_twins, cross_entropy, distillation_cross_entropy, entropy, info_nce, masked_cross_entropy, masked_kl_divergence, masked_softmax_mse, nce, neg_cosine, nt_xent,
+    barlow_twins, cross_entropy, distillation_cross_entropy, entropy, info_nce, kl_divergence, masked_cross_entropy, masked_kl_divergence, masked_softmax_mse, nce, neg_cosine, nt_xent,
     sharpen, soft_cross_entropy, softmax_mse,
 };
 
@@ -242,7 +242,8 @@ fn soft_cross_entropy_by_hand() {
 
 /// UDA's masked KL. Row 1: target (½, ½) against (¼, ¾): ½ ln 2 + ½ ln(2/3) = 0.1438410.
 /// Row 2: target (1, 0) against (½, ½): ln 2 (the 0 · log 0 term is 0) = 0.6931472. Mask
-/// (1, 1): mean 0.4184941; mask (1, 0): row 1 over both rows, 0.0719205.
+/// (1, 1): mean 0.4184941; mask (1, 0): row 1 over both rows, 0.0719205. VAT's unmasked KL
+/// is the (1, 1) mean.
 #[test]
 fn masked_kl_divergence_by_hand() {
     let d = cpu();
@@ -250,6 +251,8 @@ fn masked_kl_divergence_by_hand() {
     let targets = Tensor::<2>::from_floats([[0.5, 0.5], [1.0, 0.0]], &d);
     let both = floats(masked_kl_divergence(logits.clone(), targets.clone(), Tensor::from_floats([1.0, 1.0], &d)))[0];
     assert!(close(both, 0.418_494_1, 1e-6), "{both}");
+    let unmasked = floats(kl_divergence(logits.clone(), targets.clone()))[0];
+    assert!(close(unmasked, 0.418_494_1, 1e-6), "{unmasked}");
     let first = floats(masked_kl_divergence(logits, targets, Tensor::from_floats([1.0, 0.0], &d)))[0];
     assert!(close(first, 0.071_920_5, 1e-6), "{first}");
 }

@@ -195,7 +195,8 @@ fn temporal_ensemble_targets_are_bias_corrected_by_hand() {
 /// at most 4: one power iteration must find it, and a random direction mostly misses it.
 #[test]
 fn vat_perturbation_raises_the_kl_more_than_random_directions() {
-    use ssl_playground::methods::semi::vat::{adversarial_perturbation, kl_from};
+    use ssl_playground::loss::kl_divergence;
+    use ssl_playground::methods::semi::vat::adversarial_perturbation;
     let d = cpu();
     let ad = d.clone().autodiff();
     let mut rng = ssl_playground::rng::Rng::new(5);
@@ -209,7 +210,7 @@ fn vat_perturbation_raises_the_kl_more_than_random_directions() {
         x.reshape([n, pixels]).matmul(w.clone())
     };
     let clean = burn::tensor::activation::softmax(logits(x.clone().autodiff()).detach(), 1);
-    let kl_at = |r: Tensor<4>| floats(kl_from(clean.clone(), logits((x.clone() + r).autodiff())))[0];
+    let kl_at = |r: Tensor<4>| floats(kl_divergence(logits((x.clone() + r).autodiff()), clean.clone()))[0];
     let epsilon = 1.0;
     let r_adv = adversarial_perturbation(logits, x.clone(), 1e-3, epsilon, 1, &mut rng);
     // Each image's perturbation has norm ε.

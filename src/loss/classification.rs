@@ -85,9 +85,20 @@ pub fn soft_cross_entropy(logits: Tensor<2>, targets: Tensor<2>) -> Tensor<1> {
 /// eq. 1) with `targets` `[B, K]` the sharpened weak-view prediction (detached) and `mask`
 /// `[B]` of 0/1 the rows confident enough to count.
 pub fn masked_kl_divergence(logits: Tensor<2>, targets: Tensor<2>, mask: Tensor<1>) -> Tensor<1> {
+    (kl_per_row(logits, targets) * mask).mean()
+}
+
+/// KL(t_b ‖ softmax(`logits`)_b) averaged over the B rows, for fixed `targets` `[B, K]`: VAT's
+/// local distributional smoothness (Miyato et al. 2018, arXiv:1704.03976, eq. 2) with the
+/// targets the clean prediction.
+pub fn kl_divergence(logits: Tensor<2>, targets: Tensor<2>) -> Tensor<1> {
+    kl_per_row(logits, targets).mean()
+}
+
+/// KL(t_b ‖ softmax(`logits`)_b) of each row `[B]`.
+fn kl_per_row(logits: Tensor<2>, targets: Tensor<2>) -> Tensor<1> {
     let [b, _] = logits.dims();
     // t · log t is 0 at t = 0; the clamp keeps log finite there.
     let target_log = targets.clone().clamp_min(1e-12).log();
-    let per_row = (targets * (target_log - log_softmax(logits, 1))).sum_dim(1).reshape([b]); // [B]
-    (per_row * mask).mean()
+    (targets * (target_log - log_softmax(logits, 1))).sum_dim(1).reshape([b]) // [B]
 }

@@ -3,7 +3,7 @@ pub mod classification;
 pub mod contrastive;
 pub mod pretext;
 
-pub use classification::{cross_entropy, distillation_cross_entropy, entropy, masked_cross_entropy, masked_kl_divergence, masked_softmax_mse, sharpen, soft_cross_entropy, softmax_mse, weighted_cross_entropy};
+pub use classification::{cross_entropy, distillation_cross_entropy, entropy, kl_divergence, masked_cross_entropy, masked_kl_divergence, masked_softmax_mse, sharpen, soft_cross_entropy, softmax_mse, weighted_cross_entropy};
 pub use contrastive::{barlow_twins, info_nce, nce, neg_cosine, nt_xent};
 
 use burn::prelude::*;

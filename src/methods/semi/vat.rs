@@ -26,10 +26,10 @@ use crate::augment;
 use crate::backbone::Backbone;
 use crate::bounds::{in_range, in_range_f};
 use crate::heads::Mlp;
-use crate::loss::{cross_entropy, entropy};
+use crate::loss::{cross_entropy, entropy, kl_divergence};
 use crate::rng::Rng;
 use burn::prelude::*;
-use burn::tensor::activation::{log_softmax, softmax};
+use burn::tensor::activation::softmax;
 
 #[derive(Config, Debug)]
 pub struct VatConfig {
@@ -70,11 +70,6 @@ fn unit_per_image(x: Tensor<4>) -> Tensor<4> {
     (flat / norm).reshape([b, c, h, w])
 }
 
-/// KL(p ‖ softmax(`logits`)) per row, averaged, for fixed probabilities `p` `[B, K]`.
-pub fn kl_from(p: Tensor<2>, logits: Tensor<2>) -> Tensor<1> {
-    (p.clone() * (p.clamp_min(1e-12).log() - log_softmax(logits, 1))).sum_dim(1).mean()
-}
-
 /// The virtual adversarial perturbation `[B, C, H, W]` of `x` (plain device) for the classifier
 /// `logits` ([0] §3.3): from a random direction, `iterations` steps of d ← ∇_r KL(p(x) ‖
 /// p(x + r)) at r = ξ·d/‖d‖, then ε·d/‖d‖. Clean and probed images share one pass, so they share
@@ -88,7 +83,7 @@ pub fn adversarial_perturbation(logits: impl Fn(Tensor<4>) -> Tensor<2>, x: Tens
         let probe = (unit_per_image(direction) * xi).autodiff().require_grad();
         let both = logits(Tensor::cat(vec![x.clone().autodiff(), x.clone().autodiff() + probe.clone()], 0)); // [2B, K]
         let clean = softmax(both.clone().narrow(0, 0, b).detach(), 1);
-        let kl = kl_from(clean, both.narrow(0, b, b));
+        let kl = kl_divergence(both.narrow(0, b, b), clean);
         let grads = kl.backward();
         direction = probe.grad(&grads).expect("the probe is a leaf that requires a gradient");
     }
@@ -164,7 +159,7 @@ impl Method for Vat {
         let logits = model.logits(ctx.to_model(Tensor::cat(vec![x_lb, x_ulb, perturbed], 0))); // [L + 2U, K]
         let sup = cross_entropy(logits.clone().narrow(0, 0, n_lb), y_lb.autodiff());
         let clean = logits.clone().narrow(0, n_lb, n_ulb);
-        let adversarial_kl = kl_from(softmax(clean.clone().detach(), 1), logits.narrow(0, n_lb + n_ulb, n_ulb));
+        let adversarial_kl = kl_divergence(logits.narrow(0, n_lb + n_ulb, n_ulb), softmax(clean.clone().detach(), 1));
         let ent = entropy(clean.clone());
         let pseudo = clean.detach().argmax(1).reshape([n_ulb]);
         let ramp = linear_ramp(ctx.step, ctx.total_steps, 0.0, c.ramp, 1.0);
