@@ -44,6 +44,26 @@ pub fn embed_stages(backbone: &Backbone, images: &Tensor<4>) -> Vec<Tensor<2>> {
     per_stage.into_iter().map(|chunks| l2_normalize(Tensor::cat(chunks, 0))).collect()
 }
 
+/// The last block's attention from the CLS token to every patch, renormalised over the
+/// patches (the CLS token's attention to itself left out), `[N, heads, rows·cols]`, with the
+/// patch grid; `None` for a backbone without attention. DINO's paper draws these maps
+/// (Caron et al. 2021, Fig. 1 and 3).
+pub fn cls_attention(backbone: &Backbone, images: Tensor<4>) -> Option<(Tensor<3>, (usize, usize))> {
+    let Backbone::VitTiny(vit) = backbone else { return None };
+    let (attention, grid) = vit.last_attention(images); // [N, H, T, T]
+    let [n, h, t, _] = attention.dims();
+    let to_patches = attention.narrow(2, 0, 1).narrow(3, 1, t - 1).reshape([n, h, t - 1]); // CLS row, patch columns
+    let total = to_patches.clone().sum_dim(2).clamp_min(1e-12); // [N, H, 1]
+    Some((to_patches / total, grid))
+}
+
+/// Entropy in nats of each attention distribution `[N, H, P]` (rows summing to 1), `[N, H]`:
+/// ln P for uniform attention, lower as it concentrates.
+pub fn attention_entropy(attention: Tensor<3>) -> Tensor<2> {
+    let [n, h, _] = attention.dims();
+    (attention.clone() * attention.clamp_min(1e-12).log()).sum_dim(2).neg().reshape([n, h])
+}
+
 /// Final-stage features only (normalised), `[N, D]`.
 pub fn embed(backbone: &Backbone, images: &Tensor<4>) -> Tensor<2> {
     l2_normalize(in_chunks(images, EMBED_CHUNK, |x| backbone.forward(x)))

@@ -9,6 +9,8 @@ pub mod data;
 pub mod device;
 pub mod eval;
 pub mod exec;
+#[cfg(not(target_family = "wasm"))]
+pub mod figures;
 pub mod heads;
 pub mod limits;
 pub mod loss;

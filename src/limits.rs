@@ -99,16 +99,12 @@ fn optimizer_slots(config: &RunConfig) -> Result<u64, String> {
     })
 }
 
-/// Width of the backbone's features: both backbones end at 4× the first stage's width.
-fn feature_dim(width: usize) -> usize {
-    4 * width
-}
 
 /// The checks that need no dataset: every range of the run and of the method's parameters
 /// (the page's worker calls it before it fetches any data).
 pub fn check_config(config: &RunConfig) -> Result<(), String> {
     config.validate()?;
-    config.method_kind()?.footprint(&config.params, config.batch_size, feature_dim(config.width), 2, 1).map(|_| ())
+    config.method_kind()?.footprint(&config.params, config.batch_size, config.backbone.out_dim(config.width), 2, 1).map(|_| ())
 }
 
 /// Estimate the memory of `config` on `data`, checking the method's parameters on the way.
@@ -117,7 +113,7 @@ pub fn estimate(config: &RunConfig, data: &DataShape) -> Result<MemoryEstimate, 
     let kind = config.method_kind()?;
     let used = |n: usize, limit: Option<usize>| limit.map_or(n, |l| l.min(n));
     let (n_train, n_test) = (used(data.n_train, config.train_limit), used(data.n_test, config.test_limit));
-    let footprint = kind.footprint(&config.params, config.batch_size, feature_dim(config.width), data.n_classes, n_train)?;
+    let footprint = kind.footprint(&config.params, config.batch_size, config.backbone.out_dim(config.width), data.n_classes, n_train)?;
     let image = (data.channels * data.height * data.width) as u64;
     let dataset_bytes = 4 * image * (n_train + n_test) as u64;
 
@@ -129,7 +125,7 @@ pub fn estimate(config: &RunConfig, data: &DataShape) -> Result<MemoryEstimate, 
         + footprint.heads.iter().map(|h| head_activations(h)).sum::<usize>();
     let step_values = images * (VALUES_PER_ACTIVATION * per_image as f64 + VIEW_COPIES * image as f64) + 2.0 * parameters as f64 + footprint.extra_values as f64;
     let step_bytes = (4.0 * step_values).min(u64::MAX as f64 / 4.0) as u64;
-    let first_stage = (config.width * data.height * data.width) as f64;
+    let first_stage = config.backbone.largest_map_per_image(config.width, data.height, data.width) as f64;
     let largest_tensor_bytes = (4.0 * images * first_stage.max(image as f64)).min(u64::MAX as f64 / 4.0) as u64;
     Ok(MemoryEstimate { dataset_bytes, model_bytes, step_bytes, largest_tensor_bytes, forward_images: footprint.forward_images, parameters })
 }

@@ -19,7 +19,7 @@ pub struct MethodKind {
 }
 
 /// The registry: one line per method. Everything else about a method is in its own file.
-pub static ALL_METHODS: [MethodKind; 26] = [
+pub static ALL_METHODS: [MethodKind; 28] = [
     MethodKind::of::<pretext::rotnet::RotNet>(),
     MethodKind::of::<pretext::exemplar::Exemplar>(),
     MethodKind::of::<pretext::jigsaw::Jigsaw>(),
@@ -34,6 +34,8 @@ pub static ALL_METHODS: [MethodKind; 26] = [
     MethodKind::of::<contrastive::byol::Byol>(),
     MethodKind::of::<contrastive::barlow_twins::BarlowTwins>(),
     MethodKind::of::<contrastive::simclr_v2::SimclrV2>(),
+    MethodKind::of::<contrastive::dino::Dino>(),
+    MethodKind::of::<contrastive::maskfeat::Maskfeat>(),
     MethodKind::of::<semi::fixmatch::FixMatch>(),
     MethodKind::of::<semi::entropy_min::EntropyMin>(),
     MethodKind::of::<semi::pseudo_label::PseudoLabel>(),

@@ -167,6 +167,22 @@ pub struct Matrix {
     pub values: Vec<f32>,
 }
 
+/// Where one test image's CLS token looks, in the last transformer block (`vit-tiny` only).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct AttentionMaps {
+    /// Test-split index of the image.
+    pub index: usize,
+    /// The patch grid the maps lie on.
+    pub rows: usize,
+    pub cols: usize,
+    /// One map per head, `rows·cols` values in row-major order, each summing to 1.
+    pub heads: Vec<Vec<f32>>,
+    /// The mean of the heads' maps.
+    pub mean: Vec<f32>,
+    /// Mean entropy of the heads' maps in nats; ln(rows·cols) is uniform attention.
+    pub entropy: f32,
+}
+
 /// One retrieved neighbour.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Neighbour {

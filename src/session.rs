@@ -15,7 +15,7 @@ use crate::limits::{self, DataShape, MemoryEstimate};
 use crate::methods::{stage_spans, Batch, Setup, Stage, StepCtx};
 use crate::registry::MethodKind;
 use crate::optim::OptimConfig;
-use crate::report::{CurveInfo, EvalReport, LayerKnn, Matrix, MethodInfo, Metric, Neighbour, PseudoLabel, StepReport};
+use crate::report::{AttentionMaps, CurveInfo, EvalReport, LayerKnn, Matrix, MethodInfo, Metric, Neighbour, PseudoLabel, StepReport};
 use crate::rng::Rng;
 use crate::trainer::Runner;
 use burn::prelude::*;
@@ -163,6 +163,9 @@ pub struct PackInfo {
     pub n_labelled: usize,
 }
 
+/// Held while a session seeds the backend and draws its initial weights.
+static INITIAL_WEIGHTS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 impl Session {
     /// Build a session on `device` (plain; training uses its autodiff twin).
     pub fn new(config: RunConfig, pack: &Pack, device: Device, clock: Clock) -> Result<Session, SessionError> {
@@ -178,6 +181,10 @@ impl Session {
         let memory = limits::check_run(&config, &shape, limits::memory_budget()).map_err(SessionError::Config)?;
         let kind = config.method_kind().map_err(SessionError::Config)?;
         let optim = config.optimizer().map_err(SessionError::Config)?;
+        // The backend's generator is one per process: hold it from seeding to the last initial
+        // weight, so sessions built at the same time (parallel tests) still start from their
+        // seed's weights.
+        let init_guard = INITIAL_WEIGHTS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         device.seed(config.seed);
         let ad_device = device.clone().autodiff();
         let train = DeviceSplit::new(&pack.train, pack, config.train_limit, &device);
@@ -209,6 +216,7 @@ impl Session {
             device: ad_device.clone(),
         };
         let mut runner = kind.build(&config.params, &setup, &optim).map_err(SessionError::Config)?;
+        drop(init_guard);
         let stages = runner.stages();
         let stage_spans = stage_spans(&stages, config.steps);
         let stage_optims: Vec<OptimConfig> = stages.iter().map(|s| s.optimizer.clone().unwrap_or_else(|| optim.clone())).collect();
@@ -537,6 +545,33 @@ impl Session {
             .into_iter()
             .zip(sim)
             .map(|(i, s)| Neighbour { index: i as usize, label: self.train.labels[i as usize], similarity: s })
+            .collect())
+    }
+
+    /// The last block's CLS attention maps of the test images `indices`, from the evaluation
+    /// copy of the model. Empty when the backbone has no attention (the CNNs).
+    pub async fn attention_maps(&self, indices: &[usize]) -> Result<Vec<AttentionMaps>, SessionError> {
+        if let Some(&bad) = indices.iter().find(|&&i| i >= self.test.len()) {
+            return Err(SessionError::Config(format!("test image {bad} does not exist; the test split has {} images", self.test.len())));
+        }
+        if indices.is_empty() {
+            return Ok(Vec::new());
+        }
+        let model = self.runner.eval_model();
+        let images = self.test.images.clone().select(0, Batch::index_tensor(indices, &self.device));
+        let Some((attention, (rows, cols))) = eval::cls_attention(&model.backbone, images) else { return Ok(Vec::new()) };
+        let [_, heads, patches] = attention.dims();
+        let entropy = read_f32(eval::attention_entropy(attention.clone()).reshape([-1])).await?;
+        let values = read_f32(attention.reshape([-1])).await?;
+        Ok(indices
+            .iter()
+            .enumerate()
+            .map(|(i, &index)| {
+                let per_head: Vec<Vec<f32>> = (0..heads).map(|h| values[(i * heads + h) * patches..][..patches].to_vec()).collect();
+                let mean = (0..patches).map(|p| per_head.iter().map(|m| m[p]).sum::<f32>() / heads as f32).collect();
+                let entropy = entropy[i * heads..][..heads].iter().sum::<f32>() / heads as f32;
+                AttentionMaps { index, rows, cols, heads: per_head, mean, entropy }
+            })
             .collect())
     }
 

@@ -194,7 +194,7 @@ impl<M: Method> Runner for Trainer<M> {
     }
 
     fn views(&self, images: Tensor<4>, rng: &mut Rng) -> Vec<(String, Tensor<4>)> {
-        self.method.views(images, rng)
+        self.method.model_views(&self.model().valid(), images, rng)
     }
 
     fn curves(&self) -> Vec<Curve> {

@@ -374,3 +374,39 @@ fn mixup_by_hand() {
     let weights = mixmatch_weights(1000, 0.75, &mut Rng::new(1));
     assert!(weights.iter().all(|w| (0.5..=1.0).contains(w)), "{weights:?}");
 }
+
+/// HOG by hand. A 4×4 image, dark left half and bright right half, one 4×4 cell. With zero
+/// padding the centred differences are, per row, gx = [0, 1, 1, −1], and gy = I(row 1) on row
+/// 0 and −I(row 2) on row 3 (columns 2–3 only). Rows 1–2: three votes of 1 at 0°. Row 0:
+/// (1, 0) at 0°, (1, 1) at 45° and (−1, 1) at 135°, each √2. Row 3: (1, 0), then (1, −1) and
+/// (−1, −1), which fold to 135° and 45°. So bin 0 (0–20°) = 8, bin 2 (40–60°) = 2√2, bin 6
+/// (120–140°) = 2√2; over the norm √80: 0.894427, 0.316228, 0.316228.
+#[test]
+fn hog_of_a_known_edge_fills_the_expected_bins() {
+    use ssl_playground::augment::hog::{hog, BINS};
+    let device = cpu();
+    let edge: Vec<f32> = (0..16).map(|i| if i % 4 >= 2 { 1.0 } else { 0.0 }).collect();
+    let h = floats(hog(Tensor::<4>::from_data(TensorData::new(edge, [1, 1, 4, 4]), &device), 4));
+    let mut expected = vec![0.0; BINS];
+    expected[0] = 8.0 / 80f32.sqrt();
+    expected[2] = 8f32.sqrt() / 80f32.sqrt();
+    expected[6] = 8f32.sqrt() / 80f32.sqrt();
+    assert_eq!(h.len(), BINS);
+    for (k, (got, want)) in h.iter().zip(&expected).enumerate() {
+        assert!(close(*got, *want, 1e-5), "bin {k}: {got} vs {want} (all {h:?})");
+    }
+
+    // A horizontal edge (bright below row 3) in a 6×6 image of 2×2 cells: the middle cell
+    // (rows 2–3, columns 2–3) sees only vertical gradients, 90°, which is bin 4 (80–100°); its
+    // first channel is flat, so channel 1's bins (9..18) hold the whole unit vector.
+    let flat = vec![0.5f32; 36];
+    let below: Vec<f32> = (0..36).map(|i| if i / 6 >= 3 { 1.0 } else { 0.0 }).collect();
+    let two_channels = Tensor::<4>::from_data(TensorData::new([flat, below].concat(), [1, 2, 6, 6]), &device);
+    let cells = hog(two_channels, 2); // [1, 9, 18]
+    assert_eq!(cells.dims(), [1, 9, 2 * BINS]);
+    let middle = floats(cells.narrow(1, 4, 1).reshape([2 * BINS]));
+    for (k, v) in middle.iter().enumerate() {
+        let want = if k == BINS + 4 { 1.0 } else { 0.0 };
+        assert!(close(*v, want, 1e-6), "middle cell, entry {k}: {v} (all {middle:?})");
+    }
+}

@@ -317,3 +317,28 @@ fn sweep_prints_a_line_per_label_count_and_names_bad_input() {
         assert!(!ok && err.contains(says), "{bad:?}: {err}");
     }
 }
+
+/// `--attention-maps DIR` writes one PNG per test image (the image, a panel per head and the
+/// heads' mean), names them in a JSON line, and is refused before training on a CNN.
+#[test]
+fn attention_maps_are_written_as_pngs_for_vit_tiny_only() {
+    let dir = Scratch::new("attention");
+    let maps = dir.path("maps");
+    let mut args = vec!["train", "--method", "dino", "--backbone", "vit-tiny", "--json", "--attention-maps", &maps];
+    args.extend(TINY);
+    let (ok, out, err) = sslp(&args);
+    assert!(ok, "{err}");
+    let line = json_lines(&out).into_iter().find(|l| l["kind"] == "attention_maps").expect("a JSON line names the files");
+    let files: Vec<&str> = line["files"].as_array().unwrap().iter().map(|f| f.as_str().unwrap()).collect();
+    assert_eq!(files.len(), 8, "{files:?}");
+    for file in files {
+        let png = image::open(file).unwrap_or_else(|e| panic!("{file}: {e}")).to_rgb8();
+        // Width 8 gives one head: the image, its head and the mean, 224 px each with 4 px gaps.
+        assert_eq!((png.width(), png.height()), (3 * 224 + 2 * 4, 224), "{file}");
+        let (first, last) = (png.get_pixel(0, 0), png.get_pixel(png.width() - 1, 0));
+        assert_ne!(first, last, "{file}: the overlay differs from the image");
+    }
+    let (ok, out, err) = sslp(&["train", "--method", "dino", "--attention-maps", &maps, "--steps", "3"]);
+    assert!(!ok && err.contains("--attention-maps") && err.contains("vit-tiny"), "{err}");
+    assert!(!out.contains("\"step\""), "refused before training: {out}");
+}

@@ -3,7 +3,7 @@ mod common;
 use burn::prelude::*;
 use common::{close, cpu, floats};
 use ssl_playground::loss::{
-    barlow_twins, cross_entropy, distillation_cross_entropy, entropy, info_nce, kl_divergence, masked_cross_entropy, masked_kl_divergence, masked_softmax_mse, nce, neg_cosine, nt_xent,
+    barlow_twins, cross_entropy, dino_centre, dino_cross_entropy, distillation_cross_entropy, entropy, info_nce, kl_divergence, masked_cross_entropy, masked_kl_divergence, masked_softmax_mse, nce, neg_cosine, nt_xent,
     sharpen, soft_cross_entropy, softmax_mse,
 };
 
@@ -255,4 +255,37 @@ fn masked_kl_divergence_by_hand() {
     assert!(close(unmasked, 0.418_494_1, 1e-6), "{unmasked}");
     let first = floats(masked_kl_divergence(logits, targets, Tensor::from_floats([1.0, 0.0], &d)))[0];
     assert!(close(first, 0.071_920_5, 1e-6), "{first}");
+}
+
+#[test]
+fn dino_cross_entropy_with_centring_by_hand() {
+    // K = 2, one image. Teacher (2 global views) t1 = (1, 0), t2 = (0, 1), centre c = (0.5, −0.5),
+    // τ_t = 0.5: P_t1 = softmax((1, 1)) = (½, ½); P_t2 = softmax((−1, 3)) = (σ(−4), σ(4))
+    // = (0.0179862, 0.9820138). Student (τ_s = 1) on global 1, global 2, one local:
+    // s1 = (0, 0) → log P = (−ln 2, −ln 2); s2 = (1, 0) → (−0.3132617, −1.3132617); s3 = (0, 1)
+    // → (−1.3132617, −0.3132617). Pairs i ≠ j:
+    //   (t1, s2) = ½(0.3132617 + 1.3132617) = 0.8132617, (t1, s3) = 0.8132617,
+    //   (t2, s1) = ln 2 = 0.6931472, (t2, s3) = 0.0179862·1.3132617 + 0.9820138·0.3132617 = 0.3312479.
+    // Mean of the four: 0.6627296. With no centre, P_t2 = (σ(−2), σ(2)) and the mean is 0.6880338.
+    let d = cpu();
+    let row = |a: f32, b: f32| Tensor::<2>::from_floats([[a, b]], &d);
+    let teacher = [row(1.0, 0.0), row(0.0, 1.0)];
+    let student = [row(0.0, 0.0), row(1.0, 0.0), row(0.0, 1.0)];
+    let centred = floats(dino_cross_entropy(&student, &teacher, row(0.5, -0.5), 1.0, 0.5))[0];
+    assert!(close(centred, 0.662_729_6, 1e-5), "{centred}");
+    let plain = floats(dino_cross_entropy(&student, &teacher, row(0.0, 0.0), 1.0, 0.5))[0];
+    assert!(close(plain, 0.688_033_8, 1e-5), "{plain}");
+    // A centre that is the same in every dimension changes nothing (softmax is shift-invariant).
+    let uniform = floats(dino_cross_entropy(&student, &teacher, row(3.0, 3.0), 1.0, 0.5))[0];
+    assert!(close(uniform, plain, 1e-5), "{uniform}");
+}
+
+#[test]
+fn dino_centre_moves_towards_the_teachers_batch_mean() {
+    // Teacher outputs (1, 0), (0, 1) in view 1 and (1, 1), (2, 0) in view 2: the mean over all
+    // four rows is (1, 0.5). From c = (1, −1) with m = 0.9: 0.9·(1, −1) + 0.1·(1, 0.5) = (1, −0.85).
+    let d = cpu();
+    let teacher = [Tensor::<2>::from_floats([[1.0, 0.0], [0.0, 1.0]], &d), Tensor::<2>::from_floats([[1.0, 1.0], [2.0, 0.0]], &d)];
+    let c = floats(dino_centre(Tensor::from_floats([[1.0, -1.0]], &d), &teacher, 0.9));
+    assert!(close(c[0], 1.0, 1e-6) && close(c[1], -0.85, 1e-6), "{c:?}");
 }

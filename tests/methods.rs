@@ -1,8 +1,9 @@
 //! Tier 3: every registered method trains on real images: finite losses that fall over 20
 //! steps on a small fixed pool, and post-step hooks that do what they say.
 mod common;
-use common::{cpu, pack};
+use common::{cpu, floats, pack};
 use ssl_playground::exec::block_on;
+use ssl_playground::backbone::BackboneKind;
 use ssl_playground::methods::Family;
 use ssl_playground::registry::{MethodKind, ALL_METHODS};
 use ssl_playground::session::native_clock;
@@ -14,6 +15,11 @@ use ssl_playground::{RunConfig, Session, SessionError};
 /// so their supervised term is the one that must fall. A staged method's stages each have
 /// their own loss: its `total` must fall within every stage.
 fn learning_term(kind: MethodKind) -> &'static str {
+    if kind.id() == "dino" {
+        // The teacher's temperature warms up over the first 30 % of the run, which raises the
+        // teacher's entropy and with it the cross-entropy; the KL part is what the student lowers.
+        return "kl";
+    }
     if kind.uses_labels() && kind.family() != Family::Contrastive {
         "sup"
     } else {
@@ -98,6 +104,33 @@ fn every_method_gives_finite_falling_losses() {
         let last: f64 = values[15..].iter().sum::<f64>() / 5.0;
         assert!(last < first, "{}: {term} went from {first:.4} to {last:.4}", kind.id());
         eprintln!("{}: {term} {first:.4} → {last:.4}", kind.id());
+    }
+}
+
+/// Every method trains on the tiny ViT (issue 9: "selectable as a backbone for every method"):
+/// two steps with finite terms and an evaluation, at width 8 (D = 16, one head). Its pretext
+/// inputs (tiles, patches, crops) are all smaller than 28 px, so this also covers the resampled
+/// position embeddings in every method that uses them.
+#[test]
+fn every_method_trains_on_vit_tiny() {
+    let p = pack("fashion-mnist");
+    for kind in ALL_METHODS {
+        let mut config = small_run(kind.id(), 2);
+        config.backbone = BackboneKind::VitTiny;
+        config.train_limit = Some(200);
+        config.test_limit = Some(32);
+        if kind.family() == Family::Semi {
+            config.params = serde_json::json!({"mu": 1});
+        }
+        let mut s = Session::new(config, &p, cpu(), native_clock()).unwrap_or_else(|e| panic!("{} on vit-tiny: {e}", kind.id()));
+        for _ in 0..2 {
+            let r = block_on(s.step()).unwrap_or_else(|e| panic!("{} on vit-tiny: {e}", kind.id()));
+            for (name, v) in &r.terms {
+                assert!(v.is_finite(), "{} on vit-tiny: {name} = {v}", kind.id());
+            }
+        }
+        let eval = block_on(s.evaluate()).unwrap_or_else(|e| panic!("{} on vit-tiny: {e}", kind.id()));
+        assert!((0.0..=1.0).contains(&eval.knn_acc), "{} on vit-tiny: kNN {}", kind.id(), eval.knn_acc);
     }
 }
 
@@ -388,6 +421,33 @@ fn pretext_previews_show_the_inputs_of_a_step() {
         for ((name, n, side), (want, want_n, want_side)) in got.iter().zip(&blocks) {
             assert!(name.starts_with(want) && n == want_n && side == want_side, "{method}: {name} ×{n}, {side} px; expected {want} ×{want_n}, {want_side} px");
         }
+    }
+}
+
+/// MaskFeat's preview on the tiny ViT: the masked input (about 40 % of the 4×4 patches grey,
+/// in blocks), the HOG target and the model's predicted HOG as glyph images of 8 px per patch,
+/// the prediction dark off the masked patches.
+#[test]
+fn maskfeat_preview_shows_the_masked_input_and_both_hogs() {
+    let p = pack("fashion-mnist");
+    let config = RunConfig { backbone: BackboneKind::VitTiny, ..small_run("maskfeat", 2) };
+    let mut s = Session::new(config, &p, cpu(), native_clock()).unwrap();
+    block_on(s.step()).unwrap();
+    let views = s.views(4);
+    let got: Vec<(String, [usize; 4])> = views.iter().map(|(n, t)| (n.clone(), t.dims())).collect();
+    let names: Vec<&str> = got.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["original", "masked input", "HOG target", "HOG predicted (masked patches)"]);
+    assert_eq!(got[1].1, [4, 1, 28, 28]);
+    assert_eq!((got[2].1, got[3].1), ([4, 1, 56, 56], [4, 1, 56, 56]));
+    // Pixels of the bundled packs are k/255, never exactly ½: the grey ones are the mask's.
+    let masked = floats(views[1].1.clone());
+    for (i, image) in masked.chunks(28 * 28).enumerate() {
+        let grey = image.iter().filter(|&&v| v == 0.5).count();
+        assert!(grey % 16 == 0 && (8 * 16..=20 * 16).contains(&grey), "image {i}: {} patches masked (target 20 of 49)", grey as f64 / 16.0);
+    }
+    for (name, t) in &views[2..] {
+        let v = floats(t.clone());
+        assert!(v.iter().all(|x| (0.0..=1.0).contains(x)) && v.iter().any(|&x| x > 0.5), "{name}: glyphs in [0, 1] with some bright");
     }
 }
 

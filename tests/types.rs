@@ -66,6 +66,9 @@ fn samples() -> Vec<(&'static str, Value)> {
     let mut b = Session::new(barlow, &p, cpu(), native_clock()).unwrap();
     block_on(b.step()).unwrap();
     let matrices = block_on(b.matrices()).unwrap();
+    let vit = RunConfig { method: "dino".into(), backbone: ssl_playground::backbone::BackboneKind::VitTiny, ..config.clone() };
+    let v = Session::new(vit, &p, cpu(), native_clock()).unwrap();
+    let attention = block_on(v.attention_maps(&[0])).unwrap();
     let kinds: Vec<&str> = [
         SessionError::NonFinite { step: 1, term: "total".into() },
         SessionError::Config(String::new()),
@@ -86,6 +89,7 @@ fn samples() -> Vec<(&'static str, Value)> {
         ("neighbour", shape_of(&serde_json::to_value(&neighbours[0]).unwrap())),
         ("matrix", shape_of(&serde_json::to_value(&matrices[0]).unwrap())),
         ("pseudoLabel", shape_of(&serde_json::to_value(&guesses[0]).unwrap())),
+        ("attentionMaps", shape_of(&serde_json::to_value(&attention[0]).unwrap())),
         ("errorKinds", serde_json::to_value(kinds).unwrap()),
     ]
 }

@@ -4,10 +4,12 @@
 //! same views on every backend:
 //! - [`SimclrViews`]: random resized crop, flip, colour jitter, grey, blur (Chen et al. 2020, §3 and App. A).
 //! - [`weak`]: flip + translate up to 12.5 % (FixMatch's weak view, Sohn et al. 2020).
+//! - [`hog`]: histograms of oriented gradients, MaskFeat's target (Dalal and Triggs 2005).
 //! - [`RandAugment`]: N random ops of random magnitude + Cutout (FixMatch's RA variant of
 //!   Cubuk et al. 2020, arXiv:1909.13719), without Equalize, which has no cheap batched form.
 pub mod colour;
 pub mod exemplar;
+pub mod hog;
 pub mod jigsaw;
 pub mod mix;
 pub mod patches;
@@ -111,8 +113,15 @@ impl SimclrViews {
 
     /// One view of every image in `x` `[B, C, H, W]`.
     pub fn view(&self, x: Tensor<4>, rng: &mut Rng) -> Tensor<4> {
-        let [b, _, h, _] = x.dims();
-        let x = ops::warp(x, &self.crop_maps(b, rng));
+        let [_, _, h, w] = x.dims();
+        self.view_sized(x, h, w, rng)
+    }
+
+    /// One view of every image, resized to `out_h`×`out_w` (DINO's multi-crop).
+    pub fn view_sized(&self, x: Tensor<4>, out_h: usize, out_w: usize, rng: &mut Rng) -> Tensor<4> {
+        let b = x.dims()[0];
+        let h = out_h;
+        let x = ops::warp_to(x, &self.crop_maps(b, rng), out_h, out_w);
         // Jitter factors; images that skip jitter get the identity (1, 1, 1, 0).
         let (mut br, mut co, mut sa, mut hu) = (vec![1.0; b], vec![1.0; b], vec![1.0; b], vec![0.0; b]);
         for i in 0..b {

@@ -55,11 +55,19 @@ impl Affine {
 
 /// Resample every image through its own affine map (bilinear, zero outside the image).
 pub fn warp(x: Tensor<4>, maps: &[Affine]) -> Tensor<4> {
-    let dims = x.dims();
-    assert_eq!(dims[0], maps.len(), "one affine map per image");
-    if maps.iter().all(|m| *m == Affine::IDENTITY) {
+    let [_, _, h, w] = x.dims();
+    warp_to(x, maps, h, w)
+}
+
+/// [`warp`] into an `out_h`×`out_w` output: a crop and a resize in one resampling (DINO's
+/// local views).
+pub fn warp_to(x: Tensor<4>, maps: &[Affine], out_h: usize, out_w: usize) -> Tensor<4> {
+    let [b, c, h, w] = x.dims();
+    assert_eq!(b, maps.len(), "one affine map per image");
+    if (out_h, out_w) == (h, w) && maps.iter().all(|m| *m == Affine::IDENTITY) {
         return x;
     }
+    let dims = [b, c, out_h, out_w];
     let flat: Vec<f32> = maps.iter().flat_map(|m| m.0.iter().flatten().copied()).collect();
     let theta = Tensor::<3>::from_data(TensorData::new(flat, [dims[0], 2, 3]), &x.device());
     let grid = affine_grid_2d(theta, dims); // [B, H, W, 2]

@@ -1,16 +1,22 @@
 //! Backbones: images `[B, C, H, W]` → features `[B, D]`, plus pooled features of every stage
 //! for the per-layer kNN probe (RotNet's best features sit in early blocks, Gidaris et al. 2018).
 //!
-//! Both backbones take 1- or 3-channel images of 28–64 px: every stage ends in global average
-//! pooling, so the feature width does not depend on the image size.
+//! Every backbone takes 1- or 3-channel images of 28–64 px, and smaller crops (DINO's local
+//! views): the CNNs end every stage in global average pooling and `vit-tiny` resamples its
+//! position embeddings, so the feature width does not depend on the image size.
+//!
+//! The CNNs' stages are their conv blocks; `vit-tiny`'s are its transformer blocks, whose
+//! features are the CLS token after each block (its patch tokens are the stage maps).
 pub mod resnet_tiny;
 pub mod small_cnn;
+pub mod vit_tiny;
 
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
 pub use resnet_tiny::ResnetTiny;
 pub use small_cnn::SmallCnn;
+pub use vit_tiny::VitTiny;
 
 /// Which backbone a run uses; the ids are what the CLI and the page send.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -18,6 +24,7 @@ pub use small_cnn::SmallCnn;
 pub enum BackboneKind {
     SmallCnn,
     ResnetTiny,
+    VitTiny,
 }
 
 impl BackboneKind {
@@ -25,6 +32,15 @@ impl BackboneKind {
         match self {
             BackboneKind::SmallCnn => "small-cnn",
             BackboneKind::ResnetTiny => "resnet-tiny",
+            BackboneKind::VitTiny => "vit-tiny",
+        }
+    }
+    /// Width of the final feature vector at `width`: 4× for the CNNs (their last stage), the
+    /// embedding width 2× for `vit-tiny`.
+    pub fn out_dim(self, width: usize) -> usize {
+        match self {
+            BackboneKind::SmallCnn | BackboneKind::ResnetTiny => 4 * width,
+            BackboneKind::VitTiny => vit_tiny::embed_dim(width),
         }
     }
     /// Parameters (and BatchNorm running statistics) of this backbone, counted from its
@@ -44,6 +60,7 @@ impl BackboneKind {
                 // Block 2 and 3 change width (and stride), so they have a 1×1 projection.
                 conv_bn(in_channels, w1, 3) + block(w1, w1) + block(w1, w2) + block(w2, w3)
             }
+            BackboneKind::VitTiny => vit_tiny::num_params(in_channels, width),
         }
     }
 
@@ -58,6 +75,21 @@ impl BackboneKind {
             // Stem conv → BN → ReLU; each BasicBlock: conv, BN, ReLU, conv, BN, add, ReLU
             // (7 maps), plus conv + BN of the projection shortcut in blocks 2 and 3.
             BackboneKind::ResnetTiny => 3 * w1 * px(1) + 7 * w1 * px(1) + 9 * w2 * px(2) + 9 * w3 * px(4),
+            BackboneKind::VitTiny => vit_tiny::activations_per_image(width, height, width_px),
+        }
+    }
+
+    /// Values of the largest single feature tensor per image: the CNNs' first stage, or
+    /// `vit-tiny`'s attention scores (heads × tokens²) or its widest token map.
+    pub fn largest_map_per_image(self, width: usize, height: usize, width_px: usize) -> usize {
+        match self {
+            BackboneKind::SmallCnn | BackboneKind::ResnetTiny => width * height * width_px,
+            BackboneKind::VitTiny => {
+                let d = vit_tiny::embed_dim(width);
+                let (rows, cols) = vit_tiny::grid(height, width_px);
+                let t = 1 + rows * cols;
+                (vit_tiny::heads(d) * t * t).max(vit_tiny::MLP_RATIO * d * t)
+            }
         }
     }
 
@@ -65,7 +97,8 @@ impl BackboneKind {
         match id {
             "small-cnn" => Ok(BackboneKind::SmallCnn),
             "resnet-tiny" => Ok(BackboneKind::ResnetTiny),
-            other => Err(format!("unknown backbone '{other}'; choose small-cnn or resnet-tiny")),
+            "vit-tiny" => Ok(BackboneKind::VitTiny),
+            other => Err(format!("unknown backbone '{other}'; choose small-cnn, resnet-tiny or vit-tiny")),
         }
     }
 }
@@ -75,6 +108,7 @@ impl BackboneKind {
 pub enum Backbone {
     SmallCnn(SmallCnn),
     ResnetTiny(ResnetTiny),
+    VitTiny(VitTiny),
 }
 
 impl Backbone {
@@ -83,6 +117,7 @@ impl Backbone {
         match kind {
             BackboneKind::SmallCnn => Backbone::SmallCnn(SmallCnn::new(in_channels, width, device)),
             BackboneKind::ResnetTiny => Backbone::ResnetTiny(ResnetTiny::new(in_channels, width, device)),
+            BackboneKind::VitTiny => Backbone::VitTiny(VitTiny::new(in_channels, width, device)),
         }
     }
 
@@ -91,14 +126,17 @@ impl Backbone {
         match self {
             Backbone::SmallCnn(m) => m.out_dim(),
             Backbone::ResnetTiny(m) => m.out_dim(),
+            Backbone::VitTiny(m) => m.out_dim(),
         }
     }
 
-    /// Stage outputs as feature maps `[B, C_i, H_i, W_i]`, shallow to deep.
+    /// Stage outputs as feature maps `[B, C_i, H_i, W_i]`, shallow to deep (`vit-tiny`: its
+    /// patch tokens after each block, on the patch grid).
     pub fn stages(&self, x: Tensor<4>) -> Vec<Tensor<4>> {
         match self {
             Backbone::SmallCnn(m) => m.stages(x),
             Backbone::ResnetTiny(m) => m.stages(x),
+            Backbone::VitTiny(m) => m.maps(x),
         }
     }
 
@@ -106,18 +144,26 @@ impl Backbone {
         let n = match self {
             Backbone::SmallCnn(_) => 3,
             Backbone::ResnetTiny(_) => 4,
+            Backbone::VitTiny(_) => return (1..=vit_tiny::DEPTH).map(|i| format!("block{i}")).collect(),
         };
         (1..=n).map(|i| format!("stage{i}")).collect()
     }
 
-    /// Final features `[B, D]`: global average pool of the last stage.
+    /// Final features `[B, D]`: global average pool of the last stage (`vit-tiny`: the final
+    /// CLS token).
     pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
+        if let Backbone::VitTiny(m) = self {
+            return m.forward(x);
+        }
         let last = self.stages(x).pop().expect("a backbone has at least one stage");
         global_pool(last)
     }
 
-    /// Pooled features of every stage, `[B, C_i]` each.
+    /// Features of every stage, `[B, C_i]` each: pooled maps, or `vit-tiny`'s CLS tokens.
     pub fn pooled_stages(&self, x: Tensor<4>) -> Vec<Tensor<2>> {
+        if let Backbone::VitTiny(m) = self {
+            return m.cls_per_block(x);
+        }
         self.stages(x).into_iter().map(global_pool).collect()
     }
 }

@@ -31,7 +31,7 @@ const USAGE: &str = "usage:
                                                 at each label count (JSON lines)
 
 train options:
-  --method ID (simclr)   --dataset fashion-mnist|mnist|PATH   --backbone small-cnn|resnet-tiny
+  --method ID (simclr)   --dataset fashion-mnist|mnist|PATH   --backbone small-cnn|resnet-tiny|vit-tiny
   --width 32  --steps 600  --batch 128  --seed 1  --device cpu|wgpu
   --labels-per-class 10   --params '{\"temperature\":0.2}'   --optimizer '{...}'  --config run.json
   --eval-every 0  --knn-k 200  --knn-t 0.07  --train-limit N  --test-limit N
@@ -40,6 +40,7 @@ train options:
   --save FILE.ckpt (checked before step 1; written at the end, on Ctrl-C and on a NaN)
   --checkpoint-every N (also every N steps)   --resume FILE.ckpt (continue a run exactly; only --lr may change)
   --load FILE.ckpt (start a new run from saved weights)
+  --attention-maps DIR (vit-tiny: after training, PNGs of the first 8 test images' CLS attention)
 
 A run stopped by Ctrl-C, a NaN loss or a closed stdout writes its checkpoint (to --save, or
 to ./sslp-METHOD-stepN.ckpt) and, unless stdout is gone, its summary.";
@@ -111,11 +112,14 @@ fn methods() -> Result<(), String> {
     Ok(())
 }
 
-const TRAIN_KEYS: [&str; 24] = [
+const TRAIN_KEYS: [&str; 25] = [
     "method", "dataset", "backbone", "width", "steps", "batch", "seed", "device", "labels-per-class", "params",
     "optimizer", "config", "eval-every", "knn-k", "knn-t", "train-limit", "test-limit", "save", "load", "data-dir",
-    "probe-epochs", "lr", "resume", "checkpoint-every",
+    "probe-epochs", "lr", "resume", "checkpoint-every", "attention-maps",
 ];
+
+/// Test images whose attention maps `--attention-maps` draws.
+const ATTENTION_IMAGES: usize = 8;
 
 /// `--lr`: the run's optimizer (the method's, or --optimizer's) at another peak learning rate.
 fn apply_lr(c: &mut RunConfig, a: &Args) -> Result<(), String> {
@@ -284,6 +288,13 @@ fn train(a: &Args) -> Result<(), String> {
     if let Some(path) = &save {
         check_writable(path)?;
     }
+    let attention_dir = a.get("attention-maps").map(std::path::PathBuf::from);
+    if let Some(dir) = &attention_dir {
+        if config.backbone != ssl_playground::backbone::BackboneKind::VitTiny {
+            return Err(format!("--attention-maps draws a transformer's attention; {} has none: add --backbone vit-tiny", config.backbone.id()));
+        }
+        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create --attention-maps folder {} ({e}); choose a writable folder", dir.display()))?;
+    }
     let checkpoint_every: usize = a.num("checkpoint-every")?.unwrap_or(0);
     if checkpoint_every > 0 && save.is_none() {
         return Err("--checkpoint-every needs --save FILE: the file the checkpoints are written to".into());
@@ -392,6 +403,14 @@ fn train(a: &Args) -> Result<(), String> {
         stdout.line(&serde_json::to_string(&eval).map_err(|e| e.to_string())?);
     }
     let layers = block_on(session.layer_report()).map_err(|e| e.to_string())?;
+    if let Some(dir) = &attention_dir {
+        let (files, entropy) = write_attention_maps(&session, dir)?;
+        if json {
+            stdout.line(&serde_json::json!({"kind": "attention_maps", "files": files, "entropy": entropy}).to_string());
+        } else {
+            eprintln!("attention maps: {} (entropy per image, nats: {entropy:.3?})", files.join(", "));
+        }
+    }
     if a.flag("--probe") {
         let epochs = a.num("probe-epochs")?.unwrap_or(200);
         let probe = block_on(session.linear_probe(epochs)).map_err(|e| e.to_string())?;
@@ -456,6 +475,24 @@ fn train(a: &Args) -> Result<(), String> {
         )),
         Stop::NonFinite(other) => Err(other.to_string()),
     }
+}
+
+/// Draw the first test images' attention maps into `dir`, one PNG each; returns the paths and
+/// each image's mean entropy over the heads (nats; ln of the patch count is uniform).
+fn write_attention_maps(session: &Session, dir: &Path) -> Result<(Vec<String>, Vec<f32>), String> {
+    let test = session.test_split();
+    let n = ATTENTION_IMAGES.min(test.len());
+    let indices: Vec<usize> = (0..n).collect();
+    let maps = block_on(session.attention_maps(&indices)).map_err(|e| e.to_string())?;
+    let [_, c, h, w] = test.images.dims();
+    let mut files = Vec::new();
+    for m in &maps {
+        let pixels = block_on(ssl_playground::session::read_f32(test.images.clone().narrow(0, m.index, 1).reshape([-1]))).map_err(|e| e.to_string())?;
+        let path = dir.join(format!("attention-{}.png", m.index));
+        ssl_playground::figures::attention_strip(&pixels, c, h, w, m).save(&path).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        files.push(path.display().to_string());
+    }
+    Ok((files, maps.iter().map(|m| m.entropy).collect()))
 }
 
 /// Train `config` to its last step and return its classifier's test accuracy (`None` for a

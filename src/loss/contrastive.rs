@@ -3,10 +3,11 @@
 //! NT-Xent, the normalised temperature-scaled cross-entropy of SimCLR
 //! ([0] Chen et al. 2020, arXiv:2002.05709, eq. 1): for a positive pair (i, j) among 2N views,
 //! ℓ(i,j) = −log( exp(sim(z_i,z_j)/τ) / Σ_{k≠i} exp(sim(z_i,z_k)/τ) ), averaged over all 2N anchors.
-//! InfoNCE with a queue (MoCo), the negative cosine (BYOL) and the Barlow Twins loss follow.
+//! InfoNCE with a queue (MoCo), the negative cosine (BYOL), the Barlow Twins loss and DINO's
+//! cross-entropy between centred, sharpened teacher outputs and the student's follow.
 use super::l2_normalize;
 use burn::prelude::*;
-use burn::tensor::activation::log_softmax;
+use burn::tensor::activation::{log_softmax, softmax};
 
 /// `z1`, `z2`: `[N, D]` projections of two views of the same N images (row i ↔ row i).
 pub fn nt_xent(z1: Tensor<2>, z2: Tensor<2>, temperature: f64) -> Tensor<1> {
@@ -78,4 +79,33 @@ pub fn nce(positive_sim: Tensor<2>, noise_sim: Tensor<2>, temperature: f64, n: u
     let log_h = (positive.clone() / (positive + noise_mass)).clamp_min(1e-12).log(); // [B, 1]
     let log_not_h = (noise + noise_mass).recip().mul_scalar(noise_mass).clamp_min(1e-12).log(); // [B, m]
     (log_h.sum_dim(1) + log_not_h.sum_dim(1)).mean().neg()
+}
+
+/// DINO's loss ([5] Caron et al. 2021, arXiv:2104.14294, Algorithm 1, eq. 2–3): the teacher's
+/// output on global view i, centred and sharpened, P_t = softmax((t_i − c)/τ_t), is the target
+/// for the student's P_s = softmax(s_j/τ_s) on every other view j; the loss is the mean of
+/// −Σ_k P_t(k)·log P_s(k) over images and over all pairs i ≠ j. `teacher[i]` and `student[i]`
+/// are the same global view, so those pairs are skipped; `student` holds the global views
+/// first, then the local ones. Each `[B, K]`; `centre` `[1, K]`. No gradient reaches the teacher.
+pub fn dino_cross_entropy(student: &[Tensor<2>], teacher: &[Tensor<2>], centre: Tensor<2>, student_temp: f64, teacher_temp: f64) -> Tensor<1> {
+    let targets: Vec<Tensor<2>> = teacher.iter().map(|t| softmax((t.clone().detach() - centre.clone()) / teacher_temp, 1)).collect();
+    let log_probs: Vec<Tensor<2>> = student.iter().map(|s| log_softmax(s.clone() / student_temp, 1)).collect();
+    let mut terms = Vec::new();
+    for (i, target) in targets.iter().enumerate() {
+        for (j, log_prob) in log_probs.iter().enumerate() {
+            if i != j {
+                terms.push((target.clone() * log_prob.clone()).sum_dim(1).mean().neg()); // [1]
+            }
+        }
+    }
+    assert!(!terms.is_empty(), "DINO needs at least two views");
+    let pairs = terms.len() as f64;
+    Tensor::cat(terms, 0).sum() / pairs
+}
+
+/// DINO's centre update (ibid., Algorithm 1): c ← m·c + (1 − m)·mean of the teacher's outputs
+/// over every image of every global view. `teacher`: `[B, K]` each; returns `[1, K]`, detached.
+pub fn dino_centre(centre: Tensor<2>, teacher: &[Tensor<2>], momentum: f64) -> Tensor<2> {
+    let batch_mean = Tensor::cat(teacher.to_vec(), 0).detach().mean_dim(0); // [1, K]
+    (centre * momentum + batch_mean * (1.0 - momentum)).detach()
 }

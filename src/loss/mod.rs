@@ -4,7 +4,7 @@ pub mod contrastive;
 pub mod pretext;
 
 pub use classification::{cross_entropy, distillation_cross_entropy, entropy, kl_divergence, masked_cross_entropy, masked_kl_divergence, masked_softmax_mse, sharpen, soft_cross_entropy, softmax_mse, weighted_cross_entropy};
-pub use contrastive::{barlow_twins, info_nce, nce, neg_cosine, nt_xent};
+pub use contrastive::{barlow_twins, dino_centre, dino_cross_entropy, info_nce, nce, neg_cosine, nt_xent};
 
 use burn::prelude::*;
 

@@ -213,6 +213,11 @@ pub trait Method: Sized + 'static {
     }
     /// The views the method feeds the network, named, for the page's preview.
     fn views(&self, images: Tensor<4>, rng: &mut Rng) -> Vec<(String, Tensor<4>)>;
+    /// The preview with the current model at hand (in eval mode), for methods that show what
+    /// it predicts (MaskFeat's predicted HOG); [`Method::views`] unless overridden.
+    fn model_views(&self, _model: &Self::Model, images: Tensor<4>, rng: &mut Rng) -> Vec<(String, Tensor<4>)> {
+        self.views(images, rng)
+    }
 }
 
 /// Parse a method's config: its defaults, overridden by the keys in `params` (a JSON object).

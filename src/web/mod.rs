@@ -260,6 +260,18 @@ impl WebSession {
         })
     }
 
+    /// The last block's CLS attention maps of the test images `indices`:
+    /// `[{index, rows, cols, heads, mean, entropy}]`; empty for a backbone without attention.
+    #[wasm_bindgen(js_name = attentionMaps)]
+    pub fn attention_maps(&self, indices: Vec<usize>) -> Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            let s = inner.try_borrow().map_err(|_| js_error("the session is busy"))?;
+            let maps = s.attention_maps(&indices).await.map_err(session_error)?;
+            Ok(to_js(&maps)?)
+        })
+    }
+
     /// The classifier's guesses for `n` unlabelled training images (the same ones each time):
     /// `[{index, predicted, confidence, truth}]`; empty for methods without a classifier.
     #[wasm_bindgen(js_name = pseudoLabels)]

@@ -3,13 +3,17 @@
 // charts redraw at most once per animation frame.
 import './style.css';
 import { KnnChart, TermChart } from './charts';
-import type { AdapterInfo, Backend, FromWorker, Matrix, MethodInfo, Metric, Neighbour, PseudoLabel, RunConfig, RunState, SessionInfo, Snapshot, StartSpec, SweepPoint, Thumb, ToWorker, ViewBlock } from './protocol';
+import type { AdapterInfo, AttentionMaps, Backend, FromWorker, Matrix, MethodInfo, Metric, Neighbour, PseudoLabel, RunConfig, RunState, SessionInfo, Snapshot, StartSpec, SweepPoint, Thumb, ToWorker, ViewBlock } from './protocol';
 import { parseFromWorker } from './protocol';
 import { Ema, formatDuration } from './smooth';
 import { flatten, optionsFromUrl, paramOverrides, paramText, parseLabelCounts, parseParam, setDotted, urlFromOptions, type PageOptions } from './urlconfig';
 import { imageFileToPixels } from './image';
 
 const GALLERY = 48;
+/** Test images with attention maps at a time (the worker's default is the gallery's first four). */
+const ATTENTION_IMAGES = 4;
+/** The gallery's images by test index, for drawing under their attention maps. */
+const galleryThumbs = new Map<number, Thumb>();
 const NEIGHBOURS_K = 8;
 const VIEW_IMAGES = 6;
 
@@ -48,10 +52,12 @@ interface DebugState {
   pseudoLabels: { shown: number; wrong: number } | null;
   /** The label-efficiency sweep: its points so far and how many it has. */
   sweep: { points: SweepPoint[]; total: number } | null;
+  /** The attention maps last drawn: the step, the test images, and per image its heads' mean entropy, the uniform entropy ln(rows·cols), and the mean map's largest over smallest weight. */
+  attention: { step: number; images: number[]; heads: number; entropy: number[]; uniform: number; spread: number[] } | null;
   /** Worker messages whose handling took 20 ms or more: [type, ms, at]. */
   slowMessages: [string, number, number][];
 }
-const debug: DebugState = { state: 'idle', backend: null, adapter: null, steps: 0, stepNumbers: [], loss: [], knn: [], baseline: null, neighbours: 0, errors: [], trainingStartedAt: null, resumedExact: null, matrices: [], collapse: [], metrics: [], labelled: 0, confusion: null, pseudoLabels: null, sweep: null, slowMessages: [] };
+const debug: DebugState = { state: 'idle', backend: null, adapter: null, steps: 0, stepNumbers: [], loss: [], knn: [], baseline: null, neighbours: 0, errors: [], trainingStartedAt: null, resumedExact: null, matrices: [], collapse: [], metrics: [], labelled: 0, confusion: null, pseudoLabels: null, sweep: null, attention: null, slowMessages: [] };
 (window as unknown as { __sslp: DebugState }).__sslp = debug;
 /** For the browser test: lose the GPU mid-run, as a driver reset would. */
 (window as unknown as { __sslpSimulateDeviceLoss: () => void }).__sslpSimulateDeviceLoss = () => send({ type: 'simulateDeviceLoss' });
@@ -153,6 +159,8 @@ function onMessage(msg: FromWorker) {
       return showViews(msg.blocks, msg.pixels);
     case 'matrices':
       return showMatrices(msg.step, msg.matrices);
+    case 'attention':
+      return showAttention(msg.step, msg.maps);
     case 'pseudoLabels':
       return showPseudoLabels(msg.items);
     case 'sweepProgress': {
@@ -493,6 +501,10 @@ function resetView() {
   $('matrices').replaceChildren();
   $('matrices-section').hidden = true;
   debug.matrices = [];
+  $('attention').replaceChildren();
+  $('attention-section').hidden = true;
+  debug.attention = null;
+  galleryThumbs.clear();
   for (const id of ['labelled', 'confusion', 'pseudo-labels']) $(id).replaceChildren();
   $('semi-panel').hidden = true;
   for (const id of ['sweep-part', 'labelled-part', 'confusion-part', 'pseudo-part']) $(id).hidden = true;
@@ -515,6 +527,9 @@ function resetView() {
 }
 
 function onReady(sessionInfo: SessionInfo, gallery: Thumb[], resumedFrom: number | null) {
+  // Attention maps may arrive before the gallery is drawn; they find their images here.
+  galleryThumbs.clear();
+  for (const t of gallery) galleryThumbs.set(t.index, t);
   if (resumedFrom !== null && lossChart && knnChart) {
     // Resumed after a lost GPU: keep the curves, minus the steps after the snapshot.
     info = sessionInfo;
@@ -596,6 +611,8 @@ function onEval(msg: Extract<FromWorker, { type: 'eval' }>) {
   debug.knn.push({ step, value: knn, layers: msg.knnByLayer });
   debug.collapse.push({ step, std, rank });
   debug.metrics.push({ step, stage: msg.stage, metrics: msg.metrics });
+  // MaskFeat's preview includes the model's predicted HOG: redraw it with the current model.
+  if (info?.method.id === 'maskfeat') requestViews();
   // Both on one [0, 1] scale: std·√D is 1 for a spread embedding, rank/D is 1 at full rank;
   // both fall towards 0 as it collapses.
   collapseChart?.push(step, { [COLLAPSE_SERIES[0]]: std === null ? null : std * Math.sqrt(dim), [COLLAPSE_SERIES[1]]: rank === null ? null : rank / dim });
@@ -696,9 +713,95 @@ function renderGallery(gallery: Thumb[], s: SessionInfo) {
       host.querySelectorAll('.thumb.selected').forEach((b) => b.classList.remove('selected'));
       button.classList.add('selected');
       queryNeighbours({ kind: 'test', index: t.index }, t.label, drawImage(t.pixels, c, h, w, false));
+      if (s.config.backbone === 'vit-tiny') {
+        // The clicked image first, then the default ones, as many as before.
+        const others = gallery.slice(0, ATTENTION_IMAGES).map((g) => g.index).filter((i) => i !== t.index);
+        send({ type: 'attention', indices: [t.index, ...others].slice(0, ATTENTION_IMAGES) });
+      }
     });
     host.append(button);
   }
+}
+
+// ---------- attention maps (vit-tiny) ----------
+
+
+/** Dark blue → red → yellow for v in [0, 1] (the same ramp as `sslp --attention-maps`). */
+function heat(v: number): [number, number, number] {
+  const x = Math.max(0, Math.min(1, v));
+  return [Math.min(1, 1.5 * x), Math.max(0, Math.min(1, 2 * x - 1)), Math.max(0, 0.5 - x) * 0.8];
+}
+
+/**
+ * One map laid over its image: each pixel mixes the image's grey with the heat of its patch's
+ * weight, scaled to the map's own largest weight (as DINO's figures are). Pixels past the last
+ * whole 4×4 patch (a side 4 does not divide) show no heat.
+ */
+function drawOverlay(t: Thumb, map: number[], rows: number, cols: number, c: number, h: number, w: number): HTMLCanvasElement {
+  const canvas = document.createElement('canvas');
+  canvas.width = w;
+  canvas.height = h;
+  const ctx = canvas.getContext('2d')!;
+  const img = ctx.createImageData(w, h);
+  const peak = Math.max(...map, Number.MIN_VALUE);
+  const patch = Math.floor(h / rows);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const i = y * w + x;
+      const grey = (c === 3 ? (t.pixels[i] + t.pixels[h * w + i] + t.pixels[2 * h * w + i]) / 3 : t.pixels[i]) / 255;
+      const r = Math.floor(y / patch);
+      const col = Math.floor(x / patch);
+      const v = r < rows && col < cols ? map[r * cols + col] / peak : 0;
+      const hot = heat(v);
+      for (let k = 0; k < 3; k++) img.data[4 * i + k] = Math.round(255 * (0.35 * grey + 0.65 * hot[k]));
+      img.data[4 * i + 3] = 255;
+    }
+  }
+  ctx.putImageData(img, 0, 0);
+  return canvas;
+}
+
+/** Each test image beside its class token's attention in the last block: one map per head, then their mean. */
+function showAttention(step: number, maps: AttentionMaps[]) {
+  if (!info) return;
+  const { channels: c, height: h, width: w, class_names: names } = info.dataset;
+  const host = $('attention');
+  host.replaceChildren();
+  const uniform = maps.length ? Math.log(maps[0].rows * maps[0].cols) : 0;
+  for (const m of maps) {
+    const t = galleryThumbs.get(m.index);
+    if (!t) continue;
+    const row = document.createElement('div');
+    row.className = 'attention-row';
+    row.setAttribute('role', 'listitem');
+    const panels: [string, HTMLCanvasElement][] = [[`test #${m.index}`, drawImage(t.pixels, c, h, w, false)]];
+    m.heads.forEach((map, k) => panels.push([`head ${k + 1}`, drawOverlay(t, map, m.rows, m.cols, c, h, w)]));
+    panels.push(['mean', drawOverlay(t, m.mean, m.rows, m.cols, c, h, w)]);
+    for (const [label, canvas] of panels) {
+      const fig = document.createElement('figure');
+      const cap = document.createElement('figcaption');
+      cap.textContent = label;
+      canvas.className = 'attention-map';
+      fig.append(canvas, cap);
+      row.append(fig);
+    }
+    const note = document.createElement('span');
+    note.className = 'muted';
+    note.textContent = `${names[t.label]} · entropy ${m.entropy.toFixed(2)} of ${uniform.toFixed(2)} nats (uniform)`;
+    row.title = `Where the class token looks in the last block, at step ${step}. Lower entropy: more focused attention; ${uniform.toFixed(2)} nats would be attention spread evenly over all ${m.rows * m.cols} patches.`;
+    row.append(note);
+    host.append(row);
+  }
+  $('attention-step').textContent = `step ${step}`;
+  $('attention-section').hidden = maps.length === 0;
+  debug.attention = {
+    step,
+    images: maps.map((m) => m.index),
+    heads: maps[0]?.heads.length ?? 0,
+    entropy: maps.map((m) => m.entropy),
+    uniform,
+    spread: maps.map((m) => Math.max(...m.mean) / Math.max(Math.min(...m.mean), Number.MIN_VALUE)),
+  };
 }
 
 // ---------- semi-supervised: labelled subset, confusion matrix, pseudo-labels ----------

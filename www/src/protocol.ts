@@ -174,6 +174,20 @@ export interface Matrix {
   values: number[];
 }
 
+/**
+ * Where one test image's class token looks in the last transformer block (Rust
+ * `AttentionMaps`, `vit-tiny` only): one `rows×cols` map per head and their mean, row-major,
+ * each summing to 1; `entropy` is the heads' mean entropy in nats (ln(rows·cols) = uniform).
+ */
+export interface AttentionMaps {
+  index: number;
+  rows: number;
+  cols: number;
+  heads: number[][];
+  mean: number[];
+  entropy: number;
+}
+
 export interface ViewBlock {
   name: string;
   n: number;
@@ -222,6 +236,8 @@ export type ToWorker = (
   | { type: 'stop' }
   | { type: 'neighbours'; id: number; query: NeighbourQuery; k: number }
   | { type: 'views'; id: number; n: number }
+  /** Draw these test images' attention maps now and at every evaluation (`vit-tiny`). */
+  | { type: 'attention'; indices: number[] }
   /** Destroy the WebGPU device, as a driver reset would (the browser test's GPU-loss check). */
   | { type: 'simulateDeviceLoss' }
 ) & { runId?: number };
@@ -245,11 +261,12 @@ export type FromWorker = (
   | { type: 'neighbours'; id: number; results: (Neighbour & { pixels: Uint8Array })[] }
   | { type: 'views'; id: number; blocks: ViewBlock[]; pixels: Float32Array }
   | { type: 'matrices'; step: number; matrices: Matrix[] }
+  | { type: 'attention'; step: number; maps: AttentionMaps[] }
   | { type: 'error'; kind: ErrorKind; message: string; step: number | null; id?: number }
   | { type: 'deviceLost'; message: string; step: number; snapshot: Snapshot | null }
 ) & { runId?: number };
 
-const WORKER_TYPES = new Set(['hello', 'ready', 'baseline', 'step', 'eval', 'pseudoLabels', 'sweepProgress', 'sweepPoint', 'state', 'neighbours', 'views', 'matrices', 'error', 'deviceLost']);
+const WORKER_TYPES = new Set(['hello', 'ready', 'baseline', 'step', 'eval', 'pseudoLabels', 'sweepProgress', 'sweepPoint', 'state', 'neighbours', 'views', 'matrices', 'attention', 'error', 'deviceLost']);
 
 /**
  * Turn the wasm step report (`{kind, step, lr, images_per_s, <term>: value}`) into the compact
@@ -288,6 +305,10 @@ export function parseFromWorker(data: unknown): FromWorker {
       break;
     case 'eval':
       need('step', 'number');
+      break;
+    case 'attention':
+      need('step', 'number');
+      need('maps', 'object');
       break;
     case 'state':
       need('state', 'string');

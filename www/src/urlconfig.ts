@@ -8,7 +8,7 @@
 import type { Backend, MethodInfo, RunConfig } from './protocol';
 
 export const DATASETS = ['fashion-mnist', 'mnist'] as const;
-export const BACKBONES = ['small-cnn', 'resnet-tiny'] as const;
+export const BACKBONES = ['small-cnn', 'resnet-tiny', 'vit-tiny'] as const;
 
 export interface PageOptions {
   config: RunConfig;

@@ -3,7 +3,7 @@
 // neighbour query asked mid-step waits for that step instead of racing it.
 /// <reference lib="webworker" />
 import init, { WebSession, checkConfig, labelSweep, methods, defaultConfig, deviceLost, simulateDeviceLoss } from '../../pkg/ssl_playground.js';
-import type { AdapterInfo, AfterStep, ErrorKind, EvalReport, FromWorker, Matrix, Neighbour, PseudoLabel, RunConfig, RunState, SessionInfo, Snapshot, StartSpec, SweepSpec, Thumb, ToWorker, ViewBlock } from './protocol';
+import type { AdapterInfo, AfterStep, AttentionMaps, ErrorKind, EvalReport, FromWorker, Matrix, Neighbour, PseudoLabel, RunConfig, RunState, SessionInfo, Snapshot, StartSpec, SweepSpec, Thumb, ToWorker, ViewBlock } from './protocol';
 import { stepMessage } from './protocol';
 
 declare const self: DedicatedWorkerGlobalScope;
@@ -21,6 +21,10 @@ let chain: Promise<unknown> = Promise.resolve();
 let lastStep = 0;
 /** The run this worker serves; commands for other runs are ignored. */
 let runId = 0;
+/** Test images whose attention maps are drawn at every evaluation (`vit-tiny` runs). */
+let attentionIndices: number[] = [];
+/** Test images with attention maps by default: the gallery's first ones. */
+const ATTENTION_DEFAULT = 4;
 
 function post(msg: FromWorker, transfer: Transferable[] = []) {
   self.postMessage({ ...msg, runId }, transfer);
@@ -166,6 +170,8 @@ async function start(next: StartSpec, id: number) {
     }
   }
   post({ type: 'ready', info, gallery, labelled, resumedFrom, resumedExact });
+  attentionIndices = next.config.backbone === 'vit-tiny' ? indices.slice(0, ATTENTION_DEFAULT) : [];
+  await attention(s);
   if (resumedFrom === null) {
     try {
       const base = await exclusive(() => s.baseline());
@@ -181,6 +187,7 @@ async function evaluate(s: WebSession) {
   const r: EvalReport = await exclusive(() => s.evaluate());
   const matrices: Matrix[] = await exclusive(() => s.matrices());
   if (matrices.length) post({ type: 'matrices', step: r.step, matrices });
+  await attention(s);
   post({
     type: 'eval',
     step: r.step,
@@ -357,6 +364,19 @@ async function neighbours(id: number, query: Extract<ToWorker, { type: 'neighbou
   }
 }
 
+/** Post the attention maps of `attentionIndices` from the current model (none for CNNs). */
+async function attention(s: WebSession) {
+  if (attentionIndices.length === 0) return;
+  const indices = attentionIndices;
+  try {
+    const maps: AttentionMaps[] = await exclusive(() => s.attentionMaps(Uint32Array.from(indices)));
+    if (maps.length) post({ type: 'attention', step: s.stepCount, maps });
+  } catch (e) {
+    if (isTrap(e)) return fail(e, s.stepCount);
+    post({ type: 'error', kind: 'query', step: null, message: message(e) });
+  }
+}
+
 async function views(id: number, n: number) {
   const s = session;
   if (!s) return;
@@ -404,7 +424,7 @@ function deviceLostSafe(): string | undefined {
 self.onmessage = (event: MessageEvent<ToWorker>) => {
   const msg = event.data;
   // Run commands from an earlier run (a click that raced a restart) are dropped.
-  const runCommand = ['train', 'pause', 'stop', 'neighbours', 'views'].includes(msg.type);
+  const runCommand = ['train', 'pause', 'stop', 'neighbours', 'views', 'attention'].includes(msg.type);
   if (runCommand && msg.runId !== undefined && msg.runId !== runId) return;
   switch (msg.type) {
     case 'start':
@@ -434,6 +454,12 @@ self.onmessage = (event: MessageEvent<ToWorker>) => {
       break;
     case 'views':
       void views(msg.id, msg.n);
+      break;
+    case 'attention':
+      if (session && spec?.config.backbone === 'vit-tiny') {
+        attentionIndices = msg.indices;
+        void attention(session);
+      }
       break;
     case 'simulateDeviceLoss':
       simulateDeviceLoss();

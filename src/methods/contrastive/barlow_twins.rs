@@ -101,7 +101,7 @@ impl Method for BarlowTwins {
         if !setup.flip_invariant {
             config.views.flip_p = 0.0;
         }
-        let d = projector_width(&config, 4 * setup.width);
+        let d = projector_width(&config, setup.backbone.out_dim(setup.width));
         Ok((BarlowTwins { config, correlation: None }, Encoder::new(setup, &[d, d], d)))
     }
 

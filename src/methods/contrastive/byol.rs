@@ -122,7 +122,7 @@ impl Method for Byol {
         if !setup.flip_invariant {
             config.views.flip_p = 0.0;
         }
-        let h = hidden_width(&config, 4 * setup.width);
+        let h = hidden_width(&config, setup.backbone.out_dim(setup.width));
         let online = Encoder::new(setup, &[h], config.projector_out);
         let target = frozen_copy(Encoder::new(setup, &[h], config.projector_out), &online);
         let predictor = Mlp::new(&[config.projector_out, h, config.projector_out], &setup.device);

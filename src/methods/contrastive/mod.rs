@@ -1,6 +1,8 @@
 //! Contrastive and non-contrastive joint-embedding methods.
 pub mod barlow_twins;
 pub mod byol;
+pub mod dino;
+pub mod maskfeat;
 pub mod moco;
 pub mod npid;
 pub mod simclr;

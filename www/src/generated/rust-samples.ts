@@ -172,6 +172,20 @@ export const pseudoLabel = {
   "predicted": 0,
   "truth": 0
 } as const;
+export const attentionMaps = {
+  "cols": 0,
+  "entropy": 0,
+  "heads": [
+    [
+      0
+    ]
+  ],
+  "index": 0,
+  "mean": [
+    0
+  ],
+  "rows": 0
+} as const;
 export const errorKinds = [
   "nan",
   "config",

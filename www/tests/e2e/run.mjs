@@ -176,6 +176,27 @@ try {
     await jigsawPage.screenshot({ path: join(out, 'jigsaw-webgpu.png'), fullPage: true });
     await jigsawPage.close();
 
+    // ---- 1e. DINO on the Tiny ViT on WebGPU: attention, softmax, LayerNorm and GELU on wgpu, and the attention maps ----
+    const { page: dinoPage, log: dinoLog } = await openPage(browser, `${origin}/?method=dino&backbone=vit-tiny&steps=3&batch=8&width=16&eval_every=3&train_limit=256&test_limit=64&autostart=1`, origin);
+    const dinoDone = await waitFor(dinoPage, () => (window.__sslp.state === 'done' && window.__sslp.attention?.step === 3) || window.__sslp.errors.length > 0, null, 300_000, 'DINO on vit-tiny to finish on WebGPU');
+    const dd = await debug(dinoPage);
+    const at = dd.attention;
+    const overlays = await dinoPage.$$eval('#attention .attention-row', (rows) => rows.map((r) => r.querySelectorAll('canvas').length));
+    check(
+      'DINO trains the Tiny ViT on WebGPU and draws its attention maps: 4 images × (image, 2 heads, mean), not uniform',
+      dinoDone && dd.state === 'done' && dd.backend === 'webgpu' && dd.errors.length === 0 && dd.loss.length === 3 && dd.loss.every((v) => v !== null && Number.isFinite(v)) &&
+        at !== null && at.heads === 2 && JSON.stringify(at.images) === '[0,1,2,3]' && JSON.stringify(overlays) === '[4,4,4,4]' &&
+        at.entropy.every((e) => e > 0 && e < at.uniform) && at.spread.every((s) => s > 1.05),
+      `state ${dd.state}, backend ${dd.backend}, losses ${JSON.stringify(dd.loss)}; attention ${JSON.stringify(at)}; overlays ${JSON.stringify(overlays)}; errors ${JSON.stringify(dd.errors)}`,
+    );
+    await dinoPage.click('#gallery .thumb:nth-child(11)');
+    const clicked = await waitFor(dinoPage, () => window.__sslp.attention?.images[0] === 10, null, 60_000, 'the clicked image’s attention maps');
+    const ca = (await debug(dinoPage)).attention;
+    check('clicking a test image shows its attention maps first', clicked && ca.images.length === 4 && ca.images[0] === 10, JSON.stringify(ca));
+    await dinoPage.screenshot({ path: join(out, 'dino-vit-attention.png'), fullPage: true });
+    check('no console error in the DINO run', dinoLog.errors.length === 0, dinoLog.errors.join(' | '));
+    await dinoPage.close();
+
     // ---- 1d. FixMatch on WebGPU: the labelled images, the confusion matrix, the pseudo-labels ----
     const { page: semiPage, log: semiLog } = await openPage(browser, `${origin}/?method=fixmatch&steps=3&batch=8&width=8&eval_every=3&train_limit=256&test_limit=64&labels=2&p.mu=1&autostart=1`, origin);
     const semiDone = await waitFor(semiPage, () => (window.__sslp.state === 'done' && window.__sslp.pseudoLabels !== null) || window.__sslp.errors.length > 0, null, 300_000, 'FixMatch to finish on WebGPU');
