@@ -12,8 +12,9 @@ use burn::prelude::*;
 
 /// Queries per chunk when comparing against the bank; bounds the `[Q, N]` similarity block.
 const QUERY_CHUNK: usize = 256;
-/// Widest embedding whose effective rank is computed: beyond it the host's Jacobi sweeps
-/// would take seconds.
+/// Largest matrix whose spectrum [`effective_rank`] computes on the host (about 0.1 s at
+/// 512). A wider embedding's rank is read from the Gram matrix of this many of its rows,
+/// see [`collapse_stats`].
 pub const MAX_RANK_DIM: usize = 512;
 /// Images per forward pass when embedding a split.
 pub const EMBED_CHUNK: usize = 500;
@@ -168,64 +169,56 @@ pub fn pca_2d(x: Tensor<2>, iterations: usize) -> Tensor<2> {
 }
 
 /// Collapse diagnostics of L2-normalised embeddings `z` `[N, D]`: the mean over dimensions of
-/// each dimension's standard deviation, `[1]`, and the embedding's covariance `[D, D]` (read it
-/// back and pass it to [`effective_rank`]).
+/// each dimension's standard deviation, `[1]`, and a symmetric matrix `[R, R]` with the
+/// embedding's covariance spectrum, for [`effective_rank`] (read it back on the host):
+/// - D ≤ [`MAX_RANK_DIM`]: the covariance `[D, D]`;
+/// - wider (DINO's K = 1,024 outputs): the Gram matrix `Z_c Z_cᵀ / (S − 1)` of the first
+///   S = min(N, `MAX_RANK_DIM`) rows, centred on their own mean. It has the same non-zero
+///   eigenvalues as those rows' covariance, at a fraction of the cost.
+///
+/// The rank can reach at most `min(D, rows − 1)`: see [`rank_limit`].
 ///
 /// [1] Chen & He. "Exploring Simple Siamese Representation Learning", CVPR 2021,
 /// arXiv:2011.10566, §4.1: for unit vectors spread evenly the std is about 1/√D; a collapsed
 /// embedding has std 0.
 pub fn collapse_stats(z: Tensor<2>) -> (Tensor<1>, Tensor<2>) {
     let [n, d] = z.dims();
-    let centred = z.clone() - z.mean_dim(0); // [N, D]
-    let cov = centred.clone().transpose().matmul(centred) / (n.max(2) - 1) as f64; // [D, D]
-    let eye = Tensor::<2>::eye(d, &cov.device());
-    let std = (cov.clone() * eye).sum_dim(1).clamp_min(0.0).sqrt().mean().reshape([1]); // [1]
-    (std, cov)
+    let centred = z.clone() - z.clone().mean_dim(0); // [N, D]
+    let variance = centred.clone().square().sum_dim(0) / (n.max(2) - 1) as f64; // [1, D]
+    let std = variance.clamp_min(0.0).sqrt().mean().reshape([1]); // [1]
+    if d <= MAX_RANK_DIM {
+        let cov = centred.clone().transpose().matmul(centred) / (n.max(2) - 1) as f64; // [D, D]
+        return (std, cov);
+    }
+    let s = n.min(MAX_RANK_DIM);
+    let rows = z.narrow(0, 0, s);
+    let rows = rows.clone() - rows.mean_dim(0); // [S, D]
+    let gram = rows.clone().matmul(rows.transpose()) / (s.max(2) - 1) as f64; // [S, S]
+    (std, gram)
 }
 
-/// The effective rank of an embedding from its covariance `[D, D]` (row-major, host values):
-/// exp of the entropy of its normalised singular values (Roy & Vetterli, "The effective rank:
-/// a measure of effective dimensionality", EUSIPCO 2007; RankMe, Garrido et al. 2023, uses it
-/// for self-supervised embeddings). 1 for a collapsed embedding, D for a perfectly spread one.
-/// Computed on the host with cyclic Jacobi rotations; `None` above [`MAX_RANK_DIM`].
-pub fn effective_rank(cov: &[f32], d: usize) -> Option<f64> {
-    if d == 0 || d > MAX_RANK_DIM || cov.len() != d * d {
+/// The largest effective rank `n` embeddings of width `d` can have once centred:
+/// `min(d, n − 1, MAX_RANK_DIM)` (at least 1). The page scales the rank by it.
+pub fn rank_limit(n: usize, d: usize) -> usize {
+    d.min(n.saturating_sub(1)).min(MAX_RANK_DIM).max(1)
+}
+
+/// The effective rank of an embedding from a symmetric matrix `[R, R]` (row-major, host
+/// values) with its covariance spectrum: exp of the entropy of its normalised singular values
+/// (Roy & Vetterli, "The effective rank: a measure of effective dimensionality", EUSIPCO
+/// 2007; RankMe, Garrido et al. 2023, uses it for self-supervised embeddings). 1 for a
+/// collapsed embedding, R for a perfectly spread one. `None` above [`MAX_RANK_DIM`].
+pub fn effective_rank(matrix: &[f32], r: usize) -> Option<f64> {
+    if r == 0 || r > MAX_RANK_DIM || matrix.len() != r * r {
         return None;
     }
-    let mut a: Vec<f64> = cov.iter().map(|&v| v as f64).collect();
-    for _sweep in 0..30 {
-        let off: f64 = (0..d).flat_map(|i| (0..d).filter(move |&j| j != i).map(move |j| (i, j))).map(|(i, j)| a[i * d + j].powi(2)).sum();
-        let scale: f64 = (0..d).map(|i| a[i * d + i].abs()).sum::<f64>().max(1e-300);
-        if off.sqrt() <= 1e-10 * scale {
-            break;
-        }
-        for p in 0..d {
-            for q in p + 1..d {
-                let apq = a[p * d + q];
-                if apq.abs() < 1e-300 {
-                    continue;
-                }
-                // Rotate rows/columns p and q so that a[p][q] becomes 0.
-                let theta = (a[q * d + q] - a[p * d + p]) / (2.0 * apq);
-                let t = theta.signum() / (theta.abs() + (theta * theta + 1.0).sqrt());
-                let t = if theta == 0.0 { 1.0 } else { t };
-                let c = 1.0 / (t * t + 1.0).sqrt();
-                let s = t * c;
-                for k in 0..d {
-                    let (akp, akq) = (a[k * d + p], a[k * d + q]);
-                    a[k * d + p] = c * akp - s * akq;
-                    a[k * d + q] = s * akp + c * akq;
-                }
-                for k in 0..d {
-                    let (apk, aqk) = (a[p * d + k], a[q * d + k]);
-                    a[p * d + k] = c * apk - s * aqk;
-                    a[q * d + k] = s * apk + c * aqk;
-                }
-            }
-        }
-    }
+    let eigenvalues = symmetric_eigenvalues(matrix.iter().map(|&v| v as f64).collect(), r);
+    // The matrix was summed in f32, so eigenvalues below r·ε·λ_max are rounding, not spread
+    // (the usual numerical-rank tolerance); their square roots would add up to a spurious rank.
+    let largest = eigenvalues.iter().copied().fold(0.0, f64::max);
+    let floor = largest * r as f64 * f32::EPSILON as f64;
     // Singular values of the centred embedding are √(eigenvalues of its covariance).
-    let sigma: Vec<f64> = (0..d).map(|i| a[i * d + i].max(0.0).sqrt()).collect();
+    let sigma: Vec<f64> = eigenvalues.iter().map(|&l| if l > floor { l.sqrt() } else { 0.0 }).collect();
     let total: f64 = sigma.iter().sum();
     if total <= 0.0 {
         return Some(1.0);
@@ -234,9 +227,101 @@ pub fn effective_rank(cov: &[f32], d: usize) -> Option<f64> {
     Some(entropy.exp())
 }
 
+/// The eigenvalues of a symmetric matrix `a` `[r, r]` (row-major), in no set order.
+///
+/// Householder reflections bring it to tridiagonal form (about r³ multiply-adds, along rows);
+/// each eigenvalue of the tridiagonal matrix is then found by bisection on its Sturm count
+/// (the number of negative pivots of `T − xI`). Golub & Van Loan, "Matrix Computations",
+/// §8.3.1 and §8.4.1. This replaced cyclic Jacobi sweeps, which took seconds at r = 512.
+fn symmetric_eigenvalues(mut a: Vec<f64>, r: usize) -> Vec<f64> {
+    let mut v = vec![0.0; r];
+    let mut p = vec![0.0; r];
+    for k in 0..r.saturating_sub(2) {
+        // The reflection H = I − 2vvᵀ maps column k below the diagonal onto its first entry.
+        let below = k + 1;
+        let norm = (below..r).map(|i| a[i * r + k].powi(2)).sum::<f64>().sqrt();
+        if norm == 0.0 {
+            continue;
+        }
+        let x0 = a[below * r + k];
+        let alpha = if x0 > 0.0 { -norm } else { norm };
+        for i in below..r {
+            v[i] = a[i * r + k];
+        }
+        v[below] -= alpha;
+        let v_norm = (below..r).map(|i| v[i] * v[i]).sum::<f64>().sqrt();
+        if v_norm == 0.0 {
+            continue;
+        }
+        for i in below..r {
+            v[i] /= v_norm;
+        }
+        // HAH = A − 2vwᵀ − 2wvᵀ on the trailing block, with p = Av and w = p − (vᵀp)v.
+        for i in below..r {
+            p[i] = (below..r).map(|j| a[i * r + j] * v[j]).sum();
+        }
+        let vp: f64 = (below..r).map(|i| v[i] * p[i]).sum();
+        for i in below..r {
+            p[i] -= vp * v[i];
+        }
+        for i in below..r {
+            for j in below..r {
+                a[i * r + j] -= 2.0 * (v[i] * p[j] + p[i] * v[j]);
+            }
+        }
+        a[below * r + k] = alpha;
+        a[k * r + below] = alpha;
+        for i in below + 1..r {
+            a[i * r + k] = 0.0;
+            a[k * r + i] = 0.0;
+        }
+    }
+    let diag: Vec<f64> = (0..r).map(|i| a[i * r + i]).collect();
+    let off_sq: Vec<f64> = (0..r.saturating_sub(1)).map(|i| a[(i + 1) * r + i].powi(2)).collect();
+    // Gershgorin's discs bound every eigenvalue.
+    let radius = |i: usize| (if i > 0 { off_sq[i - 1].sqrt() } else { 0.0 }) + (if i + 1 < r { off_sq[i].sqrt() } else { 0.0 });
+    let lo = (0..r).map(|i| diag[i] - radius(i)).fold(f64::INFINITY, f64::min);
+    let hi = (0..r).map(|i| diag[i] + radius(i)).fold(f64::NEG_INFINITY, f64::max);
+    let width = (hi - lo).max(f64::MIN_POSITIVE);
+    // Eigenvalues of T below x: the negative pivots of the LDLᵀ factorisation of T − xI.
+    let below_count = |x: f64| {
+        let mut count = 0;
+        let mut pivot = 1.0;
+        for i in 0..r {
+            let coupling = if i > 0 { off_sq[i - 1] / pivot } else { 0.0 };
+            pivot = diag[i] - x - coupling;
+            if pivot == 0.0 {
+                pivot = -1e-300 * width; // a zero pivot counts as just below x
+            }
+            if pivot < 0.0 {
+                count += 1;
+            }
+        }
+        count
+    };
+    (0..r)
+        .map(|index| {
+            // The (index+1)-th smallest: the least x with more than `index` eigenvalues below it.
+            let (mut low, mut high) = (lo - 1e-9 * width, hi + 1e-9 * width);
+            for _ in 0..64 {
+                let mid = 0.5 * (low + high);
+                if mid <= low || mid >= high {
+                    break;
+                }
+                if below_count(mid) > index {
+                    high = mid;
+                } else {
+                    low = mid;
+                }
+            }
+            0.5 * (low + high)
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
-    use super::effective_rank;
+    use super::{effective_rank, symmetric_eigenvalues};
 
     #[test]
     fn effective_rank_by_hand() {
@@ -252,5 +337,44 @@ mod tests {
         let want = (-(p1 * p1.ln()) - p2 * p2.ln()).exp();
         let r = effective_rank(&[2.0, 1.0, 1.0, 2.0], 2).unwrap();
         assert!((r - want).abs() < 1e-6, "{r} vs {want}");
+    }
+
+    /// A dense symmetric matrix with a known spectrum: diag(λ) turned by a chain of Givens
+    /// rotations, Q diag(λ) Qᵀ. Repeated and zero eigenvalues included.
+    #[test]
+    fn eigenvalues_of_a_rotated_diagonal() {
+        let r = 40;
+        let want: Vec<f64> = (0..r).map(|i| if i < 5 { 0.0 } else if i < 9 { 2.5 } else { (i * i) as f64 / 7.0 }).collect();
+        let mut a = vec![0.0; r * r];
+        for i in 0..r {
+            a[i * r + i] = want[i];
+        }
+        // Rotate rows and columns (p, q) by θ: A ← G A Gᵀ keeps the spectrum.
+        for step in 0..3 * r {
+            let (p, q) = (step % r, (step * 7 + 3) % r);
+            if p == q {
+                continue;
+            }
+            let theta = 0.3 + step as f64 * 0.77;
+            let (c, s) = (theta.cos(), theta.sin());
+            for k in 0..r {
+                let (x, y) = (a[p * r + k], a[q * r + k]);
+                a[p * r + k] = c * x - s * y;
+                a[q * r + k] = s * x + c * y;
+            }
+            for k in 0..r {
+                let (x, y) = (a[k * r + p], a[k * r + q]);
+                a[k * r + p] = c * x - s * y;
+                a[k * r + q] = s * x + c * y;
+            }
+        }
+        let off: f64 = (0..r * r).filter(|k| k / r != k % r).map(|k| a[k] * a[k]).sum();
+        let all: f64 = a.iter().map(|v| v * v).sum();
+        assert!(off > 0.1 * all, "the rotations left the matrix nearly diagonal: {off} of {all}");
+        let mut got = symmetric_eigenvalues(a, r);
+        got.sort_by(f64::total_cmp);
+        for (g, w) in got.iter().zip(&want) {
+            assert!((g - w).abs() < 1e-9 * want[r - 1], "{got:?}\nvs {want:?}");
+        }
     }
 }

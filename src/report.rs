@@ -92,9 +92,11 @@ pub struct EvalReport {
     /// Collapse diagnostics of the method's normalised embedding (its projection head's
     /// output; the backbone's features for methods without one) of up to 1,000 test images:
     /// the mean per-dimension std (≈ 1/√D when spread, 0 when collapsed) and the effective
-    /// rank (1 when collapsed, up to D), see [`crate::eval::collapse_stats`].
+    /// rank (1 when collapsed, up to `rank_limit`), see [`crate::eval::collapse_stats`].
     pub embedding_std: f64,
     pub effective_rank: Option<f64>,
+    /// The largest effective rank these embeddings can have: min(D, images − 1, 512).
+    pub rank_limit: usize,
     /// D, the embedding's width: a spread embedding has std ≈ 1/√D and rank up to D.
     pub embedding_dim: usize,
     /// The stage the run is in.
@@ -152,6 +154,7 @@ pub struct Summary {
     /// The final evaluation's collapse diagnostics (see [`EvalReport`]).
     pub embedding_std: f64,
     pub effective_rank: Option<f64>,
+    pub rank_limit: usize,
     pub final_loss: Option<f64>,
     pub images_per_s: f64,
     /// The final evaluation's method-specific numbers (SimCLR v2's fine-tuned teacher).

@@ -101,8 +101,12 @@ pub struct Session {
     /// The train split embedded at every backbone stage (last = final features), and the step
     /// it was embedded at.
     bank_cache: Option<(usize, Vec<Tensor<2>>)>,
-    /// kNN by layer of the untrained model, measured when the session was created.
+    /// kNN by layer of the untrained model, once measured.
     random_init: Option<LayerAccuracy>,
+    /// The untrained backbone, kept until its baseline is measured, so that the page can show
+    /// step 1 first and measure the baseline after it (the weights' buffers are shared, not
+    /// copied, until the first optimizer step replaces the model's).
+    initial_backbone: Option<Backbone>,
     /// What [`limits::check_run`] estimated for this run.
     pub memory: MemoryEstimate,
 }
@@ -233,6 +237,7 @@ impl Session {
             n_test: test.len(),
             n_labelled,
         };
+        let initial_backbone = Some(runner.eval_model().backbone);
         Ok(Session {
             config,
             kind,
@@ -254,6 +259,7 @@ impl Session {
             clock,
             bank_cache: None,
             random_init: None,
+            initial_backbone,
             memory,
         })
     }
@@ -385,11 +391,14 @@ impl Session {
 
     /// kNN accuracy per backbone stage on the test split, bank = train split.
     pub async fn knn_by_layer(&self) -> Result<LayerAccuracy, SessionError> {
-        let model = self.runner.eval_model();
-        let bank = eval::embed_stages(&model.backbone, &self.train.images);
-        let queries = eval::embed_stages(&model.backbone, &self.test.images);
+        self.knn_by_layer_of(&self.runner.eval_model().backbone).await
+    }
+
+    async fn knn_by_layer_of(&self, backbone: &Backbone) -> Result<LayerAccuracy, SessionError> {
+        let bank = eval::embed_stages(backbone, &self.train.images);
+        let queries = eval::embed_stages(backbone, &self.test.images);
         let accuracy = read_f32(Tensor::cat(self.knn_per_stage(&bank, &queries), 0)).await?.into_iter().map(f64::from).collect();
-        Ok(LayerAccuracy { names: model.backbone.stage_names(), accuracy })
+        Ok(LayerAccuracy { names: backbone.stage_names(), accuracy })
     }
 
     /// kNN accuracy `[1]` of the test split at each stage, from the stages' normalised train
@@ -403,12 +412,16 @@ impl Session {
             .collect()
     }
 
-    /// Measure and keep the untrained model's kNN per layer (call before the first step).
+    /// Measure and keep the untrained model's kNN per layer: before the first step, or later
+    /// from the untrained backbone the session kept (the page measures it after step 1, so
+    /// that the baseline does not hold up the first step).
     pub async fn measure_random_init(&mut self) -> Result<LayerAccuracy, SessionError> {
-        if self.step != 0 {
-            return Err(SessionError::Config("the random-init baseline must be measured before the first step".into()));
-        }
-        let layers = self.knn_by_layer().await?;
+        let backbone = match (self.step, self.initial_backbone.take()) {
+            (0, _) => self.runner.eval_model().backbone,
+            (_, Some(initial)) => initial,
+            (_, None) => return Err(SessionError::Config("the random-init baseline can no longer be measured: the run was resumed or loaded from saved weights".into())),
+        };
+        let layers = self.knn_by_layer_of(&backbone).await?;
         self.random_init = Some(layers.clone());
         Ok(layers)
     }
@@ -429,8 +442,9 @@ impl Session {
         let queries = query_stages.pop().expect("a backbone has at least one stage");
         // Collapse shows first where the loss acts: the method's embedding when it has one.
         let embedded = self.runner.embedding(self.pretext_images()).map(crate::loss::l2_normalize).unwrap_or_else(|| queries.clone());
-        let dim = embedded.dims()[1];
-        let (embedding_std, covariance) = eval::collapse_stats(embedded);
+        let [rows, dim] = embedded.dims();
+        let rank_limit = eval::rank_limit(rows, dim);
+        let (embedding_std, spectrum) = eval::collapse_stats(embedded);
         let mut parts = layer_accs;
         parts.push(embedding_std);
         let logits = self.runner.test_logits(&self.test.images);
@@ -460,10 +474,10 @@ impl Session {
         let pretext_acc = has_pretext.then(|| it.next()).flatten();
         let metrics = metrics.iter().map(|(name, tag, _)| Metric { name: name.to_string(), tag: *tag, value: it.next().unwrap_or(f64::NAN) }).collect();
         let confusion = has_confusion.then(|| it.by_ref().take(n_classes * n_classes).map(|count| count.round() as u32).collect());
-        // Read the covariance only when its rank will be computed.
-        let effective_rank = if dim <= eval::MAX_RANK_DIM { eval::effective_rank(&read_f32(covariance.reshape([-1])).await?, dim) } else { None };
+        let spectrum_side = spectrum.dims()[0];
+        let effective_rank = eval::effective_rank(&read_f32(spectrum.reshape([-1])).await?, spectrum_side);
         let stage = self.stages[self.stage_at(self.step.saturating_sub(1))].name.to_string();
-        Ok(EvalReport { kind: "eval".into(), step: self.step, knn_acc, knn_by_layer, test_acc, pretext_acc, embedding_std, effective_rank, embedding_dim: dim, stage, metrics, confusion })
+        Ok(EvalReport { kind: "eval".into(), step: self.step, knn_acc, knn_by_layer, test_acc, pretext_acc, embedding_std, effective_rank, rank_limit, embedding_dim: dim, stage, metrics, confusion })
     }
 
     /// The labelled training images, by class (see [`SessionInfo::labelled`]).
@@ -588,6 +602,23 @@ impl Session {
     /// The augmented views the method would feed the network for the first `n` train images.
     pub fn views(&mut self, n: usize) -> Vec<(String, Tensor<4>)> {
         let images = self.train.images.clone().narrow(0, 0, n.min(self.train.len()));
+        self.views_of(images)
+    }
+
+    /// The same views for the test images `indices`: MaskFeat's page shows the masked input,
+    /// the HOG target and the model's predicted HOG of a test image the user picks.
+    pub fn test_views(&mut self, indices: &[usize]) -> Result<Vec<(String, Tensor<4>)>, SessionError> {
+        if let Some(&bad) = indices.iter().find(|&&i| i >= self.test.len()) {
+            return Err(SessionError::Config(format!("test image {bad} does not exist; the test split has {} images", self.test.len())));
+        }
+        if indices.is_empty() {
+            return Err(SessionError::Config("no test image was given for the views".into()));
+        }
+        let images = self.test.images.clone().select(0, Batch::index_tensor(indices, &self.device));
+        Ok(self.views_of(images))
+    }
+
+    fn views_of(&mut self, images: Tensor<4>) -> Vec<(String, Tensor<4>)> {
         let mut rng = self.view_rng.fork(b"preview");
         let mut out = vec![("original".to_string(), images.clone())];
         out.extend(self.runner.views(images, &mut rng));
@@ -705,6 +736,7 @@ impl Session {
         self.step = step;
         self.enter_stage_of(step);
         self.bank_cache = None;
+        self.initial_backbone = None;
         Ok(())
     }
 
@@ -714,6 +746,7 @@ impl Session {
     pub fn load_weights(&mut self, bytes: &[u8]) -> Result<(), SessionError> {
         let checkpoint = Checkpoint::decode(bytes).map_err(SessionError::Checkpoint)?;
         self.bank_cache = None;
+        self.initial_backbone = None;
         self.runner.load(checkpoint.model).map_err(|e| SessionError::Checkpoint(format!("{e}; was it saved from the same method, backbone and width?")))
     }
 }

@@ -83,7 +83,7 @@ fn vit_tiny_gives_cls_features_per_block_and_attention_rows_that_sum_to_one() {
 fn vit_tiny_position_embeddings_resample_to_other_crop_sizes() {
     // Each output position is a convex blend of the 7×7 grid; the 7×7 → 7×7 blend is the identity.
     for (rows, cols) in [(3, 3), (4, 4), (8, 8), (16, 16), (7, 7)] {
-        let m = vit_tiny::bilinear_matrix(rows, cols);
+        let m = ssl_playground::backbone::bilinear_matrix((7, 7), (rows, cols));
         for r in 0..rows * cols {
             let row = &m[r * 49..(r + 1) * 49];
             assert!((row.iter().sum::<f32>() - 1.0).abs() < 1e-5 && row.iter().all(|&w| w >= 0.0));
@@ -99,4 +99,18 @@ fn vit_tiny_position_embeddings_resample_to_other_crop_sizes() {
         let x = Tensor::<4>::random([2, 3, side, side], Distribution::Uniform(0.0, 1.0), &d);
         assert_eq!(vit.forward(x).dims(), [2, 16], "{side} px");
     }
+}
+
+/// MaskFeat's CNN variant resamples the last feature map to the patch grid with a matrix
+/// product (Burn's wgpu backend has no backward pass for bilinear `interpolate`). By hand, a
+/// row [0, 4] widened to 4 columns with half-pixel centres: source positions −0.25 (clamped
+/// to 0), 0.25, 0.75 and 1.25 (clamped to 1) give [0, 1, 3, 4].
+#[test]
+fn feature_maps_resample_bilinearly_by_a_matrix_product() {
+    let maps = Tensor::<4>::from_data(TensorData::new(vec![0.0f32, 4.0, 0.0, 4.0], [1, 1, 2, 2]), &cpu());
+    let out = ssl_playground::backbone::resample_maps(maps.clone(), (2, 4));
+    assert_eq!(out.dims(), [1, 1, 8]);
+    assert_eq!(floats(out), vec![0.0, 1.0, 3.0, 4.0, 0.0, 1.0, 3.0, 4.0]);
+    // The same grid passes through unchanged.
+    assert_eq!(floats(ssl_playground::backbone::resample_maps(maps, (2, 2))), vec![0.0, 4.0, 0.0, 4.0]);
 }

@@ -289,3 +289,41 @@ fn dino_centre_moves_towards_the_teachers_batch_mean() {
     let c = floats(dino_centre(Tensor::from_floats([[1.0, -1.0]], &d), &teacher, 0.9));
     assert!(close(c[0], 1.0, 1e-6) && close(c[1], -0.85, 1e-6), "{c:?}");
 }
+
+/// An embedding wider than `MAX_RANK_DIM` (DINO's K = 1,024) has its effective rank read from
+/// the Gram matrix of its rows: the same non-zero spectrum as the covariance. Here only the
+/// first 40 of 600 dimensions vary, so the narrow copy's covariance must give the same rank.
+/// The embedding is a sum of 12 rank-one parts of falling weight, so its rank is known to be
+/// between 1 and 12, and the other eigenvalues are zero up to rounding.
+#[test]
+fn a_wide_embedding_has_the_same_effective_rank_through_its_gram_matrix() {
+    use ssl_playground::eval::{collapse_stats, effective_rank, rank_limit, MAX_RANK_DIM};
+    let (n, d, live, parts) = (300, 600, 40, 12);
+    let values: Vec<f32> = (0..n * d)
+        .map(|k| {
+            let (i, j) = ((k / d) as f32, k % d);
+            if j >= live {
+                return 0.0;
+            }
+            (0..parts).map(|p| {
+                let p = p as f32;
+                0.8f32.powf(p) * (0.37 * (p + 1.0) * i + 1.3 * p).sin() * (0.91 * (p + 2.0) * j as f32 + 0.5 * p).cos()
+            }).sum()
+        })
+        .collect();
+    let z = Tensor::<2>::from_data(TensorData::new(values, [n, d]), &cpu());
+    let (std_wide, gram) = collapse_stats(z.clone());
+    let (std_narrow, cov) = collapse_stats(z.narrow(1, 0, live));
+    assert_eq!(gram.dims(), [n, n], "the wide embedding gives its Gram matrix");
+    assert_eq!(cov.dims(), [live, live], "the narrow one its covariance");
+    let rank_wide = effective_rank(&floats(gram.reshape([-1])), n).unwrap();
+    let rank_narrow = effective_rank(&floats(cov.reshape([-1])), live).unwrap();
+    assert!((rank_wide - rank_narrow).abs() < 1e-3 * rank_narrow, "{rank_wide} vs {rank_narrow}");
+    assert!(rank_narrow > 3.0 && rank_narrow < parts as f64, "{rank_narrow}");
+    // The std is a mean over all D dimensions, so the 560 constant ones dilute it.
+    let (std_wide, std_narrow) = (floats(std_wide)[0], floats(std_narrow)[0]);
+    assert!(close(std_wide, std_narrow * live as f32 / d as f32, 1e-5), "{std_wide} vs {std_narrow}");
+    assert_eq!(rank_limit(1000, 1024), MAX_RANK_DIM);
+    assert_eq!(rank_limit(64, 128), 63);
+    assert_eq!(rank_limit(1000, 64), 64);
+}

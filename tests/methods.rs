@@ -526,3 +526,30 @@ fn mean_teacher_forwards_leave_the_teacher_alone() {
     let eval = block_on(s.evaluate()).unwrap();
     assert!(eval.test_acc.is_some() && eval.metrics.iter().any(|m| m.name == "teacher_test_acc"), "{:?}", eval.metrics);
 }
+
+/// The page shows step 1 before it measures the untrained backbone's kNN (issue 12): the
+/// session keeps the untrained backbone, so the baseline measured after a step equals the one
+/// measured before it. After a resume there is no untrained backbone to measure, and it says so.
+#[test]
+fn the_random_init_baseline_measured_after_a_step_is_the_untrained_one() {
+    let config = RunConfig { width: 8, batch_size: 16, train_limit: Some(512), test_limit: Some(128), ..small_run("simclr", 3) };
+    let mut before = Session::new(config.clone(), &pack("fashion-mnist"), cpu(), native_clock()).unwrap();
+    let mut after = Session::new(config.clone(), &pack("fashion-mnist"), cpu(), native_clock()).unwrap();
+    let untrained = block_on(before.measure_random_init()).unwrap();
+    for _ in 0..3 {
+        block_on(after.step()).unwrap();
+    }
+    let late = block_on(after.measure_random_init()).unwrap();
+    assert_eq!(late.accuracy, untrained.accuracy, "measured after 3 steps: {:?}; before any: {:?}", late.accuracy, untrained.accuracy);
+    assert_eq!(after.random_init().map(|l| l.accuracy.clone()), Some(untrained.accuracy.clone()));
+    // The weights did move (both sessions started from the seed's weights), so the check above
+    // is not met by measuring the current model.
+    let state = block_on(after.export_state()).unwrap();
+    assert_ne!(state, block_on(before.export_state()).unwrap(), "3 SimCLR steps left the weights unchanged");
+    // A session resumed at step 3 has no untrained backbone (it holds another run's weights):
+    // a late call is refused rather than measuring the wrong model.
+    let mut resumed = Session::new(config, &pack("fashion-mnist"), cpu(), native_clock()).unwrap();
+    resumed.import_state(&state, 3).unwrap();
+    let refused = block_on(resumed.measure_random_init()).unwrap_err().to_string();
+    assert!(refused.contains("resumed or loaded"), "{refused}");
+}

@@ -173,3 +173,46 @@ pub fn global_pool(x: Tensor<4>) -> Tensor<2> {
     let [b, c, _, _] = x.dims();
     x.mean_dim(3).mean_dim(2).reshape([b, c])
 }
+
+/// Bilinear resampling of a `from` grid to a `to` grid (rows, columns), as a row-major
+/// `[to.0·to.1, from.0·from.1]` matrix: half-pixel centres, edges clamped (as `align_corners =
+/// false`); each row is a convex blend, and `from == to` gives the identity. A product with it
+/// resamples on every backend, with gradients: Burn 0.22's wgpu backend has no backward pass
+/// for bilinear `interpolate` (it panics), so trained tensors are resampled this way.
+pub fn bilinear_matrix(from: (usize, usize), to: (usize, usize)) -> Vec<f32> {
+    let axis = |n_in: usize, n_out: usize| -> Vec<[(usize, f32); 2]> {
+        (0..n_out)
+            .map(|i| {
+                let src = ((i as f32 + 0.5) * n_in as f32 / n_out as f32 - 0.5).clamp(0.0, (n_in - 1) as f32);
+                let lo = src.floor() as usize;
+                let hi = (lo + 1).min(n_in - 1);
+                let t = src - lo as f32;
+                [(lo, 1.0 - t), (hi, t)]
+            })
+            .collect()
+    };
+    let (ys, xs) = (axis(from.0, to.0), axis(from.1, to.1));
+    let n = from.0 * from.1;
+    let mut m = vec![0.0; to.0 * to.1 * n];
+    for (r, y) in ys.iter().enumerate() {
+        for (c, x) in xs.iter().enumerate() {
+            for &(yi, wy) in y {
+                for &(xi, wx) in x {
+                    m[(r * to.1 + c) * n + yi * from.1 + xi] += wy * wx;
+                }
+            }
+        }
+    }
+    m
+}
+
+/// Feature maps `[B, D, h, w]` resampled bilinearly to the grid `to`, flattened: `[B, D, to.0·to.1]`.
+pub fn resample_maps(maps: Tensor<4>, to: (usize, usize)) -> Tensor<3> {
+    let [b, d, h, w] = maps.dims();
+    let flat = maps.reshape([b * d, h * w]); // [B·D, h·w]
+    if (h, w) == to {
+        return flat.reshape([b, d, h * w]);
+    }
+    let resample = Tensor::<2>::from_data(TensorData::new(bilinear_matrix((h, w), to), [to.0 * to.1, h * w]), &flat.device());
+    flat.matmul(resample.transpose()).reshape([b, d, to.0 * to.1]) // [B·D, N] → [B, D, N]
+}

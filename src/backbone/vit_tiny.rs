@@ -140,7 +140,7 @@ impl VitTiny {
         let d = self.dim;
         let cls = pos.clone().narrow(0, 0, 1);
         let grid = pos.narrow(0, 1, BASE_GRID * BASE_GRID); // [49, D]
-        let resample = Tensor::<2>::from_data(TensorData::new(bilinear_matrix(rows, cols), [rows * cols, BASE_GRID * BASE_GRID]), &grid.device());
+        let resample = Tensor::<2>::from_data(TensorData::new(super::bilinear_matrix((BASE_GRID, BASE_GRID), (rows, cols)), [rows * cols, BASE_GRID * BASE_GRID]), &grid.device());
         let resampled = resample.matmul(grid); // [rows·cols, D]
         debug_assert_eq!(resampled.dims()[1], d);
         Tensor::cat(vec![cls, resampled], 0)
@@ -245,35 +245,6 @@ impl VitTiny {
         let b = tokens.dims()[0];
         tokens.narrow(1, 0, 1).reshape([b, self.dim])
     }
-}
-
-/// Bilinear resampling of a 7×7 grid to `rows`×`cols`, as a `[rows·cols, 49]` row-major matrix
-/// (half-pixel centres, edges clamped, like `align_corners = false`).
-pub fn bilinear_matrix(rows: usize, cols: usize) -> Vec<f32> {
-    let axis = |n_out: usize| -> Vec<[(usize, f32); 2]> {
-        (0..n_out)
-            .map(|i| {
-                let src = ((i as f32 + 0.5) * BASE_GRID as f32 / n_out as f32 - 0.5).clamp(0.0, (BASE_GRID - 1) as f32);
-                let lo = src.floor() as usize;
-                let hi = (lo + 1).min(BASE_GRID - 1);
-                let t = src - lo as f32;
-                [(lo, 1.0 - t), (hi, t)]
-            })
-            .collect()
-    };
-    let (ys, xs) = (axis(rows), axis(cols));
-    let n = BASE_GRID * BASE_GRID;
-    let mut m = vec![0.0; rows * cols * n];
-    for (r, y) in ys.iter().enumerate() {
-        for (c, x) in xs.iter().enumerate() {
-            for &(yi, wy) in y {
-                for &(xi, wx) in x {
-                    m[(r * cols + c) * n + yi * BASE_GRID + xi] += wy * wx;
-                }
-            }
-        }
-    }
-    m
 }
 
 /// Parameters of a `vit-tiny` for `in_channels` and `width`, counted without building it.

@@ -450,6 +450,7 @@ fn train(a: &Args) -> Result<(), String> {
         pretext_acc: eval.pretext_acc,
         embedding_std: eval.embedding_std,
         effective_rank: eval.effective_rank,
+        rank_limit: eval.rank_limit,
         final_loss: last_loss,
         images_per_s: throughput.get(throughput.len() / 2).copied().unwrap_or(f64::NAN),
         metrics: eval.metrics.clone(),

@@ -11,12 +11,12 @@
 use crate::config::RunConfig;
 use crate::data::pack::Pack;
 use crate::registry::ALL_METHODS;
-use crate::session::{Clock, Session, SessionError};
+use crate::session::{AfterStep, Clock, Session, SessionError};
 use burn::prelude::*;
 use burn::tensor::wgpu::wgpu;
 use js_sys::{Float32Array, Promise, Uint8Array};
 use serde::Serialize;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
@@ -166,6 +166,12 @@ pub struct WebSession {
     inner: Rc<RefCell<Session>>,
     pack: Rc<Pack>,
     backend: String,
+    /// The step count and run policy as of the last step, readable while an async call holds
+    /// the session: the worker reads them between steps, when a view or neighbour query may
+    /// be awaiting the GPU. (Read through the session, a busy borrow read as step 0, and the
+    /// worker trained past the run's end.)
+    steps: Rc<Cell<usize>>,
+    after: Rc<Cell<AfterStep>>,
 }
 
 #[wasm_bindgen]
@@ -182,7 +188,8 @@ impl WebSession {
             other => return Err(kinded_error(&format!("unknown backend '{other}'; use webgpu or cpu"), "config")),
         };
         let session = Session::new(config, &pack, device, performance_clock()).map_err(session_error)?;
-        Ok(WebSession { inner: Rc::new(RefCell::new(session)), pack: Rc::new(pack), backend })
+        let (steps, after) = (Rc::new(Cell::new(session.step_count())), Rc::new(Cell::new(session.after_step())));
+        Ok(WebSession { inner: Rc::new(RefCell::new(session)), pack: Rc::new(pack), backend, steps, after })
     }
 
     /// Backend, dataset facts, the resolved config, parameter count and method metadata.
@@ -193,10 +200,12 @@ impl WebSession {
 
     /// Run one training step; resolves to `{step, lr, images_per_s, <term>: value…}`.
     pub fn step(&self) -> Promise {
-        let inner = self.inner.clone();
+        let (inner, steps, after) = (self.inner.clone(), self.steps.clone(), self.after.clone());
         future_to_promise(async move {
             let mut s = inner.try_borrow_mut().map_err(|_| js_error("the session is busy"))?;
             let report = s.step().await.map_err(session_error)?;
+            steps.set(s.step_count());
+            after.set(s.after_step());
             Ok(to_js(&report.to_json())?)
         })
     }
@@ -284,14 +293,15 @@ impl WebSession {
         })
     }
 
-    /// The augmented views the method trains on, for the first `n` train images:
+    /// The augmented views the method trains on, for the first `n` train images, or for the
+    /// test images `test_indices` when that is not empty:
     /// `{blocks: [{name, n, channels, height, width}], pixels: Float32Array}` with the blocks'
     /// pixels concatenated in order.
-    pub fn views(&self, n: usize) -> Promise {
+    pub fn views(&self, n: usize, test_indices: Vec<usize>) -> Promise {
         let inner = self.inner.clone();
         future_to_promise(async move {
             let mut s = inner.try_borrow_mut().map_err(|_| js_error("the session is busy"))?;
-            let views = s.views(n);
+            let views = if test_indices.is_empty() { s.views(n) } else { s.test_views(&test_indices).map_err(session_error)? };
             let mut blocks = Vec::new();
             let mut pixels = Vec::new();
             for (name, t) in views {
@@ -329,7 +339,10 @@ impl WebSession {
     pub fn import_state(&self, tensors: Vec<Float32Array>, step: usize) -> Result<(), JsError> {
         let values: Vec<Vec<f32>> = tensors.iter().map(|t| t.to_vec()).collect();
         let mut s = self.inner.try_borrow_mut().map_err(|_| JsError::new("the session is busy"))?;
-        s.import_state(&values, step).map_err(|e| JsError::new(&e.to_string()))
+        s.import_state(&values, step).map_err(|e| JsError::new(&e.to_string()))?;
+        self.steps.set(s.step_count());
+        self.after.set(s.after_step());
+        Ok(())
     }
 
     /// u8 pixels `[c·h·w]` of image `index` of the `train` or `test` split (for thumbnails).
@@ -360,12 +373,11 @@ impl WebSession {
     /// follows it as the CLI does.
     #[wasm_bindgen(js_name = afterStep)]
     pub fn after_step(&self) -> Result<JsValue, JsError> {
-        let s = self.inner.try_borrow().map_err(|_| JsError::new("the session is busy"))?;
-        to_js(&s.after_step())
+        to_js(&self.after.get())
     }
 
     #[wasm_bindgen(getter, js_name = stepCount)]
     pub fn step_count(&self) -> usize {
-        self.inner.try_borrow().map(|s| s.step_count()).unwrap_or(0)
+        self.steps.get()
     }
 }

@@ -8,6 +8,7 @@ import { parseFromWorker } from './protocol';
 import { Ema, formatDuration } from './smooth';
 import { flatten, optionsFromUrl, paramOverrides, paramText, parseLabelCounts, parseParam, setDotted, urlFromOptions, type PageOptions } from './urlconfig';
 import { imageFileToPixels } from './image';
+import { chooseBackend } from './backend';
 
 const GALLERY = 48;
 /** Test images with attention maps at a time (the worker's default is the gallery's first four). */
@@ -16,6 +17,14 @@ const ATTENTION_IMAGES = 4;
 const galleryThumbs = new Map<number, Thumb>();
 const NEIGHBOURS_K = 8;
 const VIEW_IMAGES = 6;
+/** The views panel's caption for most methods; MaskFeat's preview shows test images instead. */
+const VIEWS_CAPTION = 'The augmented views the method trains on, for the same few images.';
+const TEST_VIEWS_CAPTION =
+  'Test images, each masked as in training: the masked input, the HOG target of every 4×4 patch (one line per orientation bin, brighter for more gradient), and the HOG the model predicts for the masked patches, redrawn at every evaluation. Click a test image under Nearest neighbours to put it first.';
+/** Methods whose preview shows the model's prediction on test images rather than train views. */
+const previewsTestImages = (s: SessionInfo) => s.method.id === 'maskfeat';
+/** The test images the views panel shows, the clicked one first; empty: the first train images. */
+let viewTestImages: number[] = [];
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => {
   const el = document.getElementById(id);
@@ -54,10 +63,12 @@ interface DebugState {
   sweep: { points: SweepPoint[]; total: number } | null;
   /** The attention maps last drawn: the step, the test images, and per image its heads' mean entropy, the uniform entropy ln(rows·cols), and the mean map's largest over smallest weight. */
   attention: { step: number; images: number[]; heads: number; entropy: number[]; uniform: number; spread: number[] } | null;
+  /** The views panel last drawn: the test images it shows (none: train images), its rows' names and images per row. */
+  views: { testImages: number[]; rows: string[]; perRow: number[] } | null;
   /** Worker messages whose handling took 20 ms or more: [type, ms, at]. */
   slowMessages: [string, number, number][];
 }
-const debug: DebugState = { state: 'idle', backend: null, adapter: null, steps: 0, stepNumbers: [], loss: [], knn: [], baseline: null, neighbours: 0, errors: [], trainingStartedAt: null, resumedExact: null, matrices: [], collapse: [], metrics: [], labelled: 0, confusion: null, pseudoLabels: null, sweep: null, attention: null, slowMessages: [] };
+const debug: DebugState = { state: 'idle', backend: null, adapter: null, steps: 0, stepNumbers: [], loss: [], knn: [], baseline: null, neighbours: 0, errors: [], trainingStartedAt: null, resumedExact: null, matrices: [], collapse: [], metrics: [], labelled: 0, confusion: null, pseudoLabels: null, sweep: null, attention: null, views: null, slowMessages: [] };
 (window as unknown as { __sslp: DebugState }).__sslp = debug;
 /** For the browser test: lose the GPU mid-run, as a driver reset would. */
 (window as unknown as { __sslpSimulateDeviceLoss: () => void }).__sslpSimulateDeviceLoss = () => send({ type: 'simulateDeviceLoss' });
@@ -81,7 +92,7 @@ let knnChart: KnnChart | null = null;
 let collapseChart: TermChart | null = null;
 /** The stage of the last step (staged methods such as SimCLR v2). */
 let currentStage = '';
-const COLLAPSE_SERIES = ['std × √D', 'effective rank / D'];
+const COLLAPSE_SERIES = ['std × √D', 'effective rank / its limit'];
 let requestId = 0;
 let stepRate = new Ema(0.9);
 let lastStep = 0;
@@ -156,7 +167,7 @@ function onMessage(msg: FromWorker) {
     case 'neighbours':
       return showNeighbours(msg.results);
     case 'views':
-      return showViews(msg.blocks, msg.pixels);
+      return showViews(msg.blocks, msg.pixels, msg.testIndices);
     case 'matrices':
       return showMatrices(msg.step, msg.matrices);
     case 'attention':
@@ -250,17 +261,13 @@ function pickBackend() {
   if (resumePending) {
     backend = 'cpu';
     badge.textContent = 'CPU backend (the GPU was lost)';
-  } else if (forcedBackend === 'cpu') {
-    backend = 'cpu';
-    badge.textContent = 'CPU backend (chosen in the link)';
-  } else if (adapter) {
-    backend = 'webgpu';
-    const name = [adapter.vendor, adapter.architecture].filter(Boolean).join(' ') || 'GPU';
-    badge.textContent = `WebGPU · ${name}${adapter.isFallbackAdapter ? ' (software)' : ''}`;
+    badge.title = 'The WebGPU device stopped mid-run; the run goes on from its last snapshot on the CPU.';
   } else {
-    backend = 'cpu';
-    badge.textContent = 'CPU backend (no WebGPU)';
-    showNotice(`WebGPU is not available here (${webgpuError ?? 'unknown reason'}), so training runs on the CPU backend in WebAssembly. It works, only slower; try a recent Chrome or Edge for the GPU.`);
+    const choice = chooseBackend(adapter, forcedBackend, webgpuError);
+    backend = choice.backend;
+    badge.textContent = choice.badge;
+    badge.title = choice.detail;
+    if (choice.notice) showNotice(choice.notice);
   }
   badge.dataset.backend = backend;
   debug.backend = backend;
@@ -494,6 +501,8 @@ function resetView() {
   $('neighbours').replaceChildren();
   $('query').replaceChildren();
   $('views').replaceChildren();
+  debug.views = null;
+  viewTestImages = [];
   $('knn-value').textContent = '–';
   $('collapse-value').textContent = '–';
   debug.collapse = [];
@@ -557,6 +566,8 @@ function onReady(sessionInfo: SessionInfo, gallery: Thumb[], resumedFrom: number
   const extra = sessionInfo.method.uses_labels ? 'classifier test acc %' : sessionInfo.method.family === 'pretext' ? 'pretext acc %' : null;
   knnChart = new KnnChart($('knn-chart'), extra, sessionInfo.layers);
   collapseChart = new TermChart($('collapse-chart'), COLLAPSE_SERIES, 'of spread', 0, [0, 1.05]);
+  viewTestImages = previewsTestImages(sessionInfo) ? gallery.slice(0, VIEW_IMAGES).map((g) => g.index) : [];
+  $('views-caption').textContent = viewTestImages.length ? TEST_VIEWS_CAPTION : VIEWS_CAPTION;
   // The gallery's 48 canvases go in the next task, so no single task grows long.
   setTimeout(() => info === sessionInfo && renderGallery(gallery, sessionInfo), 0);
   lastStep = resumedFrom ?? 0;
@@ -607,20 +618,22 @@ function onStep(step: number, stage: string, terms: Record<string, number | null
 }
 
 function onEval(msg: Extract<FromWorker, { type: 'eval' }>) {
-  const { step, knn, testAcc, pretextAcc, embeddingStd: std, effectiveRank: rank, embeddingDim: dim } = msg;
+  const { step, knn, testAcc, pretextAcc, embeddingStd: std, effectiveRank: rank, rankLimit, embeddingDim: dim } = msg;
   debug.knn.push({ step, value: knn, layers: msg.knnByLayer });
   debug.collapse.push({ step, std, rank });
   debug.metrics.push({ step, stage: msg.stage, metrics: msg.metrics });
   // MaskFeat's preview includes the model's predicted HOG: redraw it with the current model.
   if (info?.method.id === 'maskfeat') requestViews();
-  // Both on one [0, 1] scale: std·√D is 1 for a spread embedding, rank/D is 1 at full rank;
-  // both fall towards 0 as it collapses.
-  collapseChart?.push(step, { [COLLAPSE_SERIES[0]]: std === null ? null : std * Math.sqrt(dim), [COLLAPSE_SERIES[1]]: rank === null ? null : rank / dim });
+  // Both on one [0, 1] scale: std·√D is 1 for a spread embedding, rank/limit is 1 at full
+  // rank (the limit is D, or fewer when fewer images were embedded); both fall towards 0 as
+  // it collapses.
+  collapseChart?.push(step, { [COLLAPSE_SERIES[0]]: std === null ? null : std * Math.sqrt(dim), [COLLAPSE_SERIES[1]]: rank === null ? null : rank / rankLimit });
   collapseChart?.redraw();
   // Collapse, made visible: a spread embedding of D dimensions has std ≈ 1/√D and rank up
   // to D; a collapsed one has std 0 and rank 1.
+  const rankOf = rankLimit === dim ? `${dim}` : `${rankLimit} possible (D = ${dim})`;
   $('collapse-value').textContent =
-    std === null ? '–' : `std ${std.toFixed(3)} (spread ≈ ${(1 / Math.sqrt(dim)).toFixed(3)}) · effective rank ${rank === null ? '–' : rank.toFixed(1)} of ${dim}`;
+    std === null ? '–' : `std ${std.toFixed(3)} (spread ≈ ${(1 / Math.sqrt(dim)).toFixed(3)}) · effective rank ${rank === null ? '–' : rank.toFixed(1)} of ${rankOf}`;
   if (msg.confusion) showConfusion(msg.confusion);
   const extra = testAcc ?? pretextAcc;
   knnChart?.push(step, msg.knnByLayer.map((v) => v * 100), extra === null ? null : extra * 100);
@@ -717,6 +730,10 @@ function renderGallery(gallery: Thumb[], s: SessionInfo) {
         // The clicked image first, then the default ones, as many as before.
         const others = gallery.slice(0, ATTENTION_IMAGES).map((g) => g.index).filter((i) => i !== t.index);
         send({ type: 'attention', indices: [t.index, ...others].slice(0, ATTENTION_IMAGES) });
+      }
+      if (previewsTestImages(s)) {
+        viewTestImages = [t.index, ...viewTestImages.filter((i) => i !== t.index)].slice(0, VIEW_IMAGES);
+        requestViews();
       }
     });
     host.append(button);
@@ -942,12 +959,13 @@ async function onUserImage(file: File) {
 
 function requestViews() {
   if (!info) return;
-  send({ type: 'views', id: ++requestId, n: VIEW_IMAGES });
+  send({ type: 'views', id: ++requestId, n: VIEW_IMAGES, testIndices: viewTestImages });
 }
 
-function showViews(blocks: ViewBlock[], pixels: Float32Array) {
+function showViews(blocks: ViewBlock[], pixels: Float32Array, testImages: number[]) {
   const host = $('views');
   host.replaceChildren();
+  debug.views = { testImages, rows: blocks.map((b) => b.name), perRow: blocks.map((b) => b.n) };
   let offset = 0;
   for (const b of blocks) {
     const row = document.createElement('div');

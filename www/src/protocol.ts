@@ -127,6 +127,8 @@ export interface EvalReport {
   pretext_acc: number | null;
   embedding_std: number | null;
   effective_rank: number | null;
+  /** The largest effective rank possible: min(D, images − 1, 512). */
+  rank_limit: number;
   embedding_dim: number;
   metrics: Metric[];
   /** Test images per (true, predicted) class, row-major K×K, for methods with a classifier. */
@@ -235,7 +237,8 @@ export type ToWorker = (
   | { type: 'pause' }
   | { type: 'stop' }
   | { type: 'neighbours'; id: number; query: NeighbourQuery; k: number }
-  | { type: 'views'; id: number; n: number }
+  /** The method's views of the first `n` train images, or of these test images when given (MaskFeat). */
+  | { type: 'views'; id: number; n: number; testIndices?: number[] }
   /** Draw these test images' attention maps now and at every evaluation (`vit-tiny`). */
   | { type: 'attention'; indices: number[] }
   /** Destroy the WebGPU device, as a driver reset would (the browser test's GPU-loss check). */
@@ -252,14 +255,14 @@ export type FromWorker = (
   | { type: 'ready'; info: SessionInfo; gallery: Thumb[]; labelled: Thumb[]; resumedFrom: number | null; resumedExact: boolean | null }
   | { type: 'baseline'; knn: number; layers: string[]; byLayer: number[] }
   | { type: 'step'; step: number; stage: string; terms: Record<string, number | null>; lr: number; imagesPerS: number }
-  | { type: 'eval'; step: number; stage: string; knn: number; knnByLayer: number[]; testAcc: number | null; pretextAcc: number | null; embeddingStd: number | null; effectiveRank: number | null; embeddingDim: number; metrics: Metric[]; confusion: number[] | null }
+  | { type: 'eval'; step: number; stage: string; knn: number; knnByLayer: number[]; testAcc: number | null; pretextAcc: number | null; embeddingStd: number | null; effectiveRank: number | null; rankLimit: number; embeddingDim: number; metrics: Metric[]; confusion: number[] | null }
   | { type: 'pseudoLabels'; step: number; items: (PseudoLabel & { pixels: Uint8Array })[] }
   /** A sweep's progress: run `which` of point `point` (of `total`), at `step` of `steps`. */
   | { type: 'sweepProgress'; point: number; total: number; labels: number; which: 'method' | 'supervised'; step: number; steps: number }
   | ({ type: 'sweepPoint'; index: number; total: number } & SweepPoint)
   | { type: 'state'; state: RunState; step: number }
   | { type: 'neighbours'; id: number; results: (Neighbour & { pixels: Uint8Array })[] }
-  | { type: 'views'; id: number; blocks: ViewBlock[]; pixels: Float32Array }
+  | { type: 'views'; id: number; blocks: ViewBlock[]; pixels: Float32Array; testIndices: number[] }
   | { type: 'matrices'; step: number; matrices: Matrix[] }
   | { type: 'attention'; step: number; maps: AttentionMaps[] }
   | { type: 'error'; kind: ErrorKind; message: string; step: number | null; id?: number }

@@ -172,15 +172,31 @@ async function start(next: StartSpec, id: number) {
   post({ type: 'ready', info, gallery, labelled, resumedFrom, resumedExact });
   attentionIndices = next.config.backbone === 'vit-tiny' ? indices.slice(0, ATTENTION_DEFAULT) : [];
   await attention(s);
-  if (resumedFrom === null) {
-    try {
-      const base = await exclusive(() => s.baseline());
-      post({ type: 'baseline', knn: base.accuracy[base.accuracy.length - 1], layers: base.layers, byLayer: base.accuracy });
-    } catch (e) {
-      return fail(e, 0);
-    }
-  }
+  // The untrained backbone's kNN must not hold up step 1: it is measured right after the first
+  // step (the session keeps the untrained backbone for it), or once the run has waited a moment
+  // without training. The kNN chart's baseline fills in when it arrives.
+  baselinePending = resumedFrom === null;
   setState('paused');
+  setTimeout(() => {
+    if (session === s && state !== 'training' && s.stepCount === 0) void baseline(s);
+  }, BASELINE_WHEN_IDLE_MS);
+}
+
+/** Whether this run's untrained-backbone kNN is still to be measured. */
+let baselinePending = false;
+/** How long a run that has not started training waits before measuring its baseline. */
+const BASELINE_WHEN_IDLE_MS = 1500;
+
+/** Measure and post the untrained backbone's kNN per layer, once per run. */
+async function baseline(s: WebSession) {
+  if (!baselinePending) return;
+  baselinePending = false;
+  try {
+    const base = await exclusive(() => s.baseline());
+    if (session === s) post({ type: 'baseline', knn: base.accuracy[base.accuracy.length - 1], layers: base.layers, byLayer: base.accuracy });
+  } catch (e) {
+    fail(e, s.stepCount);
+  }
 }
 
 async function evaluate(s: WebSession) {
@@ -198,6 +214,7 @@ async function evaluate(s: WebSession) {
     pretextAcc: r.pretext_acc ?? null,
     embeddingStd: r.embedding_std ?? null,
     effectiveRank: r.effective_rank ?? null,
+    rankLimit: r.rank_limit,
     embeddingDim: r.embedding_dim,
     metrics: r.metrics,
     confusion: r.confusion ?? null,
@@ -252,6 +269,7 @@ async function trainLoop() {
       lastStep = msg.step;
       post(msg);
       if (deviceLostSafe()) throw new Error('device lost');
+      await baseline(s);
       // The run policy is Rust's (Session::after_step), the same the CLI follows.
       const next: AfterStep = s.afterStep();
       if (next.evaluate) await evaluate(s);
@@ -377,12 +395,12 @@ async function attention(s: WebSession) {
   }
 }
 
-async function views(id: number, n: number) {
+async function views(id: number, n: number, testIndices: number[]) {
   const s = session;
   if (!s) return;
   try {
-    const v: { blocks: ViewBlock[]; pixels: Float32Array } = await exclusive(() => s.views(n));
-    post({ type: 'views', id, blocks: v.blocks, pixels: v.pixels }, [v.pixels.buffer]);
+    const v: { blocks: ViewBlock[]; pixels: Float32Array } = await exclusive(() => s.views(n, Uint32Array.from(testIndices)));
+    post({ type: 'views', id, blocks: v.blocks, pixels: v.pixels, testIndices }, [v.pixels.buffer]);
   } catch (e) {
     if (isTrap(e)) return fail(e, s.stepCount);
     post({ type: 'error', kind: 'query', id, step: null, message: message(e) });
@@ -453,7 +471,7 @@ self.onmessage = (event: MessageEvent<ToWorker>) => {
       void neighbours(msg.id, msg.query, msg.k);
       break;
     case 'views':
-      void views(msg.id, msg.n);
+      void views(msg.id, msg.n, msg.testIndices ?? []);
       break;
     case 'attention':
       if (session && spec?.config.backbone === 'vit-tiny') {

@@ -20,15 +20,13 @@ use super::super::{Batch, Curve, Family, Footprint, Losses, Method, MethodMeta, 
 use crate::augment::hog::{hog, BINS};
 use crate::augment::SimclrViews;
 use crate::backbone::vit_tiny::{grid, PATCH};
-use crate::backbone::Backbone;
+use crate::backbone::{resample_maps, Backbone};
 use crate::bounds::{in_range, in_range_f};
 use crate::optim::OptimConfig;
 use crate::rng::Rng;
 use burn::module::Param;
 use burn::nn::{Initializer, Linear, LinearConfig};
 use burn::prelude::*;
-use burn::tensor::module::interpolate;
-use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
 
 #[derive(Config, Debug)]
 pub struct MaskfeatConfig {
@@ -176,10 +174,7 @@ impl Maskfeat {
             cnn => {
                 let masked = Self::mask_pixels(x, mask, model.mask_token.val(), grid);
                 let last = cnn.stages(masked).pop().expect("a backbone has stages");
-                let [b, d, _, _] = last.dims();
-                let (rows, cols) = grid;
-                let on_grid = interpolate(last, InterpolateOptions::new(InterpolateMode::Bilinear).with_output_size([rows, cols]));
-                on_grid.reshape([b, d, rows * cols]).swap_dims(1, 2) // [B, N, D]
+                resample_maps(last, grid).swap_dims(1, 2) // [B, D, N] → [B, N, D]
             }
         };
         model.head.forward(features)

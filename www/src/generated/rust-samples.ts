@@ -144,6 +144,7 @@ export const evalReport = {
     }
   ],
   "pretext_acc": null,
+  "rank_limit": 0,
   "stage": "",
   "step": 0,
   "test_acc": 0

@@ -8,7 +8,10 @@
 //   2. CPU fallback: Chromium without WebGPU; the page says so and trains on the CPU backend.
 //   3. A dataset or wasm file that fails to load shows an error in the page.
 //   Also on WebGPU: FixMatch's labelled images, confusion matrix and pseudo-labels; VAT's
-//   gradient with respect to the input and its heat maps; the label-efficiency sweep.
+//   gradient with respect to the input and its heat maps; the label-efficiency sweep; DINO on
+//   the tiny ViT with its attention maps; MaskFeat's CNN variant, evaluated every step.
+//   SwiftShader is a software adapter, so the page picks the CPU unless the link says
+//   backend=webgpu: the first check sees that, and the WebGPU runs ask for it.
 // Screenshots go to $E2E_OUT (default: target/e2e). Exit code 0 = all passed.
 import { chromium } from 'playwright-core';
 import { mkdirSync } from 'node:fs';
@@ -90,12 +93,21 @@ const t0 = Date.now();
 try {
   // ---- 1. WebGPU ----
   await withBrowser(WEBGPU_FLAGS, async (browser) => {
-    const { page, log } = await openPage(browser, `${origin}/?${RUN}`, origin);
+    // SwiftShader is a software adapter: unless the link asks for WebGPU, the page trains on the
+    // CPU backend, which is faster there, and says why. The runs below ask (backend=webgpu).
+    const { page: choicePage } = await openPage(browser, `${origin}/?method=simclr`, origin);
+    await waitFor(choicePage, () => window.__sslp?.backend !== null, null, 60_000, 'the backend choice');
+    const chosen = await debug(choicePage);
+    const choiceBadge = (await choicePage.textContent('#backend')) ?? '';
+    check('a software WebGPU adapter (SwiftShader) is passed over for the CPU backend, and the page says why', chosen.backend === 'cpu' && /^CPU backend \(WebGPU here is software: swiftshader\)$/i.test(choiceBadge), `${chosen.backend}: ${choiceBadge}`);
+    await choicePage.close();
+
+    const { page, log } = await openPage(browser, `${origin}/?backend=webgpu&${RUN}`, origin);
     const adapterOk = await waitFor(page, () => window.__sslp?.backend !== null, null, 60_000, 'the backend choice');
     const d0 = await debug(page);
     check('WebGPU adapter found and chosen', adapterOk && d0.backend === 'webgpu' && d0.adapter !== null, JSON.stringify(d0.adapter));
     const badge = await page.textContent('#backend');
-    check('page shows it trains on WebGPU', /WebGPU/.test(badge ?? ''), badge ?? '');
+    check('page shows it trains on WebGPU', /^WebGPU · .*\(software, chosen in the link\)$/.test(badge ?? ''), badge ?? '');
     const done = await waitFor(page, () => window.__sslp.state === 'done' || window.__sslp.errors.length > 0, null, 420_000, 'training to finish');
     const d = await debug(page);
     check('training finished without an error', done && d.state === 'done' && d.errors.length === 0, `state ${d.state}, errors ${JSON.stringify(d.errors)}`);
@@ -130,7 +142,7 @@ try {
     // ---- 1b. the GPU is lost mid-run: the run pauses, then resumes on the CPU ----
     // MoCo v2 here: its key encoder and queue live in the model, so the snapshot carries them.
     const lossRun = RUN.replace('method=simclr', 'method=moco-v2').replace('steps=16', 'steps=8').replace('eval_every=8', 'eval_every=4');
-    const { page: lossPage } = await openPage(browser, `${origin}/?${lossRun}`, origin);
+    const { page: lossPage } = await openPage(browser, `${origin}/?backend=webgpu&${lossRun}`, origin);
     // The README's screenshot: mid-run, after the first kNN evaluation. It is taken here, not
     // in the run above, because capturing is main-thread work of the test's own.
     if (await waitFor(lossPage, () => window.__sslp.knn.length >= 1, null, 300_000, 'the first evaluation')) {
@@ -152,7 +164,7 @@ try {
     await lossPage.close();
 
     // ---- 1c. Jigsaw on WebGPU: nine tiles per image through the backbone, and its preview ----
-    const { page: jigsawPage } = await openPage(browser, `${origin}/?method=jigsaw&steps=3&batch=8&width=8&eval_every=3&train_limit=256&test_limit=64&autostart=1`, origin);
+    const { page: jigsawPage } = await openPage(browser, `${origin}/?backend=webgpu&method=jigsaw&steps=3&batch=8&width=8&eval_every=3&train_limit=256&test_limit=64&autostart=1`, origin);
     const jigsawDone = await waitFor(jigsawPage, () => window.__sslp.state === 'done' || window.__sslp.errors.length > 0, null, 300_000, 'Jigsaw to finish on WebGPU');
     const jd = await debug(jigsawPage);
     const puzzleRows = await jigsawPage.$$eval('#views .view-row', (rows) =>
@@ -177,7 +189,7 @@ try {
     await jigsawPage.close();
 
     // ---- 1e. DINO on the Tiny ViT on WebGPU: attention, softmax, LayerNorm and GELU on wgpu, and the attention maps ----
-    const { page: dinoPage, log: dinoLog } = await openPage(browser, `${origin}/?method=dino&backbone=vit-tiny&steps=3&batch=8&width=16&eval_every=3&train_limit=256&test_limit=64&autostart=1`, origin);
+    const { page: dinoPage, log: dinoLog } = await openPage(browser, `${origin}/?backend=webgpu&method=dino&backbone=vit-tiny&steps=3&batch=8&width=16&eval_every=3&train_limit=256&test_limit=64&autostart=1`, origin);
     const dinoDone = await waitFor(dinoPage, () => (window.__sslp.state === 'done' && window.__sslp.attention?.step === 3) || window.__sslp.errors.length > 0, null, 300_000, 'DINO on vit-tiny to finish on WebGPU');
     const dd = await debug(dinoPage);
     const at = dd.attention;
@@ -193,12 +205,32 @@ try {
     const clicked = await waitFor(dinoPage, () => window.__sslp.attention?.images[0] === 10, null, 60_000, 'the clicked image’s attention maps');
     const ca = (await debug(dinoPage)).attention;
     check('clicking a test image shows its attention maps first', clicked && ca.images.length === 4 && ca.images[0] === 10, JSON.stringify(ca));
+    // DINO's embedding is its K = 1,024 outputs: the rank comes from the Gram matrix of the 64 test images.
+    const dinoCollapse = (await dinoPage.textContent('#collapse-value')) ?? '';
+    check('DINO’s collapse readout gives an effective rank of its 1,024-wide output', /effective rank \d+\.\d of 63 possible \(D = 1024\)/.test(dinoCollapse) && dd.collapse.at(-1)?.rank > 1, `${dinoCollapse}; ${JSON.stringify(dd.collapse)}`);
     await dinoPage.screenshot({ path: join(out, 'dino-vit-attention.png'), fullPage: true });
     check('no console error in the DINO run', dinoLog.errors.length === 0, dinoLog.errors.join(' | '));
     await dinoPage.close();
 
+    // ---- 1e'. MaskFeat's CNN variant on WebGPU, evaluated every step ----
+    // Two regressions: its feature map was resampled by bilinear `interpolate`, which has no
+    // backward pass on Burn's wgpu backend (the first step panicked); and each evaluation
+    // asks for MaskFeat's preview, whose GPU reads held the session while the worker read the
+    // step count between steps: read as 0, so the run trained past its end.
+    const { page: mfPage, log: mfLog } = await openPage(browser, `${origin}/?backend=webgpu&method=maskfeat&backbone=small-cnn&steps=3&batch=8&width=8&eval_every=1&train_limit=256&test_limit=64&autostart=1`, origin);
+    const mfDone = await waitFor(mfPage, () => window.__sslp.state === 'done' || window.__sslp.state === 'failed' || window.__sslp.errors.length > 0 || window.__sslp.steps > 3, null, 300_000, 'MaskFeat on small-cnn to finish on WebGPU');
+    await mfPage.waitForTimeout(3000); // a run that goes on past its end would show it here
+    const mf = await debug(mfPage);
+    check(
+      'MaskFeat’s CNN variant trains on WebGPU and stops at its last step while its preview is redrawn at every evaluation',
+      mfDone && mf.state === 'done' && mf.backend === 'webgpu' && JSON.stringify(mf.stepNumbers) === '[1,2,3]' && mf.knn.length === 3 && mf.errors.length === 0 && mf.loss.every((v) => v !== null && Number.isFinite(v)),
+      `state ${mf.state}, steps ${JSON.stringify(mf.stepNumbers)}, ${mf.knn.length} evaluations, losses ${JSON.stringify(mf.loss)}, errors ${JSON.stringify(mf.errors)}`,
+    );
+    check('no console error in the MaskFeat WebGPU run', mfLog.errors.length === 0, mfLog.errors.join(' | '));
+    await mfPage.close();
+
     // ---- 1d. FixMatch on WebGPU: the labelled images, the confusion matrix, the pseudo-labels ----
-    const { page: semiPage, log: semiLog } = await openPage(browser, `${origin}/?method=fixmatch&steps=3&batch=8&width=8&eval_every=3&train_limit=256&test_limit=64&labels=2&p.mu=1&autostart=1`, origin);
+    const { page: semiPage, log: semiLog } = await openPage(browser, `${origin}/?backend=webgpu&method=fixmatch&steps=3&batch=8&width=8&eval_every=3&train_limit=256&test_limit=64&labels=2&p.mu=1&autostart=1`, origin);
     const semiDone = await waitFor(semiPage, () => (window.__sslp.state === 'done' && window.__sslp.pseudoLabels !== null) || window.__sslp.errors.length > 0, null, 300_000, 'FixMatch to finish on WebGPU');
     const sd = await debug(semiPage);
     const semiView = await semiPage.evaluate(() => ({
@@ -223,7 +255,7 @@ try {
     await semiPage.close();
 
     // ---- 1e. VAT on WebGPU: the gradient with respect to the input, and its heat maps ----
-    const { page: vatPage } = await openPage(browser, `${origin}/?method=vat&steps=2&batch=8&width=8&eval_every=2&train_limit=256&test_limit=64&labels=2&p.mu=1&autostart=1`, origin);
+    const { page: vatPage } = await openPage(browser, `${origin}/?backend=webgpu&method=vat&steps=2&batch=8&width=8&eval_every=2&train_limit=256&test_limit=64&labels=2&p.mu=1&autostart=1`, origin);
     const vatDone = await waitFor(vatPage, () => window.__sslp.state === 'done' || window.__sslp.errors.length > 0, null, 300_000, 'VAT to finish on WebGPU');
     const vd = await debug(vatPage);
     check(
@@ -235,7 +267,7 @@ try {
     await vatPage.close();
 
     // ---- 1f. the label-efficiency view: FixMatch and supervised-only at two label counts ----
-    const { page: sweepPage, log: sweepLog } = await openPage(browser, `${origin}/?method=fixmatch&steps=3&batch=8&width=8&train_limit=256&test_limit=64&p.mu=1`, origin);
+    const { page: sweepPage, log: sweepLog } = await openPage(browser, `${origin}/?backend=webgpu&method=fixmatch&steps=3&batch=8&width=8&train_limit=256&test_limit=64&p.mu=1`, origin);
     await waitFor(sweepPage, () => window.__sslp?.backend === 'webgpu' && !document.getElementById('sweep').disabled, null, 60_000, 'the page to be ready');
     await sweepPage.fill('#sweep-labels', '2, 1');
     await sweepPage.click('#sweep');
@@ -302,6 +334,40 @@ try {
     const collapseChart = await barlowPage.evaluate(() => document.querySelectorAll('#collapse-chart canvas').length);
     check('the collapse check is plotted over steps', collapsePoints === 2 && collapseChart > 0, `${collapsePoints} points, ${collapseChart} canvases`);
     await barlowPage.close();
+
+    // ---- 2b'''. MaskFeat on the Tiny ViT: test images masked, their HOG targets and the predicted HOG ----
+    const { page: maskPage, log: maskLog } = await openPage(browser, `${origin}/?backend=cpu&method=maskfeat&backbone=vit-tiny&steps=2&batch=8&width=8&eval_every=2&train_limit=256&test_limit=64&autostart=1`, origin);
+    const maskDone = await waitFor(maskPage, () => (window.__sslp.state === 'done' && window.__sslp.views !== null) || window.__sslp.errors.length > 0, null, 180_000, 'MaskFeat to finish');
+    // Per row of the views panel: its canvases, and how many of the first one's pixels are not black.
+    const maskViewRows = () =>
+      maskPage.evaluate(() =>
+        [...document.querySelectorAll('#views .view-row')].map((row) => {
+          const canvases = row.querySelectorAll('canvas');
+          const c = canvases[0];
+          const px = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+          let lit = 0;
+          for (let i = 0; i < px.length; i += 4) if (px[i] + px[i + 1] + px[i + 2] > 30) lit++;
+          return { name: row.querySelector('.view-name').textContent, images: canvases.length, lit, pixels: c.width * c.height };
+        }),
+      );
+    const md = await debug(maskPage);
+    const rows = await maskViewRows();
+    const byName = Object.fromEntries(rows.map((r) => [r.name, r]));
+    const maskCaption = (await maskPage.textContent('#views-caption')) ?? '';
+    check(
+      'MaskFeat shows six test images masked, their HOG targets and the predicted HOG of the masked patches',
+      maskDone && md.state === 'done' && md.errors.length === 0 && JSON.stringify(md.views?.testImages) === '[0,1,2,3,4,5]' &&
+        JSON.stringify(md.views.rows) === JSON.stringify(['original', 'masked input', 'HOG target', 'HOG predicted (masked patches)']) && md.views.perRow.every((n) => n === 6) &&
+        rows.length === 4 && rows.every((r) => r.images === 6) && byName['HOG target']?.lit > 20 && byName['HOG predicted (masked patches)']?.lit > 0 && /HOG target/.test(maskCaption),
+      `state ${md.state}, views ${JSON.stringify(md.views)}, rows ${JSON.stringify(rows)}, errors ${JSON.stringify(md.errors)}`,
+    );
+    await maskPage.click('#gallery .thumb:nth-child(11)');
+    const maskClicked = await waitFor(maskPage, () => window.__sslp.views?.testImages[0] === 10, null, 60_000, 'the clicked image’s MaskFeat preview');
+    const mc = (await debug(maskPage)).views;
+    check('clicking a test image puts its MaskFeat preview first', maskClicked && JSON.stringify(mc.testImages) === '[10,0,1,2,3,4]' && mc.perRow.every((n) => n === 6), JSON.stringify(mc));
+    await maskPage.screenshot({ path: join(out, 'maskfeat-hog-preview.png'), fullPage: true });
+    check('no console error in the MaskFeat run', maskLog.errors.length === 0, maskLog.errors.join(' | '));
+    await maskPage.close();
 
     // ---- 2b''. SimCLR v2: three stages in one run, each shown, each evaluated ----
     const { page: v2Page } = await openPage(browser, `${origin}/?backend=cpu&method=simclr-v2&steps=6&batch=16&width=8&labels=2&eval_every=100&train_limit=256&test_limit=128&autostart=1`, origin);
