@@ -129,10 +129,14 @@ fn decoupled_rotnet_learns_rotation_and_flags_ambiguous_images() {
 /// patches are told apart far above chance.
 #[test]
 fn exemplar_recognises_new_members_of_its_classes() {
-    let (_, recognised) = held_out_task("exemplar", "surrogate-class accuracy", 0.01);
-    // Measured: 0.370 (seed 1). Its kNN at this budget (72.4 best layer against 75.0) is not
-    // asserted.
-    assert!(recognised >= 0.2, "held-out surrogate-class accuracy {recognised:.4}");
+    let (s, recognised) = held_out_task("exemplar", "surrogate-class accuracy", 0.01);
+    let (trained, untrained) = best_layers(&s);
+    eprintln!("exemplar: best-layer kNN {trained:.4} vs untrained {untrained:.4}");
+    // Measured (seed 1) with the head's hidden layer of 256: 0.815 of new members recognised,
+    // final-layer kNN 0.782 against 0.750. With the earlier linear head: 0.370, and kNN 0.724
+    // (best layer), below the untrained backbone.
+    assert!(recognised >= 0.5, "held-out surrogate-class accuracy {recognised:.4}");
+    assert!(trained >= untrained + 0.015, "best-layer kNN {trained:.4} vs untrained {untrained:.4}");
 }
 
 /// MoCo v2 (symmetric loss, the default) at the SimCLR test's budget. Measured: 0.780 against
@@ -336,8 +340,9 @@ fn multi_task_learns_every_task_at_once() {
     let eval = block_on(s.evaluate()).unwrap();
     let held_out = |name: &str| eval.metrics.iter().find(|m| m.name == name).unwrap_or_else(|| panic!("no {name}")).value;
     eprintln!("multi-task, 150 steps: {:?}, kNN {:.4}", eval.metrics, eval.knn_acc);
-    // Measured (seed 1): rotation 0.901, position 0.645, permutation 0.108 (P = 1,000),
-    // exemplar 0.095 (N = 100). Parallel tests can change the initial weights, hence the slack.
+    // Measured (seed 1): rotation 0.857, position 0.629, permutation 0.107 (P = 1,000),
+    // exemplar 0.485 (N = 100, head with a hidden layer of 256; with the earlier linear
+    // exemplar head: 0.901, 0.645, 0.108 and 0.095).
     for (task, chance, floor) in [("rotation", 0.25, 0.75), ("position", 0.125, 0.45), ("permutation", 0.001, 0.03), ("exemplar", 0.01, 0.04)] {
         let acc = held_out(&format!("held_out_{task}_acc"));
         assert!(acc >= floor, "held-out {task} accuracy {acc:.4} (chance {chance})");
