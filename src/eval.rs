@@ -197,10 +197,13 @@ pub fn collapse_stats(z: Tensor<2>) -> (Tensor<1>, Tensor<2>) {
     (std, gram)
 }
 
-/// The largest effective rank `n` embeddings of width `d` can have once centred:
-/// `min(d, n − 1, MAX_RANK_DIM)` (at least 1). The page scales the rank by it.
+/// The largest effective rank [`collapse_stats`] can show for `n` embeddings of width `d`:
+/// `min(d, rows − 1)` (at least 1), where `rows` are the rows its matrix is built from, all
+/// `n` for the covariance and at most [`MAX_RANK_DIM`] for the Gram matrix, less one for the
+/// centring. The page scales the rank by it.
 pub fn rank_limit(n: usize, d: usize) -> usize {
-    d.min(n.saturating_sub(1)).min(MAX_RANK_DIM).max(1)
+    let rows = if d <= MAX_RANK_DIM { n } else { n.min(MAX_RANK_DIM) };
+    d.min(rows.saturating_sub(1)).max(1)
 }
 
 /// The effective rank of an embedding from a symmetric matrix `[R, R]` (row-major, host

@@ -95,7 +95,8 @@ pub struct EvalReport {
     /// rank (1 when collapsed, up to `rank_limit`), see [`crate::eval::collapse_stats`].
     pub embedding_std: f64,
     pub effective_rank: Option<f64>,
-    /// The largest effective rank these embeddings can have: min(D, images − 1, 512).
+    /// The largest effective rank these embeddings can have: min(D, images − 1), with at
+    /// most 512 images when D > 512 (see [`crate::eval::rank_limit`]).
     pub rank_limit: usize,
     /// D, the embedding's width: a spread embedding has std ≈ 1/√D and rank up to D.
     pub embedding_dim: usize,

@@ -535,10 +535,7 @@ impl Session {
 
     /// Top-k train images nearest to test image `index` in the current embedding.
     pub async fn neighbours_of_test(&mut self, index: usize, k: usize) -> Result<Vec<Neighbour>, SessionError> {
-        if index >= self.test.len() {
-            return Err(SessionError::Config(format!("test image {index} does not exist; the test split has {} images", self.test.len())));
-        }
-        let image = self.test.images.clone().narrow(0, index, 1);
+        let image = self.test_images(&[index])?;
         self.neighbours_of_image(image, k).await
     }
 
@@ -565,14 +562,11 @@ impl Session {
     /// The last block's CLS attention maps of the test images `indices`, from the evaluation
     /// copy of the model. Empty when the backbone has no attention (the CNNs).
     pub async fn attention_maps(&self, indices: &[usize]) -> Result<Vec<AttentionMaps>, SessionError> {
-        if let Some(&bad) = indices.iter().find(|&&i| i >= self.test.len()) {
-            return Err(SessionError::Config(format!("test image {bad} does not exist; the test split has {} images", self.test.len())));
-        }
         if indices.is_empty() {
             return Ok(Vec::new());
         }
+        let images = self.test_images(indices)?;
         let model = self.runner.eval_model();
-        let images = self.test.images.clone().select(0, Batch::index_tensor(indices, &self.device));
         let Some((attention, (rows, cols))) = eval::cls_attention(&model.backbone, images) else { return Ok(Vec::new()) };
         let [_, heads, patches] = attention.dims();
         let entropy = read_f32(eval::attention_entropy(attention.clone()).reshape([-1])).await?;
@@ -608,14 +602,19 @@ impl Session {
     /// The same views for the test images `indices`: MaskFeat's page shows the masked input,
     /// the HOG target and the model's predicted HOG of a test image the user picks.
     pub fn test_views(&mut self, indices: &[usize]) -> Result<Vec<(String, Tensor<4>)>, SessionError> {
-        if let Some(&bad) = indices.iter().find(|&&i| i >= self.test.len()) {
-            return Err(SessionError::Config(format!("test image {bad} does not exist; the test split has {} images", self.test.len())));
-        }
         if indices.is_empty() {
             return Err(SessionError::Config("no test image was given for the views".into()));
         }
-        let images = self.test.images.clone().select(0, Batch::index_tensor(indices, &self.device));
+        let images = self.test_images(indices)?;
         Ok(self.views_of(images))
+    }
+
+    /// The test images `indices`, `[n, C, H, W]`; an index past the split is refused by name.
+    fn test_images(&self, indices: &[usize]) -> Result<Tensor<4>, SessionError> {
+        if let Some(&bad) = indices.iter().find(|&&i| i >= self.test.len()) {
+            return Err(SessionError::Config(format!("test image {bad} does not exist; the test split has {} images", self.test.len())));
+        }
+        Ok(self.test.images.clone().select(0, Batch::index_tensor(indices, &self.device)))
     }
 
     fn views_of(&mut self, images: Tensor<4>) -> Vec<(String, Tensor<4>)> {

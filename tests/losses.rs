@@ -323,7 +323,8 @@ fn a_wide_embedding_has_the_same_effective_rank_through_its_gram_matrix() {
     // The std is a mean over all D dimensions, so the 560 constant ones dilute it.
     let (std_wide, std_narrow) = (floats(std_wide)[0], floats(std_narrow)[0]);
     assert!(close(std_wide, std_narrow * live as f32 / d as f32, 1e-5), "{std_wide} vs {std_narrow}");
-    assert_eq!(rank_limit(1000, 1024), MAX_RANK_DIM);
+    // The Gram matrix of 512 centred rows has rank at most 511.
+    assert_eq!(rank_limit(1000, 1024), MAX_RANK_DIM - 1);
     assert_eq!(rank_limit(64, 128), 63);
     assert_eq!(rank_limit(1000, 64), 64);
 }

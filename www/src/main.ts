@@ -623,7 +623,7 @@ function onEval(msg: Extract<FromWorker, { type: 'eval' }>) {
   debug.collapse.push({ step, std, rank });
   debug.metrics.push({ step, stage: msg.stage, metrics: msg.metrics });
   // MaskFeat's preview includes the model's predicted HOG: redraw it with the current model.
-  if (info?.method.id === 'maskfeat') requestViews();
+  if (info && previewsTestImages(info)) requestViews();
   // Both on one [0, 1] scale: std·√D is 1 for a spread embedding, rank/limit is 1 at full
   // rank (the limit is D, or fewer when fewer images were embedded); both fall towards 0 as
   // it collapses.

@@ -127,7 +127,7 @@ export interface EvalReport {
   pretext_acc: number | null;
   embedding_std: number | null;
   effective_rank: number | null;
-  /** The largest effective rank possible: min(D, images − 1, 512). */
+  /** The largest effective rank possible: min(D, images − 1), with at most 512 images when D > 512. */
   rank_limit: number;
   embedding_dim: number;
   metrics: Metric[];
