@@ -37,9 +37,9 @@ fn parameter_counts_match_the_descriptions() {
     assert!((250_000..400_000).contains(&n), "resnet-tiny has {n} parameters");
     // vit-tiny at width 32 on grey input, D = 64: patch embedding 16·64+64 = 1,088, CLS 64,
     // positions 50·64 = 3,200; per block LayerNorms 4·64, qkv 64·192+192, projection 64·64+64,
-    // MLP 64·128+128 and 128·64+64 = 33,472, four blocks 133,888; final LayerNorm 128.
+    // MLP (ratio 1) 2·(64·64+64) = 25,216, three blocks 75,648; final LayerNorm 128.
     let vit = Backbone::new(BackboneKind::VitTiny, 1, 32, &d);
-    assert_eq!(vit.num_params(), 1_088 + 64 + 3_200 + 133_888 + 128);
+    assert_eq!(vit.num_params(), 1_088 + 64 + 3_200 + 75_648 + 128);
     // An MLP head from widths [128, 64, 10]: 128·64+64 + 4·64 (BN) + 64·10+10.
     assert_eq!(Mlp::new(&[128, 64, 10], &d).num_params(), 8256 + 256 + 650);
 }

@@ -5,14 +5,17 @@
 //! CLS token and position embeddings, then pre-norm blocks of multi-head self-attention and a
 //! GELU MLP; the final CLS token (after a last LayerNorm) is the image's feature.
 //!
-//! Sizes, chosen for a step near `small-cnn`'s at the same `width` (measured with `sslp bench`
-//! at width 32, batch 64, CPU: SimCLR 175 images/s against `small-cnn`'s 265, so a ViT step
-//! costs about 1.5 times as much; DINO 82 against 130, MaskFeat 295 against 489):
+//! Sizes, chosen so that a step costs about as much as `small-cnn`'s at the same `width`
+//! (measured with `sslp bench`, width 32, batch 64, CPU, side by side in one run; images/s,
+//! `small-cnn` / this ViT: SimCLR 337 / 344, DINO 170 / 163, MaskFeat 644 / 600). The first
+//! version, 4 blocks with MLP ratio 2, ran at 213, 110 and 312: 1.6–2.1 times a CNN step.
 //! - 4×4 patches: 28 px gives a 7×7 grid (49 patches, 50 tokens with CLS) with no padding;
 //!   sides that 4 does not divide drop their last 1–3 rows and columns.
 //! - embedding width D = 2·width (64 at the default width 32), heads of 16 dimensions
-//!   (4 heads at D = 64), 4 blocks, MLP ratio 2. ViT-Ti is D = 192, 3 heads, 12 blocks,
-//!   MLP ratio 4 on 196 patches; ours has about 1/40 of its parameters.
+//!   (4 heads at D = 64), 3 blocks, MLP ratio 1. ViT-Ti is D = 192, 3 heads, 12 blocks,
+//!   MLP ratio 4 on 196 patches. Of the cuts measured, 3 blocks with ratio 1 kept D and the
+//!   head count (the attention maps' number) and met the cost; D = 48 with 3 blocks and
+//!   ratio 2 ran faster still (402 / 181 / 656) but leaves one head at width 16.
 //! - Position embeddings are learned on the 7×7 grid of 28 px images. Other sizes (DINO's
 //!   local crops, 32–64 px packs) get them resampled bilinearly, as DINO does (with bicubic)
 //!   for its 96 px crops; the resampling is a fixed matrix, so gradients flow through it.
@@ -29,11 +32,11 @@ pub const PATCH: usize = 4;
 /// Grid side the position embeddings are learned at (28 px / 4).
 pub const BASE_GRID: usize = 7;
 /// Transformer blocks.
-pub const DEPTH: usize = 4;
+pub const DEPTH: usize = 3;
 /// Dimensions per attention head.
 pub const HEAD_DIM: usize = 16;
 /// Hidden width of each block's MLP, as a multiple of D.
-pub const MLP_RATIO: usize = 2;
+pub const MLP_RATIO: usize = 1;
 
 /// Embedding width for a backbone `width`.
 pub fn embed_dim(width: usize) -> usize {
