@@ -410,3 +410,23 @@ fn hog_of_a_known_edge_fills_the_expected_bins() {
         assert!(close(*v, want, 1e-6), "middle cell, entry {k}: {v} (all {middle:?})");
     }
 }
+
+/// Counting's and Jigsaw's jitter: one brightness and one contrast draw per group, so the four
+/// tiles of an image change alike and images of other groups differently; strength 0 is the
+/// identity, and the output stays in [0, 1].
+#[test]
+fn group_jitter_draws_once_per_group() {
+    let one = real_batch(1);
+    // Eight copies of one image in two groups of four.
+    let x = Tensor::cat(vec![one; 8], 0);
+    assert_eq!(floats(ops::group_jitter(x.clone(), 4, 0.0, &mut Rng::new(3))), floats(x.clone()));
+    let y = ops::group_jitter(x.clone(), 4, 0.8, &mut Rng::new(3));
+    let image = |i: usize| floats(y.clone().narrow(0, i, 1));
+    for i in 1..4 {
+        assert_eq!(image(0), image(i), "tile {i} of group 0");
+        assert_eq!(image(4), image(4 + i), "tile {i} of group 1");
+    }
+    assert_ne!(image(0), image(4), "two groups drew the same factors");
+    assert_ne!(image(0), floats(x.narrow(0, 0, 1)), "strength 0.8 left the image unchanged");
+    assert!(floats(y).iter().all(|v| (0.0..=1.0).contains(v)));
+}

@@ -24,6 +24,17 @@ fn methods_lists_every_method_as_json() {
     }
 }
 
+/// `--help` after a command prints the usage and runs nothing (it once started a default run).
+#[test]
+fn help_after_a_command_prints_usage_instead_of_running() {
+    for command in ["train", "bench", "pack", "sweep"] {
+        let (ok, out, err) = sslp(&[command, "--help"]);
+        assert!(ok, "{command} --help: {err}");
+        assert!(out.starts_with("usage:") && out.contains("sslp train"), "{command} --help printed: {out}");
+        assert!(!out.contains("\"kind\"") && !err.contains("untrained kNN"), "{command} --help started work: {out} {err}");
+    }
+}
+
 #[test]
 fn train_json_emits_steps_evals_and_a_complete_summary() {
     let mut args = vec!["train", "--method", "fixmatch", "--labels-per-class", "4", "--params", r#"{"mu":2}"#, "--json", "--baseline", "--eval-every", "2"];

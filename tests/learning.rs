@@ -75,9 +75,10 @@ fn barlow_twins_and_npid_beat_the_random_init_backbone() {
 #[test]
 fn jigsaw_solves_held_out_puzzles() {
     let (_, solved) = held_out_task("jigsaw", "permutation accuracy", 0.001);
-    // Measured: 0.301 (seed 1). Its kNN at this budget (73.3 against 75.0 untrained) is not
-    // asserted: the features need more steps (README, Measured results).
-    assert!(solved >= 0.2, "held-out permutation accuracy {solved:.4}");
+    // Measured: 0.212 (seed 1) with the default tile jitter 0.4; 0.301 without it. Its kNN at
+    // this budget (76.0 against 75.0 untrained) is not asserted: the features need more steps
+    // (README, Measured results).
+    assert!(solved >= 0.12, "held-out permutation accuracy {solved:.4}");
 }
 
 /// The best layer's kNN, trained and untrained (best layer against best layer).
@@ -104,10 +105,10 @@ fn context_prediction_places_held_out_neighbours() {
 #[test]
 fn counting_matches_tiles_to_their_own_image() {
     let (_, matched) = held_out_task_in("counting", 150, "tile-sum matching", 0.5);
-    // Measured with M = 100 at 300 steps: 0.942, 0.955, 0.941 (seeds 2–4); at 150 steps (this
-    // test) 0.815 (seed 1). With the paper's M = 10 the
-    // counts collapsed to 0 in 3 of 6 runs (0.000–0.008), one of them this test in a full
-    // run. Its kNN at this budget (below the untrained backbone's) is not asserted.
+    // Measured at 150 steps (this test, seed 1): 0.878 with the default jitter 0.3, 0.815
+    // without. Without jitter, M = 100, 300 steps: 0.942, 0.955, 0.941 (seeds 2–4). With the
+    // paper's M = 10 the counts collapsed to 0 in 3 of 6 runs (0.000–0.008), one of them this
+    // test in a full run. Its kNN at this budget (65.6 against 75.0 untrained) is not asserted.
     assert!(matched >= 0.7, "held-out tile-sum matching {matched:.4}");
 }
 
@@ -139,21 +140,20 @@ fn exemplar_recognises_new_members_of_its_classes() {
     assert!(trained >= untrained + 0.015, "best-layer kNN {trained:.4} vs untrained {untrained:.4}");
 }
 
-/// MoCo v2 (symmetric loss, the default) at the SimCLR test's budget. Measured: 0.780 against
-/// 0.750 (seed 1, 600 steps, 5,000-image bank, 1,000 test images).
-/// Measured (seed 1, 5,000 training images, 1,000 test images, width 16, batch 64), with the
-/// sslp JSON line's entropy of the first 8 test images: at 500 steps kNN 0.668 against 0.521
-/// untrained and entropy 3.783 nats (untrained about 3.889); at 300 steps 0.645 and 3.882; at
-/// 150 steps the entropy had not moved (3.889 → 3.890 over 200 images). At 1,000 steps on the
-/// full split it reaches 3.73–3.84 per image, with one of the two heads on the garment.
-const DINO_VIT_STEPS: usize = 500;
-const DINO_VIT_MARGIN: f64 = 0.08;
+/// Measured (seed 1, 5,000 training images, 1,000 test images, width 16, batch 64; entropy
+/// over the first 200 test images): at 1,000 steps kNN 0.694 against 0.517 untrained and the
+/// entropy 3.884 → 3.793 nats. At 500 steps the 3-block ViT had 0.658 but its entropy had not
+/// moved (3.884 → 3.882; the first, 4-block build fell to 3.780 there), so this test runs
+/// 1,000. On the full split at 1,000 steps it reaches 3.70–3.83 per image, one head on the
+/// garment's print and one on its hem.
+const DINO_VIT_STEPS: usize = 1000;
+const DINO_VIT_MARGIN: f64 = 0.12;
 const ENTROPY_DROP: f64 = 0.05;
 /// Measured: 0.778 against 0.750 at 600 steps; 0.761 at 400.
 const DINO_CNN_STEPS: usize = 600;
 const DINO_CNN_MARGIN: f64 = 0.02;
-/// Measured, best layer: 0.620 against 0.549 at 600 steps; 0.553 at 400 (final layer 0.597
-/// and 0.551 against 0.521).
+/// Measured, best layer: 0.577 against 0.522 at 600 steps (the first, 4-block ViT: 0.620
+/// against 0.549).
 const MASKFEAT_STEPS: usize = 600;
 const MASKFEAT_MARGIN: f64 = 0.04;
 
@@ -198,6 +198,8 @@ fn maskfeat_on_vit_tiny_beats_the_random_init_backbone() {
     assert!(best >= best_untrained + MASKFEAT_MARGIN, "MaskFeat best-layer kNN {best:.4} vs random init {best_untrained:.4}");
 }
 
+/// MoCo v2 (symmetric loss, the default) at the SimCLR test's budget. Measured: 0.780 against
+/// 0.750 (seed 1, 600 steps, 5,000-image bank, 1,000 test images).
 #[test]
 fn moco_v2_beats_the_random_init_backbone() {
     beats_random_init("moco-v2", 600, 0.02);
@@ -340,9 +342,9 @@ fn multi_task_learns_every_task_at_once() {
     let eval = block_on(s.evaluate()).unwrap();
     let held_out = |name: &str| eval.metrics.iter().find(|m| m.name == name).unwrap_or_else(|| panic!("no {name}")).value;
     eprintln!("multi-task, 150 steps: {:?}, kNN {:.4}", eval.metrics, eval.knn_acc);
-    // Measured (seed 1): rotation 0.857, position 0.629, permutation 0.107 (P = 1,000),
-    // exemplar 0.485 (N = 100, head with a hidden layer of 256; with the earlier linear
-    // exemplar head: 0.901, 0.645, 0.108 and 0.095).
+    // Measured (seed 1): rotation 0.8975, position 0.640, permutation 0.096 (P = 1,000, tile
+    // jitter 0.4), exemplar 0.555 (N = 100, head with a hidden layer of 256; with the earlier
+    // linear exemplar head and no tile jitter: 0.901, 0.645, 0.108 and 0.095).
     for (task, chance, floor) in [("rotation", 0.25, 0.75), ("position", 0.125, 0.45), ("permutation", 0.001, 0.03), ("exemplar", 0.01, 0.04)] {
         let acc = held_out(&format!("held_out_{task}_acc"));
         assert!(acc >= floor, "held-out {task} accuracy {acc:.4} (chance {chance})");

@@ -138,6 +138,18 @@ pub fn contrast(x: Tensor<4>, factor: Vec<f32>) -> Tensor<4> {
     blend(x, mean, f).clamp(0.0, 1.0)
 }
 
+/// Brightness and contrast jitter of strength `j`: factors drawn from [1 − j, 1 + j], one draw
+/// of each per `group` consecutive images (an image's tiles share theirs). `j = 0` returns `x`.
+pub fn group_jitter(x: Tensor<4>, group: usize, j: f32, rng: &mut crate::rng::Rng) -> Tensor<4> {
+    if j == 0.0 {
+        return x;
+    }
+    let groups = x.dims()[0] / group;
+    let mut draw = || -> Vec<f32> { (0..groups).flat_map(|_| std::iter::repeat_n(rng.range(1.0 - j, 1.0 + j), group)).collect() };
+    let (brightness_factors, contrast_factors) = (draw(), draw());
+    brightness(contrast(x, contrast_factors), brightness_factors)
+}
+
 /// Blend with the per-pixel grey (1 = unchanged, 0 = greyscale). No-op for grey images.
 pub fn saturation(x: Tensor<4>, factor: Vec<f32>) -> Tensor<4> {
     if x.dims()[1] == 1 {

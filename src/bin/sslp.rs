@@ -52,7 +52,7 @@ struct Args {
 
 impl Args {
     fn parse(raw: &[String]) -> Result<Args, String> {
-        const FLAGS: [&str; 4] = ["--json", "--baseline", "--probe", "--help"];
+        const FLAGS: [&str; 3] = ["--json", "--baseline", "--probe"];
         let (mut values, mut flags) = (HashMap::new(), Vec::new());
         let mut it = raw.iter();
         while let Some(arg) = it.next() {
@@ -88,13 +88,19 @@ impl Args {
 
 fn main() {
     let raw: Vec<String> = std::env::args().skip(1).collect();
+    // `sslp train --help` asks for help, not for a run with default settings.
+    let wants_help = raw.iter().any(|a| a == "--help" || a == "-h");
     let result = match raw.first().map(String::as_str) {
+        _ if wants_help => {
+            println!("{USAGE}");
+            Ok(())
+        }
         Some("methods") => methods(),
         Some("train") => Args::parse(&raw[1..]).and_then(|a| train(&a)),
         Some("bench") => Args::parse(&raw[1..]).and_then(|a| bench(&a)),
         Some("pack") => Args::parse(&raw[1..]).and_then(|a| make_pack(&a)),
         Some("sweep") => Args::parse(&raw[1..]).and_then(|a| sweep(&a)),
-        Some("--help") | Some("-h") | Some("help") => {
+        Some("help") => {
             println!("{USAGE}");
             Ok(())
         }

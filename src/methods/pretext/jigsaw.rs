@@ -12,10 +12,15 @@
 //! 75-px cells. A wider gap than the paper's measured better here: with 0.85 the network
 //! solved 99.6 % of held-out puzzles (P = 100) and its features did not improve, a sign it
 //! matched tile borders rather than parts. The paper also normalises each tile's mean and
-//! spread, against shortcuts from low-level statistics; on grey 28-px images the tiles are
-//! left as they are, so that the backbone sees at evaluation the kind of input it trained on.
+//! spread, against shortcuts from low-level statistics. Here each tile's brightness and
+//! contrast are jittered on their own instead (`jitter`), which closes the same shortcut while
+//! the backbone still sees plain grey levels, as it will at evaluation. Measured (Fashion-MNIST,
+//! `small-cnn` width 16, 1,000 steps, seed 1, best layer against the untrained 78.45): no
+//! jitter 79.5, 0.4 80.5 (seed 2: 77.6 both, against 78.75); per-tile fc6 layers before the concatenation, as the paper has, did not help
+//! (77.75 at 128 wide, 79.0 at 512), nor did lr 0.1 (79.05).
 use super::super::{accuracy, Batch, Curve, Family, Footprint, Losses, Method, MethodMeta, Setup, StepCtx};
 use crate::augment::jigsaw::{self, shuffle_tiles, Permutation, SET_SIZES, TILES};
+use crate::augment::ops::group_jitter;
 use crate::augment::patches::{cut, grid_maps, mosaic};
 use crate::backbone::Backbone;
 use crate::bounds::{in_range, in_range_f};
@@ -42,6 +47,14 @@ pub struct JigsawConfig {
     /// 4,096). At most 3 layers of 1..=4096.
     #[config(default = "vec![256]")]
     pub head_hidden: Vec<usize>,
+    /// Strength j of brightness and contrast jitter drawn for each tile on its own (factors in
+    /// [1 − j, 1 + j]), so that neighbouring tiles cannot be matched by their grey levels, the
+    /// low-level cue the paper's per-tile normalisation and colour jitter remove. 0 turns it
+    /// off. [0, 0.9]. At 1,000 steps (P = 1,000, seed 1) the best layer gained 2.05 points over
+    /// the untrained backbone with 0.4, 0.55 with 0.2, 1.0 without jitter; with seed 2, 0.4 and
+    /// no jitter both ended 1.15 below it, so the effect is within seed-to-seed spread.
+    #[config(default = 0.4)]
+    pub jitter: f64,
 }
 
 impl Default for JigsawConfig {
@@ -80,7 +93,7 @@ impl Jigsaw {
     pub fn step(&self, backbone: &Backbone, head: &Mlp, images: Tensor<4>, ctx: &mut StepCtx) -> (Tensor<1>, Tensor<1>) {
         let b = images.dims()[0];
         let labels: Vec<usize> = (0..b).map(|_| ctx.rng.below(self.set.len())).collect();
-        let tiles = self.puzzles(images, &labels, Some(ctx.rng));
+        let tiles = group_jitter(self.puzzles(images, &labels, Some(ctx.rng)), 1, self.config.jitter as f32, ctx.rng);
         let logits = Self::logits(backbone, head, ctx.to_model(tiles));
         let targets = Batch::index_tensor(&labels, ctx.device);
         let acc = accuracy(logits.clone().detach(), targets.clone());
@@ -154,7 +167,8 @@ impl Method for Jigsaw {
             it has to know what its parts look like and where they belong. The permutations are chosen to differ from \
             each other in as many places as possible. Scaled here: 14-pixel tiles covering 70 % of their cell (as if \
             the image were upsampled to 60 pixels), a wider gap than the paper's, which measured better on these small \
-            images.",
+            images. Each tile's brightness and contrast are jittered on their own, so that tiles cannot be matched by \
+            their grey levels alone.",
         curves: &[Curve::loss("total"), Curve::accuracy("permutation_acc")],
         uses_labels: false,
         optimizer,
@@ -169,6 +183,7 @@ impl Method for Jigsaw {
         }
         in_range("tile_px", config.tile_px, 6, 32)?;
         in_range_f("tile_fraction", config.tile_fraction, 0.3, 1.0)?;
+        in_range_f("jitter", config.jitter, 0.0, 0.9)?;
         check_hidden(&config.head_hidden, 3)
     }
 
