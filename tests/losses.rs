@@ -328,3 +328,22 @@ fn a_wide_embedding_has_the_same_effective_rank_through_its_gram_matrix() {
     assert_eq!(rank_limit(64, 128), 63);
     assert_eq!(rank_limit(1000, 64), 64);
 }
+
+/// The embedding map's PCA by hand: points on a line along (1, 1, 0)/√2 with a small spread
+/// along z project onto that line first (up to sign) and z second, centred.
+#[test]
+fn pca_2d_finds_the_principal_axes_by_hand() {
+    use ssl_playground::eval::pca_2d;
+    let d = cpu();
+    // x_i = t_i·(1, 1, 0) + s_i·(0, 0, 1) + (5, −2, 1): t = ±2, ±1; s = ±0.1.
+    let (t, s) = ([2.0f32, -2.0, 1.0, -1.0], [0.1f32, 0.1, -0.1, -0.1]);
+    let rows: Vec<f32> = (0..4).flat_map(|i| [t[i] + 5.0, t[i] - 2.0, s[i] + 1.0]).collect();
+    let xy = floats(pca_2d(Tensor::<2>::from_data(TensorData::new(rows, [4, 3]), &d), 100));
+    let sign = (xy[0] / (2.0 * 2f32.sqrt())).signum();
+    let sign_z = (xy[1] / 0.1).signum();
+    for i in 0..4 {
+        // On the first axis the point sits at t·√2 (|(1, 1, 0)·t| / |(1, 1, 0)/√2|), on the second at s.
+        assert!(close(sign * xy[2 * i], t[i] * 2f32.sqrt(), 1e-4), "point {i}: {xy:?}");
+        assert!(close(sign_z * xy[2 * i + 1], s[i], 1e-4), "point {i}: {xy:?}");
+    }
+}

@@ -1,5 +1,6 @@
 // Vite builds the page and its module worker into dist/, with relative URLs so the folder
 // works from any static host and any sub-path. pkg/ (wasm-bindgen output) sits beside www/.
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
@@ -11,6 +12,8 @@ export default defineConfig({
     // The wasm file is large by nature; it is fetched once by the worker, never inlined.
     assetsInlineLimit: 0,
     chunkSizeWarningLimit: 1024,
+    // Two pages: the playground and the browser benchmark (bench.html).
+    rollupOptions: { input: { main: fileURLToPath(new URL('./index.html', import.meta.url)), bench: fileURLToPath(new URL('./bench.html', import.meta.url)) } },
   },
   worker: { format: 'es' },
   server: { fs: { allow: ['..'] } },

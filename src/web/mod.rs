@@ -281,6 +281,20 @@ impl WebSession {
         })
     }
 
+    /// The embedding map: the test split's final features projected on their top two
+    /// principal components, for the first `limit` test images, as a `Float32Array`
+    /// `[x0, y0, x1, y1, …]` (the components come from every test image).
+    #[wasm_bindgen(js_name = embeddingMap)]
+    pub fn embedding_map(&self, limit: usize) -> Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            let s = inner.try_borrow().map_err(|_| js_error("the session is busy"))?;
+            let xy = s.embedding_map().await.map_err(session_error)?;
+            let flat: Vec<f32> = xy.iter().take(limit).flatten().copied().collect();
+            Ok(Float32Array::from(flat.as_slice()).into())
+        })
+    }
+
     /// The classifier's guesses for `n` unlabelled training images (the same ones each time):
     /// `[{index, predicted, confidence, truth}]`; empty for methods without a classifier.
     #[wasm_bindgen(js_name = pseudoLabels)]

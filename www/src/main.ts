@@ -9,6 +9,7 @@ import { Ema, formatDuration } from './smooth';
 import { flatten, optionsFromUrl, paramOverrides, paramText, parseLabelCounts, parseParam, setDotted, urlFromOptions, type PageOptions } from './urlconfig';
 import { imageFileToPixels } from './image';
 import { chooseBackend } from './backend';
+import { EmbeddingMapView, classColour, type MapPoint } from './embedmap';
 
 const GALLERY = 48;
 /** Test images with attention maps at a time (the worker's default is the gallery's first four). */
@@ -67,8 +68,12 @@ interface DebugState {
   views: { testImages: number[]; rows: string[]; perRow: number[] } | null;
   /** Worker messages whose handling took 20 ms or more: [type, ms, at]. */
   slowMessages: [string, number, number][];
+  /** The worker's timings of the way to the first step (and of the last step), in arrival order. */
+  timings: { part: string; ms: number; wasmBytes: number }[];
+  /** The embedding map: the step of the last one, its points, how many maps arrived this run, and the point last hovered. */
+  map: { step: number; points: number; updates: number; hovered: number | null } | null;
 }
-const debug: DebugState = { state: 'idle', backend: null, adapter: null, steps: 0, stepNumbers: [], loss: [], knn: [], baseline: null, neighbours: 0, errors: [], trainingStartedAt: null, resumedExact: null, matrices: [], collapse: [], metrics: [], labelled: 0, confusion: null, pseudoLabels: null, sweep: null, attention: null, views: null, slowMessages: [] };
+const debug: DebugState = { state: 'idle', backend: null, adapter: null, steps: 0, stepNumbers: [], loss: [], knn: [], baseline: null, neighbours: 0, errors: [], trainingStartedAt: null, resumedExact: null, matrices: [], collapse: [], metrics: [], labelled: 0, confusion: null, pseudoLabels: null, sweep: null, attention: null, views: null, slowMessages: [], timings: [], map: null };
 (window as unknown as { __sslp: DebugState }).__sslp = debug;
 /** For the browser test: lose the GPU mid-run, as a driver reset would. */
 (window as unknown as { __sslpSimulateDeviceLoss: () => void }).__sslpSimulateDeviceLoss = () => send({ type: 'simulateDeviceLoss' });
@@ -195,6 +200,11 @@ function onMessage(msg: FromWorker) {
         return showError(`${msg.message}`, true);
       }
       return showError(msg.message);
+    case 'map':
+      return showMap(msg.step, msg.xy, msg.labels, msg.pixels);
+    case 'timing':
+      debug.timings.push({ part: msg.part, ms: msg.ms, wasmBytes: msg.wasmBytes });
+      return;
     case 'deviceLost':
       lastSnapshot = msg.snapshot;
       onState('failed', msg.step);
@@ -513,6 +523,13 @@ function resetView() {
   $('attention').replaceChildren();
   $('attention-section').hidden = true;
   debug.attention = null;
+  mapView.clear();
+  mapImages = null;
+  $('map-legend').replaceChildren();
+  $('map-step').textContent = '';
+  $('map-tip').hidden = true;
+  $('map').setAttribute('aria-label', 'Embedding map: no evaluation yet');
+  debug.map = null;
   galleryThumbs.clear();
   for (const id of ['labelled', 'confusion', 'pseudo-labels']) $(id).replaceChildren();
   $('semi-panel').hidden = true;
@@ -722,22 +739,94 @@ function renderGallery(gallery: Thumb[], s: SessionInfo) {
     button.setAttribute('aria-label', `Test image ${t.index}, ${names[t.label]}: show its nearest neighbours`);
     button.title = `test #${t.index}: ${names[t.label]}`;
     button.append(drawImage(t.pixels, c, h, w, false));
-    button.addEventListener('click', () => {
-      host.querySelectorAll('.thumb.selected').forEach((b) => b.classList.remove('selected'));
-      button.classList.add('selected');
-      queryNeighbours({ kind: 'test', index: t.index }, t.label, drawImage(t.pixels, c, h, w, false));
-      if (s.config.backbone === 'vit-tiny') {
-        // The clicked image first, then the default ones, as many as before.
-        const others = gallery.slice(0, ATTENTION_IMAGES).map((g) => g.index).filter((i) => i !== t.index);
-        send({ type: 'attention', indices: [t.index, ...others].slice(0, ATTENTION_IMAGES) });
-      }
-      if (previewsTestImages(s)) {
-        viewTestImages = [t.index, ...viewTestImages.filter((i) => i !== t.index)].slice(0, VIEW_IMAGES);
-        requestViews();
-      }
-    });
+    button.dataset.index = String(t.index);
+    button.addEventListener('click', () => selectTestImage(t, s));
     host.append(button);
   }
+}
+
+/**
+ * A test image was chosen (in the gallery or on the embedding map): its nearest neighbours,
+ * its attention maps (`vit-tiny`) and, for MaskFeat, its views.
+ */
+function selectTestImage(t: Thumb, s: SessionInfo) {
+  const { channels: c, height: h, width: w } = s.dataset;
+  const host = $('gallery');
+  host.querySelectorAll('.thumb.selected').forEach((b) => b.classList.remove('selected'));
+  host.querySelector(`.thumb[data-index="${t.index}"]`)?.classList.add('selected');
+  queryNeighbours({ kind: 'test', index: t.index }, t.label, drawImage(t.pixels, c, h, w, false));
+  if (s.config.backbone === 'vit-tiny') {
+    // The chosen image first, then the gallery's first ones, as many as before.
+    const others = [...galleryThumbs.keys()].slice(0, ATTENTION_IMAGES).filter((i) => i !== t.index);
+    send({ type: 'attention', indices: [t.index, ...others].slice(0, ATTENTION_IMAGES) });
+  }
+  if (previewsTestImages(s)) {
+    viewTestImages = [t.index, ...viewTestImages.filter((i) => i !== t.index)].slice(0, VIEW_IMAGES);
+    requestViews();
+  }
+}
+
+// ---------- embedding map ----------
+
+/** The map's test images: pixels `[n, c, h, w]` and labels, from the run's first map. */
+let mapImages: { pixels: Uint8Array; labels: Uint8Array } | null = null;
+
+/** One test image of the map as a thumbnail record. */
+function mapThumb(index: number): Thumb | null {
+  if (!info || !mapImages) return null;
+  const { channels: c, height: h, width: w } = info.dataset;
+  const size = c * h * w;
+  if ((index + 1) * size > mapImages.pixels.length) return null;
+  return { index, label: mapImages.labels[index], pixels: mapImages.pixels.subarray(index * size, (index + 1) * size) };
+}
+
+function onMapHover(point: MapPoint | null, x: number, y: number) {
+  const tip = $('map-tip');
+  const t = point && info ? mapThumb(point.index) : null;
+  if (debug.map) debug.map.hovered = t ? t.index : null;
+  if (!t || !info) {
+    tip.hidden = true;
+    return;
+  }
+  const { channels: c, height: h, width: w, class_names: names } = info.dataset;
+  const caption = document.createElement('span');
+  caption.textContent = `#${t.index} ${names[t.label]}`;
+  tip.replaceChildren(drawImage(t.pixels, c, h, w, false), caption);
+  tip.hidden = false;
+  const box = $('map').clientWidth;
+  // Beside the pointer, on the side with room.
+  tip.style.left = `${x + 12 + 80 > box ? x - 12 - 80 : x + 12}px`;
+  tip.style.top = `${Math.max(0, y - 40)}px`;
+}
+
+function onMapPick(point: MapPoint) {
+  const t = mapThumb(point.index);
+  if (t && info) selectTestImage(t, info);
+}
+
+const mapView = new EmbeddingMapView($<HTMLCanvasElement>('map'), onMapHover, onMapPick);
+/** For the browser test: where map point `i` is drawn, in CSS pixels from the canvas's corner. */
+(window as unknown as { __sslpMapPoint: (i: number) => [number, number] | null }).__sslpMapPoint = (i) => mapView.pointAt(i);
+
+function showMap(step: number, xy: Float32Array, labels: Uint8Array | null, pixels: Uint8Array | null) {
+  if (!info) return;
+  if (labels && pixels) {
+    mapImages = { pixels, labels };
+    const names = info.dataset.class_names;
+    $('map-legend').replaceChildren(
+      ...names.map((name, k) => {
+        const item = document.createElement('span');
+        item.textContent = name;
+        item.style.setProperty('--dot', classColour(k));
+        return item;
+      }),
+    );
+  }
+  mapView.update(xy, labels);
+  const points = xy.length / 2;
+  $('map-step').textContent = `(step ${step})`;
+  $('map').setAttribute('aria-label', `Embedding map at step ${step}: ${points} test images, coloured by class`);
+  debug.map = { step, points, updates: (debug.map?.updates ?? 0) + 1, hovered: debug.map?.hovered ?? null };
 }
 
 // ---------- attention maps (vit-tiny) ----------

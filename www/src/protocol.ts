@@ -66,6 +66,9 @@ export interface MethodInfo {
 
 export type Backend = 'webgpu' | 'cpu';
 
+/** Points on the embedding map: the first test images of the split (its PCA uses them all). */
+export const MAP_POINTS = 1000;
+
 export interface AdapterInfo {
   vendor: string;
   architecture: string;
@@ -267,9 +270,27 @@ export type FromWorker = (
   | { type: 'attention'; step: number; maps: AttentionMaps[] }
   | { type: 'error'; kind: ErrorKind; message: string; step: number | null; id?: number }
   | { type: 'deviceLost'; message: string; step: number; snapshot: Snapshot | null }
+  /**
+   * The embedding map at an evaluation: PCA coordinates `[x0, y0, …]` of the first test images;
+   * the first map of a run also carries their labels and pixels (`[n, c, h, w]` bytes), for
+   * colours and hover images.
+   */
+  | { type: 'map'; step: number; xy: Float32Array; labels: Uint8Array | null; pixels: Uint8Array | null }
+  /** How long a part of the way to the first step took, and the wasm heap after it. */
+  | { type: 'timing'; part: TimingPart; ms: number; wasmBytes: number }
 ) & { runId?: number };
 
-const WORKER_TYPES = new Set(['hello', 'ready', 'baseline', 'step', 'eval', 'pseudoLabels', 'sweepProgress', 'sweepPoint', 'state', 'neighbours', 'views', 'matrices', 'attention', 'error', 'deviceLost']);
+/**
+ * The parts of the way from an opened page to the first step, in order: loading the worker's
+ * script (from the worker's creation), compiling and instantiating the wasm module (with the
+ * WebGPU adapter probe), fetching the dataset pack, building the session (decoding the pack,
+ * the device, the model), and the first step itself. Then two that are off that path: the
+ * untrained backbone's kNN baseline (measured after step 1), and the run's last step (`ms` from
+ * the start command; the heap then is the run's peak, since wasm memory only grows).
+ */
+export type TimingPart = 'script' | 'wasm' | 'dataset' | 'session' | 'first step' | 'baseline' | 'last step';
+
+const WORKER_TYPES = new Set(['map', 'timing', 'hello', 'ready', 'baseline', 'step', 'eval', 'pseudoLabels', 'sweepProgress', 'sweepPoint', 'state', 'neighbours', 'views', 'matrices', 'attention', 'error', 'deviceLost']);
 
 /**
  * Turn the wasm step report (`{kind, step, lr, images_per_s, <term>: value}`) into the compact
@@ -312,6 +333,15 @@ export function parseFromWorker(data: unknown): FromWorker {
     case 'attention':
       need('step', 'number');
       need('maps', 'object');
+      break;
+    case 'map':
+      need('step', 'number');
+      if (!(msg.xy instanceof Float32Array)) throw new Error(`worker message 'map' lacks its coordinates`);
+      break;
+    case 'timing':
+      need('part', 'string');
+      need('ms', 'number');
+      need('wasmBytes', 'number');
       break;
     case 'state':
       need('state', 'string');

@@ -3,10 +3,13 @@
 // neighbour query asked mid-step waits for that step instead of racing it.
 /// <reference lib="webworker" />
 import init, { WebSession, checkConfig, labelSweep, methods, defaultConfig, deviceLost, simulateDeviceLoss } from '../../pkg/ssl_playground.js';
-import type { AdapterInfo, AfterStep, AttentionMaps, ErrorKind, EvalReport, FromWorker, Matrix, Neighbour, PseudoLabel, RunConfig, RunState, SessionInfo, Snapshot, StartSpec, SweepSpec, Thumb, ToWorker, ViewBlock } from './protocol';
-import { stepMessage } from './protocol';
+import type { TimingPart, AdapterInfo, AfterStep, AttentionMaps, ErrorKind, EvalReport, FromWorker, Matrix, Neighbour, PseudoLabel, RunConfig, RunState, SessionInfo, Snapshot, StartSpec, SweepSpec, Thumb, ToWorker, ViewBlock } from './protocol';
+import { MAP_POINTS, stepMessage } from './protocol';
 
 declare const self: DedicatedWorkerGlobalScope;
+
+/** Time from this worker's creation (its time origin) to its script running. */
+const scriptLoadedMs = performance.now();
 
 // A Rust panic's console message carries a JS stack; the default 10 frames stop inside the
 // panic machinery, before the frame that failed.
@@ -28,6 +31,16 @@ const ATTENTION_DEFAULT = 4;
 
 function post(msg: FromWorker, transfer: Transferable[] = []) {
   self.postMessage({ ...msg, runId }, transfer);
+}
+
+/** The wasm module's memory, once instantiated: its size is the heap (it only grows). */
+let wasmMemory: WebAssembly.Memory | null = null;
+/** When this run's start command arrived (`performance.now()`). */
+let startedAt = 0;
+
+/** Post how long `part` took since `since` (ms, `performance.now()`), with the heap now. */
+function timing(part: TimingPart, since: number) {
+  post({ type: 'timing', part, ms: performance.now() - since, wasmBytes: wasmMemory?.buffer.byteLength ?? 0 });
 }
 
 function setState(next: RunState) {
@@ -88,13 +101,16 @@ async function probeAdapter(): Promise<{ adapter: AdapterInfo | null; error: str
 }
 
 async function hello() {
+  post({ type: 'timing', part: 'script', ms: scriptLoadedMs, wasmBytes: 0 });
+  const t = performance.now();
   try {
-    await init();
+    wasmMemory = (await init()).memory;
   } catch (e) {
     post({ type: 'error', kind: 'load', step: null, message: `The WebAssembly module could not be loaded (${message(e)}). Reload the page; if you host it yourself, check that pkg/*.wasm is served with Content-Type application/wasm.` });
     return;
   }
   const { adapter, error } = await probeAdapter();
+  timing('wasm', t);
   post({ type: 'hello', methods: methods(), defaults: defaultConfig(), adapter, webgpuError: error });
 }
 
@@ -123,6 +139,7 @@ async function start(next: StartSpec, id: number) {
   spec = next;
   snapshot = next.snapshot ?? null;
   lastStep = next.snapshot?.step ?? 0;
+  mapImagesSent = false;
   setState('loading');
   try {
     checkConfig(JSON.stringify(next.config)); // ranges and parameters, before any download
@@ -132,6 +149,7 @@ async function start(next: StartSpec, id: number) {
     return;
   }
   let bytes: Uint8Array;
+  startedAt = performance.now();
   try {
     bytes = await loadPack(next.dataUrl);
   } catch (e) {
@@ -139,6 +157,8 @@ async function start(next: StartSpec, id: number) {
     setState('idle');
     return;
   }
+  timing('dataset', startedAt);
+  const building = performance.now();
   try {
     session = await WebSession.create(JSON.stringify(next.config), bytes, next.config.dataset, next.backend);
   } catch (e) {
@@ -147,6 +167,7 @@ async function start(next: StartSpec, id: number) {
     setState('idle');
     return;
   }
+  timing('session', building);
   const s = session;
   const info: SessionInfo = s.info();
   const n = Math.min(next.galleryCount, info.dataset.n_test);
@@ -192,7 +213,9 @@ async function baseline(s: WebSession) {
   if (!baselinePending) return;
   baselinePending = false;
   try {
+    const t = performance.now();
     const base = await exclusive(() => s.baseline());
+    timing('baseline', t);
     if (session === s) post({ type: 'baseline', knn: base.accuracy[base.accuracy.length - 1], layers: base.layers, byLayer: base.accuracy });
   } catch (e) {
     fail(e, s.stepCount);
@@ -204,6 +227,7 @@ async function evaluate(s: WebSession) {
   const matrices: Matrix[] = await exclusive(() => s.matrices());
   if (matrices.length) post({ type: 'matrices', step: r.step, matrices });
   await attention(s);
+  await embeddingMap(s, r.step);
   post({
     type: 'eval',
     step: r.step,
@@ -264,10 +288,13 @@ async function trainLoop() {
       break;
     }
     try {
+      const stepStart = performance.now();
       const report = await exclusive(() => s.step());
       const msg = stepMessage(report);
       lastStep = msg.step;
       post(msg);
+      if (msg.step === 1) timing('first step', stepStart);
+      if (msg.step === spec.config.steps) timing('last step', startedAt);
       if (deviceLostSafe()) throw new Error('device lost');
       await baseline(s);
       // The run policy is Rust's (Session::after_step), the same the CLI follows.
@@ -379,6 +406,34 @@ async function neighbours(id: number, query: Extract<ToWorker, { type: 'neighbou
   } catch (e) {
     if (isTrap(e)) return fail(e, s.stepCount);
     post({ type: 'error', kind: 'query', id, step: null, message: message(e) });
+  }
+}
+
+/** Whether this run's test labels and pixels went with a map already. */
+let mapImagesSent = false;
+
+/** Post the embedding map of the first `MAP_POINTS` test images (PCA of their features). */
+async function embeddingMap(s: WebSession, step: number) {
+  try {
+    const xy: Float32Array = await exclusive(() => s.embeddingMap(MAP_POINTS));
+    const n = xy.length / 2;
+    let labels: Uint8Array | null = null;
+    let pixels: Uint8Array | null = null;
+    if (!mapImagesSent && n > 0) {
+      labels = s.labels('test', n);
+      const images = Array.from({ length: n }, (_, i) => s.image('test', i));
+      pixels = new Uint8Array(images.reduce((sum, im) => sum + im.length, 0));
+      let at = 0;
+      for (const im of images) {
+        pixels.set(im, at);
+        at += im.length;
+      }
+      mapImagesSent = true;
+    }
+    post({ type: 'map', step, xy, labels, pixels }, [xy.buffer, ...(pixels ? [pixels.buffer] : [])]);
+  } catch (e) {
+    if (isTrap(e)) return fail(e, s.stepCount);
+    post({ type: 'error', kind: 'query', step: null, message: `the embedding map could not be computed: ${message(e)}` });
   }
 }
 

@@ -9,7 +9,8 @@
 //   3. A dataset or wasm file that fails to load shows an error in the page.
 //   Also on WebGPU: FixMatch's labelled images, confusion matrix and pseudo-labels; VAT's
 //   gradient with respect to the input and its heat maps; the label-efficiency sweep; DINO on
-//   the tiny ViT with its attention maps; MaskFeat's CNN variant, evaluated every step.
+//   the tiny ViT with its attention maps; MaskFeat's CNN variant, evaluated every step; the
+//   browser benchmark (bench.html) on both backends.
 //   SwiftShader is a software adapter, so the page picks the CPU unless the link says
 //   backend=webgpu: the first check sees that, and the WebGPU runs ask for it.
 // Screenshots go to $E2E_OUT (default: target/e2e). Exit code 0 = all passed.
@@ -288,6 +289,24 @@ try {
     check('no console error in the sweep', sweepLog.errors.length === 0, sweepLog.errors.join(' | '));
     await sweepPage.screenshot({ path: join(out, 'label-efficiency-webgpu.png'), fullPage: true });
     await sweepPage.close();
+
+    // ---- 1g. the browser benchmark: SimCLR on both backends, each in a fresh worker ----
+    const { page: benchPage, log: benchLog } = await openPage(browser, `${origin}/bench.html?methods=simclr&backends=webgpu,cpu&batch=8&width=8&steps=4&warmup=1`, origin);
+    const benched = await waitFor(benchPage, () => window.__sslpBench?.done === true, null, 300_000, 'the benchmark to finish');
+    const bench = await benchPage.evaluate(() => window.__sslpBench);
+    const parts = ['script', 'wasm', 'dataset', 'session', 'first step', 'baseline', 'last step'];
+    const lineOk = (l, backend) =>
+      l.backend === backend && l.method === 'simclr' && l.error === null && l.batch === 8 && l.width === 8 && l.images_per_s_steps.length === 4 &&
+      l.images_per_s_median > 0 && Number.isFinite(l.images_per_s_median) && parts.every((p) => l.parts[p] >= 0) && l.first_step_ms >= l.parts['first step'] && l.peak_wasm_mib > 1;
+    const rows = await benchPage.$$eval('#rows tr', (trs) => trs.length);
+    check(
+      'bench.html trains SimCLR on WebGPU and on the CPU and reports images/s, time to the first step with its parts, and the wasm heap',
+      benched && bench.error === null && bench.lines.length === 2 && lineOk(bench.lines[0], 'webgpu') && lineOk(bench.lines[1], 'cpu') && bench.lines[0].software_adapter === true && rows === 2,
+      JSON.stringify(bench).slice(0, 1200),
+    );
+    check('no console error in the benchmark', benchLog.errors.length === 0 && benchLog.foreign.length === 0, [...benchLog.errors, ...benchLog.foreign].join(' | '));
+    await benchPage.screenshot({ path: join(out, 'bench.png'), fullPage: true });
+    await benchPage.close();
   });
 
   if (process.env.E2E_ONLY === 'webgpu') throw new Error('E2E_ONLY=webgpu: skipping the CPU checks');
@@ -301,6 +320,36 @@ try {
     const done = await waitFor(page, () => window.__sslp.state === 'done' || window.__sslp.errors.length > 0, null, 300_000, 'CPU training to finish');
     const d = await debug(page);
     check('CPU fallback trains', done && d.state === 'done' && d.loss.filter((v) => v !== null).length === 4 && d.knn.length === 2, `state ${d.state}, ${d.loss.length} steps, knn ${JSON.stringify(d.knn)}, errors ${JSON.stringify(d.errors)}`);
+    // The embedding map: a PCA of the 256 test images at each of the two evaluations, drawn
+    // in class colours; pointing at a dot shows its image, clicking it asks for its neighbours.
+    const map = d.map;
+    const mapPixels = await page.evaluate(() => {
+      const c = document.getElementById('map');
+      const data = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+      let lit = 0;
+      for (let i = 3; i < data.length; i += 4) if (data[i] > 0) lit++;
+      return lit;
+    });
+    await page.locator('#map').scrollIntoViewIfNeeded();
+    await page.waitForTimeout(900); // the glide to the last map
+    const box = await page.locator('#map').boundingBox();
+    const at = await page.evaluate(() => window.__sslpMapPoint(0));
+    let hoverOk = false;
+    let clickOk = false;
+    if (box && at) {
+      await page.mouse.move(box.x + at[0], box.y + at[1]);
+      hoverOk = await waitFor(page, () => !document.getElementById('map-tip').hidden && document.querySelector('#map-tip canvas') !== null, null, 5_000, 'the map tooltip');
+      await page.evaluate(() => (window.__sslp.neighbours = 0));
+      await page.mouse.click(box.x + at[0], box.y + at[1]);
+      clickOk = await waitFor(page, () => window.__sslp.neighbours > 0, null, 30_000, 'neighbours of a map point');
+    }
+    const legend = await page.$$eval('#map-legend span', (s) => s.length);
+    const hovered = (await debug(page)).map?.hovered;
+    check(
+      'the embedding map shows the 256 test images after each evaluation, in class colours; pointing shows an image, a click its neighbours',
+      map !== null && map.points === 256 && map.updates === 2 && map.step === 4 && mapPixels > 500 && legend === 10 && hoverOk && clickOk && hovered !== null,
+      `map ${JSON.stringify(map)}, lit ${mapPixels}, legend ${legend}, point ${JSON.stringify(at)}, hover ${hoverOk}, click ${clickOk}`,
+    );
     await page.screenshot({ path: join(out, 'cpu-fallback-embed-900x600.png') });
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth);
     check('the embed layout fits 900 px without horizontal scrolling', overflow <= 900, `scrollWidth ${overflow}`);

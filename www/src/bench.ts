@@ -1,0 +1,220 @@
+// The browser benchmark (bench.html): each method trains N steps on each backend this browser
+// has, every run in a fresh training worker, as a visitor's page would start it. It reports the
+// steady images/s (median over the steps after the warm-up), the time from the worker's
+// creation to the end of the first step with its parts (wasm, dataset, session, first step),
+// and the wasm heap's peak. One JSON line per run, as `sslp bench` prints natively;
+// `www/scripts/bench.mjs` runs it headless and prints the lines.
+//
+// URL settings (all optional): methods=simclr,dino (default: every method), backbone=small-cnn,
+// backends=cpu,webgpu (default: the CPU, and WebGPU when the browser has an adapter),
+// batch and width (default: the page's defaults), steps=10, warmup=2, dataset=fashion-mnist.
+import type { AdapterInfo, Backend, FromWorker, MethodInfo, RunConfig, StartSpec, TimingPart, ToWorker } from './protocol';
+import { parseFromWorker } from './protocol';
+import { softwareRenderer, adapterName } from './backend';
+
+/** One run's result: the JSON line. */
+export interface BenchLine {
+  kind: 'browser-bench';
+  method: string;
+  backbone: string;
+  backend: Backend;
+  adapter: string | null;
+  software_adapter: boolean;
+  dataset: string;
+  batch: number;
+  width: number;
+  steps: number;
+  warmup: number;
+  images_per_step: number | null;
+  images_per_s_median: number | null;
+  images_per_s_steps: number[];
+  /** From the worker's creation to the end of step 1, as the page measures it. */
+  first_step_ms: number | null;
+  /** The worker's own timings of each part (ms). */
+  parts: Partial<Record<TimingPart, number>>;
+  /** When the page received the worker's hello, its ready and its first step (ms from the worker's creation). */
+  page_ms: { hello: number | null; ready: number | null; first_step: number | null };
+  peak_wasm_mib: number | null;
+  error: string | null;
+}
+
+export interface BenchSettings {
+  methods: string[] | null;
+  backbone: string;
+  backends: Backend[] | null;
+  batch: number | null;
+  width: number | null;
+  steps: number;
+  warmup: number;
+  dataset: string;
+}
+
+const MIB = 1 << 20;
+/** A run that has not finished after this long is reported as failed, and the next one starts. */
+const RUN_TIMEOUT_MS = 15 * 60_000;
+
+/** Read the settings from a query string; a bad value throws with its name. */
+export function parseBenchSettings(query: string): BenchSettings {
+  const p = new URLSearchParams(query);
+  const list = (key: string) => (p.get(key) ? p.get(key)!.split(',').map((s) => s.trim()).filter(Boolean) : null);
+  const int = (key: string, lo: number, hi: number, fallback: number | null) => {
+    const raw = p.get(key);
+    if (raw === null || raw === '') return fallback;
+    const v = Number(raw);
+    if (!Number.isInteger(v) || v < lo || v > hi) throw new Error(`${key}=${raw}: expected a whole number from ${lo} to ${hi}`);
+    return v;
+  };
+  const backends = list('backends');
+  for (const b of backends ?? []) if (b !== 'cpu' && b !== 'webgpu') throw new Error(`backends=${p.get('backends')}: each must be cpu or webgpu`);
+  const steps = int('steps', 2, 1000, 10)!;
+  const warmup = int('warmup', 0, 100, 2)!;
+  if (warmup >= steps) throw new Error(`warmup=${warmup} leaves no steps to measure of steps=${steps}`);
+  return {
+    methods: list('methods'),
+    backbone: p.get('backbone') || 'small-cnn',
+    backends: backends as Backend[] | null,
+    batch: int('batch', 1, 1024, null),
+    width: int('width', 1, 256, null),
+    steps,
+    warmup,
+    dataset: p.get('dataset') || 'fashion-mnist',
+  };
+}
+
+/** The median of `values` (the mean of the middle two for an even count); null when empty. */
+export function median(values: number[]): number | null {
+  if (values.length === 0) return null;
+  const s = [...values].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+}
+
+function spawn(): Worker {
+  return new Worker(new URL('./worker.ts', import.meta.url), { type: 'module' });
+}
+
+/** The worker's hello: the method list, the defaults and the adapter (in a throwaway worker). */
+async function hello(): Promise<{ methods: MethodInfo[]; defaults: RunConfig; adapter: AdapterInfo | null }> {
+  const w = spawn();
+  try {
+    return await new Promise((resolve, reject) => {
+      w.onerror = (e) => reject(new Error(`the training worker failed to start (${e.message || 'script error'})`));
+      w.onmessage = (e: MessageEvent) => {
+        const msg = parseFromWorker(e.data);
+        if (msg.type === 'hello') resolve({ methods: msg.methods, defaults: msg.defaults, adapter: msg.adapter });
+        if (msg.type === 'error') reject(new Error(msg.message));
+      };
+    });
+  } finally {
+    w.terminate();
+  }
+}
+
+/** Train one run in a fresh worker and measure it. */
+function runOne(config: RunConfig, backend: Backend, adapter: AdapterInfo | null, settings: BenchSettings): Promise<BenchLine> {
+  const line: BenchLine = {
+    kind: 'browser-bench',
+    method: config.method,
+    backbone: config.backbone,
+    backend,
+    adapter: backend === 'webgpu' && adapter ? adapterName(adapter) : null,
+    software_adapter: backend === 'webgpu' && adapter ? softwareRenderer(adapter) !== null : false,
+    dataset: config.dataset,
+    batch: config.batch_size,
+    width: config.width,
+    steps: config.steps,
+    warmup: settings.warmup,
+    images_per_step: null,
+    images_per_s_median: null,
+    images_per_s_steps: [],
+    first_step_ms: null,
+    parts: {},
+    page_ms: { hello: null, ready: null, first_step: null },
+    peak_wasm_mib: null,
+    error: null,
+  };
+  const created = performance.now();
+  const w = spawn();
+  const send = (msg: ToWorker) => w.postMessage({ ...msg, runId: 1 });
+  return new Promise<BenchLine>((resolve) => {
+    const finish = (error: string | null) => {
+      clearTimeout(timer);
+      line.error = error;
+      line.images_per_s_median = median(line.images_per_s_steps.slice(settings.warmup));
+      w.terminate();
+      resolve(line);
+    };
+    const timer = setTimeout(() => finish(`no result after ${RUN_TIMEOUT_MS / 60_000} minutes`), RUN_TIMEOUT_MS);
+    w.onerror = (e) => finish(`the training worker failed (${e.message || 'script error'})`);
+    w.onmessage = (e: MessageEvent) => {
+      let msg: FromWorker;
+      try {
+        msg = parseFromWorker(e.data);
+      } catch (err) {
+        return finish(String(err));
+      }
+      switch (msg.type) {
+        case 'hello': {
+          line.page_ms.hello = Math.round(performance.now() - created);
+          const spec: StartSpec = { config, dataUrl: new URL(`data/${config.dataset}.sslp.gz`, document.baseURI).href, backend, galleryCount: 0 };
+          return send({ type: 'start', spec });
+        }
+        case 'ready':
+          line.page_ms.ready = Math.round(performance.now() - created);
+          line.images_per_step = msg.info.images_per_step;
+          return send({ type: 'train' });
+        case 'timing':
+          line.parts[msg.part] = Math.round(msg.ms);
+          line.peak_wasm_mib = Math.round((msg.wasmBytes / MIB) * 10) / 10;
+          if (msg.part === 'first step') line.first_step_ms = line.page_ms.first_step = Math.round(performance.now() - created);
+          return;
+        case 'step':
+          line.images_per_s_steps.push(Math.round(msg.imagesPerS * 10) / 10);
+          return;
+        case 'state':
+          if (msg.state === 'done') return finish(null);
+          if (msg.state === 'failed') return finish('the run failed');
+          return;
+        case 'error':
+          return finish(`${msg.kind}: ${msg.message}`);
+        case 'deviceLost':
+          return finish(`device lost: ${msg.message}`);
+      }
+    };
+  });
+}
+
+/** Run the benchmark: `onLine` gets each run's line as it finishes. */
+export async function runBench(settings: BenchSettings, onLine: (line: BenchLine) => void): Promise<BenchLine[]> {
+  const { methods, defaults, adapter } = await hello();
+  const known = methods.map((m) => m.id);
+  const chosen = settings.methods ?? known;
+  const unknown = chosen.filter((id) => !known.includes(id));
+  if (unknown.length) throw new Error(`unknown method${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}; known: ${known.join(', ')}`);
+  const backends = settings.backends ?? (adapter ? (['webgpu', 'cpu'] as Backend[]) : (['cpu'] as Backend[]));
+  if (backends.includes('webgpu') && !adapter) throw new Error('backends=webgpu, but this browser offers no WebGPU adapter');
+  const lines: BenchLine[] = [];
+  for (const backend of backends) {
+    for (const method of chosen) {
+      const config: RunConfig = {
+        ...defaults,
+        method,
+        params: {},
+        dataset: settings.dataset,
+        backbone: settings.backbone,
+        batch_size: settings.batch ?? defaults.batch_size,
+        width: settings.width ?? defaults.width,
+        steps: settings.steps,
+        // No evaluation between the timed steps (the session still evaluates after the last).
+        eval_every: 0,
+        // Semi-supervised methods need labels; the defaults' count is kept.
+        train_limit: 1024,
+        test_limit: 256,
+      };
+      const line = await runOne(config, backend, adapter, settings);
+      lines.push(line);
+      onLine(line);
+    }
+  }
+  return lines;
+}
