@@ -88,8 +88,9 @@ impl Args {
 
 fn main() {
     let raw: Vec<String> = std::env::args().skip(1).collect();
-    // `sslp train --help` asks for help, not for a run with default settings.
-    let wants_help = raw.iter().any(|a| a == "--help" || a == "-h");
+    // `sslp help`, and `--help` anywhere: `sslp train --help` asks for help, not for a run
+    // with default settings.
+    let wants_help = raw.first().is_some_and(|a| a == "help") || raw.iter().any(|a| a == "--help" || a == "-h");
     let result = match raw.first().map(String::as_str) {
         _ if wants_help => {
             println!("{USAGE}");
@@ -100,10 +101,6 @@ fn main() {
         Some("bench") => Args::parse(&raw[1..]).and_then(|a| bench(&a)),
         Some("pack") => Args::parse(&raw[1..]).and_then(|a| make_pack(&a)),
         Some("sweep") => Args::parse(&raw[1..]).and_then(|a| sweep(&a)),
-        Some("help") => {
-            println!("{USAGE}");
-            Ok(())
-        }
         _ => Err(USAGE.to_string()),
     };
     if let Err(e) = result {

@@ -16,8 +16,9 @@
 //! contrast are jittered on their own instead (`jitter`), which closes the same shortcut while
 //! the backbone still sees plain grey levels, as it will at evaluation. Measured (Fashion-MNIST,
 //! `small-cnn` width 16, 1,000 steps, seed 1, best layer against the untrained 78.45): no
-//! jitter 79.5, 0.4 80.5 (seed 2: 77.6 both, against 78.75); per-tile fc6 layers before the concatenation, as the paper has, did not help
-//! (77.75 at 128 wide, 79.0 at 512), nor did lr 0.1 (79.05).
+//! jitter 79.5, 0.4 80.5 (seed 2: 77.6 both, against 78.75); per-tile fc6 layers before the
+//! concatenation, as the paper has, did not help (77.75 at 128 wide, 79.0 at 512), nor did
+//! lr 0.1 (79.05).
 use super::super::{accuracy, Batch, Curve, Family, Footprint, Losses, Method, MethodMeta, Setup, StepCtx};
 use crate::augment::jigsaw::{self, shuffle_tiles, Permutation, SET_SIZES, TILES};
 use crate::augment::ops::group_jitter;
