@@ -9,6 +9,7 @@ pub mod data;
 pub mod device;
 pub mod eval;
 pub mod exec;
+pub mod export;
 #[cfg(not(target_family = "wasm"))]
 pub mod figures;
 pub mod heads;
@@ -21,6 +22,7 @@ pub mod report;
 pub mod rng;
 pub mod session;
 pub mod trainer;
+pub mod weights;
 #[cfg(all(target_family = "wasm", feature = "wgpu"))]
 pub mod web;
 

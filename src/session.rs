@@ -632,6 +632,35 @@ impl Session {
         Ok(xy.chunks(2).map(|c| [c[0], c[1]]).collect())
     }
 
+    /// The final features of the first `n` test images, `[n, D]` row-major, and D: what the
+    /// Projector export writes ([`crate::export`]).
+    pub async fn test_embeddings(&self, n: usize) -> Result<(Vec<f32>, usize), SessionError> {
+        let model = self.runner.eval_model();
+        let n = n.min(self.test.len()).max(1);
+        let feats = eval::embed(&model.backbone, &self.test.images.clone().narrow(0, 0, n)); // [n, D]
+        let dim = feats.dims()[1];
+        Ok((read_f32(feats.reshape([-1])).await?, dim))
+    }
+
+    /// The Projector zip of the first `n` test images (at most what one sprite holds).
+    pub async fn projector_zip(&self, pack: &Pack, n: usize) -> Result<Vec<u8>, SessionError> {
+        let n = n.min(self.test.len()).min(crate::export::max_images(pack.height, pack.width)).max(1);
+        let (embeddings, dim) = self.test_embeddings(n).await?;
+        let name = format!("{} · {} · {} · step {}", self.config.method, self.config.backbone.id(), pack.name, self.step_count());
+        let input = crate::export::ProjectorInput {
+            name: &name,
+            embeddings: &embeddings,
+            dim,
+            labels: &pack.test.labels[..n],
+            class_names: &pack.class_names,
+            pixels: &pack.test.pixels[..n * pack.image_len()],
+            channels: pack.channels,
+            height: pack.height,
+            width: pack.width,
+        };
+        crate::export::projector_zip(&input).map_err(SessionError::Config)
+    }
+
     /// Linear probe accuracy on frozen final features (train split → test split).
     pub async fn linear_probe(&self, epochs: usize) -> Result<f64, SessionError> {
         let model = self.runner.eval_model();
@@ -739,10 +768,58 @@ impl Session {
         Ok(())
     }
 
-    /// Start from a checkpoint's weights only (`sslp train --load`): the step, optimizer and
-    /// data order start afresh. The file's checksum is verified first.
+    /// Every float tensor of the model (parameters and BatchNorm statistics) as safetensors,
+    /// named by module path, read with async reads; the metadata names the run.
+    pub async fn weights_safetensors(&self) -> Result<Vec<u8>, SessionError> {
+        let names = self.runner.state_names();
+        let values = self.export_state().await?;
+        let tensors: Vec<crate::weights::NamedTensor> =
+            names.into_iter().zip(values).map(|((name, shape), values)| crate::weights::NamedTensor { name, shape, values }).collect();
+        let c = &self.config;
+        let metadata = std::collections::BTreeMap::from([
+            ("format".to_string(), "pt".to_string()),
+            ("producer".to_string(), "ssl-playground".to_string()),
+            ("method".to_string(), c.method.clone()),
+            ("backbone".to_string(), c.backbone.id().to_string()),
+            ("width".to_string(), c.width.to_string()),
+            ("dataset".to_string(), c.dataset.clone()),
+            ("step".to_string(), self.step.to_string()),
+            ("config".to_string(), serde_json::to_string(c).unwrap_or_default()),
+        ]);
+        Ok(crate::weights::encode(&tensors, &metadata))
+    }
+
+    /// Replace the model's tensors with a safetensors file's, matched by name and shape.
+    #[cfg(not(target_family = "wasm"))]
+    fn load_safetensors(&mut self, bytes: &[u8]) -> Result<(), SessionError> {
+        let (tensors, _) = crate::weights::decode(bytes).map_err(SessionError::Checkpoint)?;
+        let mut by_name: std::collections::HashMap<String, crate::weights::NamedTensor> = tensors.into_iter().map(|t| (t.name.clone(), t)).collect();
+        let mut values = Vec::new();
+        for (name, shape) in self.runner.state_names() {
+            let t = by_name.remove(&name).ok_or_else(|| {
+                SessionError::Checkpoint(format!("the weights have no tensor {name}; were they saved from the same method, backbone and width?"))
+            })?;
+            if t.shape != shape {
+                return Err(SessionError::Checkpoint(format!("{name} is {:?} in the weights and {shape:?} in this model; use the width they were saved with", t.shape)));
+            }
+            values.push(t.values);
+        }
+        if let Some(extra) = by_name.keys().next() {
+            return Err(SessionError::Checkpoint(format!("the weights hold {extra}, which this model has not; were they saved from another method?")));
+        }
+        self.runner.set_state(&values).map_err(SessionError::Checkpoint)
+    }
+
+    /// Start from saved weights only (`sslp train --load`): a checkpoint (`.ckpt`) or
+    /// safetensors (the page's weights export). The step, optimizer and data order start
+    /// afresh. A checkpoint's checksum is verified first.
     #[cfg(not(target_family = "wasm"))]
     pub fn load_weights(&mut self, bytes: &[u8]) -> Result<(), SessionError> {
+        if !bytes.starts_with(crate::checkpoint::MAGIC) {
+            self.bank_cache = None;
+            self.initial_backbone = None;
+            return self.load_safetensors(bytes);
+        }
         let checkpoint = Checkpoint::decode(bytes).map_err(SessionError::Checkpoint)?;
         self.bank_cache = None;
         self.initial_backbone = None;

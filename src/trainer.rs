@@ -63,6 +63,27 @@ pub trait Runner {
     fn state(&self) -> Vec<Tensor<1>>;
     /// Replace every float tensor, in the order [`Runner::state`] gives, with host values.
     fn set_state(&mut self, values: &[Vec<f32>]) -> Result<(), String>;
+    /// The name (`backbone.SmallCnn.blocks.0.conv.weight`: the module path) and shape of every float
+    /// tensor, in the order [`Runner::state`] gives.
+    fn state_names(&self) -> Vec<(String, Vec<usize>)>;
+}
+
+/// Names and shapes of a module's float tensors: the path of fields (and enum variants) down
+/// to each one, joined with dots, as Burn's module visitor enters them.
+struct NameCollector {
+    path: Vec<String>,
+    out: Vec<(String, Vec<usize>)>,
+}
+impl ModuleVisitor for NameCollector {
+    fn enter_module(&mut self, name: &str, _container_type: &str) {
+        self.path.push(name.to_string());
+    }
+    fn exit_module(&mut self, _name: &str, _container_type: &str) {
+        self.path.pop();
+    }
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        self.out.push((self.path.join("."), param.val().dims().to_vec()));
+    }
 }
 
 /// Collects every float tensor of a module, flattened (`[numel]`).
@@ -242,6 +263,12 @@ impl<M: Method> Runner for Trainer<M> {
         let mut collector = StateCollector(Vec::new());
         self.model().valid().visit(&mut collector);
         collector.0
+    }
+
+    fn state_names(&self) -> Vec<(String, Vec<usize>)> {
+        let mut names = NameCollector { path: Vec::new(), out: Vec::new() };
+        self.model().valid().visit(&mut names);
+        names.out
     }
 
     fn set_state(&mut self, values: &[Vec<f32>]) -> Result<(), String> {

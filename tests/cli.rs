@@ -70,6 +70,10 @@ fn rotnet_summary_has_pretext_accuracy_and_progress_bar_without_json() {
     let (ok, _, err) = sslp(&args);
     assert!(ok, "{err}");
     assert!(err.contains("3/3") && err.contains("ETA") && err.contains("img/s"), "{err}");
+    // stderr is a pipe here, not a terminal: plain lines (the first step and the last, in a
+    // run this short), no carriage-return frames.
+    assert!(!err.contains('\r'), "{err}");
+    assert_eq!(err.lines().filter(|l| l.starts_with("step ")).count(), 2, "{err}");
     assert!(err.contains("\"pretext_acc\""), "{err}");
     assert_eq!(err.matches("\"layer\"").count(), 4, "resnet-tiny has a stem and three stages");
 }
@@ -352,4 +356,112 @@ fn attention_maps_are_written_as_pngs_for_vit_tiny_only() {
     let (ok, out, err) = sslp(&["train", "--method", "dino", "--attention-maps", &maps, "--steps", "3"]);
     assert!(!ok && err.contains("--attention-maps") && err.contains("vit-tiny"), "{err}");
     assert!(!out.contains("\"step\""), "refused before training: {out}");
+}
+
+/// The help's defaults are the real ones: each `--key N` the usage shows for a run setting is
+/// what `RunConfig::default()` holds (the help once said `--knn-k 200`, the default was 20).
+#[test]
+fn help_defaults_are_the_real_defaults() {
+    let (_, usage, _) = sslp(&["--help"]);
+    let usage = usage.split("train options:").nth(1).expect("the help has a train options section");
+    let defaults = serde_json::to_value(ssl_playground::RunConfig::default()).unwrap();
+    for (flag, field) in [("width", "width"), ("steps", "steps"), ("batch", "batch_size"), ("seed", "seed"), ("labels-per-class", "labels_per_class"), ("eval-every", "eval_every"), ("knn-k", "knn_k"), ("knn-t", "knn_temperature")] {
+        let shown = usage.split(&format!("--{flag} ")).nth(1).and_then(|rest| rest.split_whitespace().next()).unwrap_or_else(|| panic!("--{flag} is not in the help"));
+        let real = &defaults[field];
+        assert_eq!(shown.parse::<f64>().ok(), real.as_f64(), "--{flag}: help says {shown}, the default is {real}");
+    }
+    let (ok, _, err) = sslp(&["train", "--steps", "3", "--steps", "4"]);
+    assert!(!ok && err.contains("--steps is given twice"), "{err}");
+}
+
+/// `sslp pack --images`: a folder of PNG and JPEG files in two class folders, with a corrupt
+/// file, an empty one and a loose one, becomes a colour pack that `sslp train` loads; every
+/// file left out is named in the JSON report.
+#[test]
+fn sslp_pack_images_imports_a_folder_and_names_bad_files() {
+    let dir = Scratch::new("pack-images");
+    let root = dir.0.join("pets");
+    for (class, hue) in [("cats", [220u8, 40, 40]), ("dogs", [40u8, 40, 220])] {
+        std::fs::create_dir_all(root.join(class)).unwrap();
+        for i in 0..6u32 {
+            let img = image::RgbImage::from_fn(40 + i, 36, |x, y| image::Rgb(if (x + y + i) % 9 < 4 { hue } else { [250, 250, 250] }));
+            let ext = if i % 2 == 0 { "png" } else { "jpg" };
+            img.save(root.join(class).join(format!("{i}.{ext}"))).unwrap();
+        }
+    }
+    std::fs::write(root.join("cats/broken.png"), b"\x89PNG\r\n\x1a\ncut short").unwrap();
+    std::fs::write(root.join("dogs/empty.jpg"), b"").unwrap();
+    image::RgbImage::new(8, 8).save(root.join("loose.png")).unwrap();
+    let out = dir.path("pets.sslp.gz");
+    let (ok, stdout, err) = sslp(&["pack", "--images", root.to_str().unwrap(), "--out", &out, "--size", "32"]);
+    assert!(ok, "{err}");
+    let report: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!((report["train"].as_u64(), report["test"].as_u64(), report["channels"].as_u64()), (Some(10), Some(2), Some(3)), "{report}");
+    let skipped: Vec<&str> = report["skipped"].as_array().unwrap().iter().map(|s| s["path"].as_str().unwrap()).collect();
+    assert_eq!(skipped, ["cats/broken.png", "dogs/empty.jpg", "loose.png"], "{report}");
+    assert!(err.contains("skipped cats/broken.png: corrupt"), "{err}");
+    let (ok, stdout, err) = sslp(&["train", "--dataset", &out, "--method", "simclr", "--steps", "2", "--batch", "8", "--width", "4", "--knn-k", "3", "--json"]);
+    assert!(ok, "{err}");
+    assert!(stdout.contains("\"summary\""), "{stdout}");
+    let (ok, _, err) = sslp(&["pack", "--images", root.to_str().unwrap(), "--out", &out, "--size", "40"]);
+    assert!(!ok && err.contains("choose 32, 48 or 64"), "{err}");
+}
+
+/// `sslp export`: a saved run becomes the Embedding Projector's four files, whose shapes agree.
+#[test]
+fn sslp_export_writes_the_projector_files_of_a_checkpoint() {
+    let dir = Scratch::new("export");
+    let ckpt = dir.path("run.ckpt");
+    let (ok, _, err) = sslp(&["train", "--method", "simclr", "--steps", "2", "--batch", "8", "--width", "4", "--train-limit", "64", "--test-limit", "30", "--knn-k", "3", "--save", &ckpt]);
+    assert!(ok, "{err}");
+    let out = dir.path("projector.zip");
+    let (ok, _, err) = sslp(&["export", "--load", &ckpt, "--out", &out, "--limit", "25"]);
+    assert!(ok, "{err}");
+    let files = ssl_playground::data::zip::read(&std::fs::read(&out).unwrap()).unwrap();
+    let text = |name: &str| String::from_utf8(files.iter().find(|f| f.path == name).unwrap().bytes.clone().unwrap()).unwrap();
+    let rows: Vec<usize> = text("tensors.tsv").lines().map(|l| l.split('\t').count()).collect();
+    assert_eq!(rows.len(), 25);
+    assert!(rows.iter().all(|&d| d == rows[0] && d > 1), "{rows:?}");
+    assert_eq!(text("metadata.tsv").lines().count(), 26, "a header and a line per image");
+    let config: serde_json::Value = serde_json::from_str(&text("projector_config.json")).unwrap();
+    assert_eq!(config["embeddings"][0]["tensorShape"], serde_json::json!([25, rows[0]]));
+    let sprite = files.iter().find(|f| f.path == "sprite.png").unwrap().bytes.clone().unwrap();
+    let sprite = image::load_from_memory(&sprite).unwrap();
+    assert_eq!((sprite.width(), sprite.height()), (5 * 28, 5 * 28), "a 5×5 grid of 28-px images");
+    // Without --limit: every test image the run used (its --test-limit of 30).
+    let (ok, _, err) = sslp(&["export", "--load", &ckpt, "--out", &out]);
+    assert!(ok, "{err}");
+    let files = ssl_playground::data::zip::read(&std::fs::read(&out).unwrap()).unwrap();
+    assert_eq!(String::from_utf8(files[0].bytes.clone().unwrap()).unwrap().lines().count(), 30);
+    let (ok, _, err) = sslp(&["export", "--load", &dir.path("missing.ckpt"), "--out", &out]);
+    assert!(!ok && err.contains("cannot read checkpoint"), "{err}");
+}
+
+/// Weights as safetensors: `sslp export --weights` writes what the page's Weights button
+/// writes (the same Session code), and `sslp train --load` starts from it exactly as from the
+/// checkpoint it came from: the same first loss.
+#[test]
+fn safetensors_weights_round_trip_through_load() {
+    let dir = Scratch::new("safetensors");
+    let ckpt = dir.path("run.ckpt");
+    let small = ["--method", "byol", "--batch", "8", "--width", "4", "--train-limit", "64", "--test-limit", "30", "--knn-k", "3"];
+    let (ok, _, err) = sslp(&[&["train", "--steps", "3", "--save", &ckpt][..], &small[..]].concat());
+    assert!(ok, "{err}");
+    let weights = dir.path("run.safetensors");
+    let (ok, _, err) = sslp(&["export", "--load", &ckpt, "--weights", &weights]);
+    assert!(ok, "{err}");
+    let bytes = std::fs::read(&weights).unwrap();
+    let (tensors, meta) = ssl_playground::weights::decode(&bytes).unwrap();
+    assert_eq!((meta["method"].as_str(), meta["step"].as_str()), ("byol", "3"));
+    assert!(tensors.iter().any(|t| t.name.starts_with("online.backbone.SmallCnn.") && t.name.ends_with("conv.weight")), "{:?}", tensors.iter().map(|t| &t.name).collect::<Vec<_>>());
+    let first_loss = |load: &str| {
+        let (ok, out, err) = sslp(&[&["train", "--steps", "1", "--json", "--load", load][..], &small[..]].concat());
+        assert!(ok, "{err}");
+        json_lines(&out).into_iter().find(|l| l["kind"] == "step").expect("a step line")["total"].as_f64().unwrap()
+    };
+    let (from_ckpt, from_weights) = (first_loss(&ckpt), first_loss(&weights));
+    assert_eq!(from_ckpt, from_weights, "the same weights give the same first loss");
+    // A file for another width is refused by name.
+    let (ok, _, err) = sslp(&["train", "--steps", "1", "--load", &weights, "--width", "8", "--batch", "8", "--method", "byol", "--train-limit", "64", "--test-limit", "30", "--knn-k", "3"]);
+    assert!(!ok && err.contains("use the width they were saved with"), "{err}");
 }

@@ -5,6 +5,8 @@
 //! sslp train --method simclr --dataset fashion-mnist --backbone small-cnn --steps 600 --batch 128 --device cpu --seed 1 --json
 //! sslp bench --method simclr --device cpu
 //! sslp pack --idx-dir DIR --name NAME --out FILE [--train-per-class N] [--test-per-class N]
+//! sslp pack --images DIR|FILE.zip --out FILE [--size 32|48|64] [--name NAME] [--seed 1]
+//! sslp export --load FILE.ckpt [--out FILE.zip] [--limit 2000] [--weights FILE.safetensors]
 //! ```
 use ssl_playground::data::{self, pack, Pack};
 use ssl_playground::device::native_device;
@@ -26,6 +28,13 @@ const USAGE: &str = "usage:
   sslp train [options]                          train; --json for JSON lines
   sslp bench [--method ID|all] [--device cpu|wgpu] [--runs 5] [--steps 10] [--batch 64] [--width 32] [--params JSON]
   sslp pack --idx-dir DIR --name NAME --out FILE [--train-per-class N] [--test-per-class N]
+  sslp pack --images DIR|FILE.zip --out FILE [--size 32|48|64] [--name NAME] [--seed 1]
+                                                your own images: one subfolder per class
+                                                (PNG, JPEG, WebP, GIF, BMP); prints a JSON report
+  sslp export --load FILE.ckpt [--out FILE.zip] [--limit 2000] [--weights FILE.safetensors]
+                                                the checkpoint's embeddings of the test images
+                                                for the TensorFlow Embedding Projector (--out),
+                                                and/or its weights as safetensors (--weights)
   sslp sweep --method ID [--labels 1,4,10] [train options]
                                                 label efficiency: the method and supervised-only
                                                 at each label count (JSON lines)
@@ -34,12 +43,12 @@ train options:
   --method ID (simclr)   --dataset fashion-mnist|mnist|PATH   --backbone small-cnn|resnet-tiny|vit-tiny
   --width 32  --steps 600  --batch 128  --seed 1  --device cpu|wgpu
   --labels-per-class 10   --params '{\"temperature\":0.2}'   --optimizer '{...}'  --config run.json
-  --eval-every 0  --knn-k 200  --knn-t 0.07  --train-limit N  --test-limit N
+  --eval-every 0  --knn-k 20  --knn-t 0.07  --train-limit N  --test-limit N
   --lr 0.05 (the method's optimizer at another learning rate)
   --baseline (supervised-only run at the same labels and steps)  --probe (linear probe)  --json
   --save FILE.ckpt (checked before step 1; written at the end, on Ctrl-C and on a NaN)
   --checkpoint-every N (also every N steps)   --resume FILE.ckpt (continue a run exactly; only --lr may change)
-  --load FILE.ckpt (start a new run from saved weights)
+  --load FILE.ckpt|FILE.safetensors (start a new run from saved weights)
   --attention-maps DIR (vit-tiny: after training, PNGs of the first 8 test images' CLS attention)
 
 A run stopped by Ctrl-C, a NaN loss or a closed stdout writes its checkpoint (to --save, or
@@ -60,7 +69,9 @@ impl Args {
                 flags.push(arg.clone());
             } else if let Some(key) = arg.strip_prefix("--") {
                 let value = it.next().ok_or_else(|| format!("--{key} needs a value"))?;
-                values.insert(key.to_string(), value.clone());
+                if values.insert(key.to_string(), value.clone()).is_some() {
+                    return Err(format!("--{key} is given twice; keep one"));
+                }
             } else {
                 return Err(format!("unexpected argument '{arg}'"));
             }
@@ -101,6 +112,7 @@ fn main() {
         Some("bench") => Args::parse(&raw[1..]).and_then(|a| bench(&a)),
         Some("pack") => Args::parse(&raw[1..]).and_then(|a| make_pack(&a)),
         Some("sweep") => Args::parse(&raw[1..]).and_then(|a| sweep(&a)),
+        Some("export") => Args::parse(&raw[1..]).and_then(|a| export(&a)),
         _ => Err(USAGE.to_string()),
     };
     if let Err(e) = result {
@@ -182,17 +194,35 @@ fn run_config(a: &Args) -> Result<RunConfig, String> {
 }
 
 /// A one-line progress bar on stderr: step, ETA, images/s, current loss.
-fn progress(step: usize, total: usize, stage: &str, elapsed: f64, images_per_s: f64, loss: f64) {
-    const WIDTH: usize = 30;
-    let done = WIDTH * step / total.max(1);
-    let eta = elapsed / step.max(1) as f64 * (total - step) as f64;
-    eprint!(
-        "\r[{}{}] {step}/{total} {stage}  ETA {:>4.0}s  {images_per_s:>7.1} img/s  loss {loss:.4}   ",
-        "#".repeat(done),
-        ".".repeat(WIDTH - done),
-        eta
-    );
-    let _ = std::io::stderr().flush();
+/// The progress line: a bar redrawn in place on a terminal; in a log (stderr not a terminal)
+/// a plain line every [`Progress::LOG_EVERY_S`] seconds and at the last step, instead of a
+/// carriage-return frame per step.
+struct Progress {
+    terminal: bool,
+    last_line: Option<f64>,
+}
+
+impl Progress {
+    const LOG_EVERY_S: f64 = 5.0;
+
+    fn new() -> Progress {
+        use std::io::IsTerminal;
+        Progress { terminal: std::io::stderr().is_terminal(), last_line: None }
+    }
+
+    fn show(&mut self, step: usize, total: usize, stage: &str, elapsed: f64, images_per_s: f64, loss: f64) {
+        const WIDTH: usize = 30;
+        let eta = elapsed / step.max(1) as f64 * total.saturating_sub(step) as f64;
+        let numbers = format!("{step}/{total} {stage}  ETA {eta:>4.0}s  {images_per_s:>7.1} img/s  loss {loss:.4}");
+        if self.terminal {
+            let done = WIDTH * step.min(total) / total.max(1);
+            eprint!("\r[{}{}] {numbers}   ", "#".repeat(done), ".".repeat(WIDTH - done));
+            let _ = std::io::stderr().flush();
+        } else if step >= total || self.last_line.is_none_or(|t| elapsed - t >= Self::LOG_EVERY_S) {
+            self.last_line = Some(elapsed);
+            eprintln!("step {numbers}");
+        }
+    }
 }
 
 /// Set by Ctrl-C (SIGINT): the run stops after the current step and keeps its work.
@@ -338,6 +368,7 @@ fn train(a: &Args) -> Result<(), String> {
     }
 
     catch_interrupt();
+    let mut progress = Progress::new();
     let mut last_loss = None;
     let mut throughput = Vec::new();
     let stop = loop {
@@ -357,7 +388,7 @@ fn train(a: &Args) -> Result<(), String> {
         if json {
             stdout.line(&report.to_json().to_string());
         } else {
-            progress(report.step, config.steps, &report.stage, started.elapsed().as_secs_f64(), report.images_per_s, last_loss.unwrap_or(f64::NAN));
+            progress.show(report.step, config.steps, &report.stage, started.elapsed().as_secs_f64(), report.images_per_s, last_loss.unwrap_or(f64::NAN));
         }
         if stdout.closed {
             break Stop::StdoutClosed;
@@ -660,7 +691,102 @@ fn bench(a: &Args) -> Result<(), String> {
     Ok(())
 }
 
+/// `sslp export`: the Embedding Projector zip of a checkpoint's run, on its own dataset.
+fn export(a: &Args) -> Result<(), String> {
+    a.check_known(&["load", "out", "limit", "data-dir", "device", "weights"])?;
+    let path = a.get("load").ok_or("--load FILE.ckpt is required: the checkpoint of the run to export (sslp train --save)")?;
+    let (out, weights) = (a.get("out"), a.get("weights"));
+    if out.is_none() && weights.is_none() {
+        return Err("say what to export: --out FILE.zip (Embedding Projector) and/or --weights FILE.safetensors".into());
+    }
+    let limit: usize = a.num("limit")?.unwrap_or(2000);
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read checkpoint {path}: {e}"))?;
+    let checkpoint = Checkpoint::decode(&bytes).map_err(|e| format!("{path}: {e}"))?;
+    let config = checkpoint.state.config.clone();
+    let data_dir = a.get("data-dir").map(std::path::PathBuf::from).unwrap_or_else(data::default_data_dir);
+    let pack = data::load_pack(&config.dataset, &data_dir)?;
+    let device = native_device(a.get("device").unwrap_or("cpu"))?;
+    let mut session = Session::new(config, &pack, device, native_clock()).map_err(|e| e.to_string())?;
+    session.resume(checkpoint).map_err(|e| format!("{path}: {e}"))?;
+    if let Some(file) = weights {
+        let bytes = block_on(session.weights_safetensors()).map_err(|e| e.to_string())?;
+        std::fs::write(file, &bytes).map_err(|e| format!("cannot write {file}: {e}"))?;
+        eprintln!("{file}: the model's weights at step {}, {} bytes (safetensors, F32)", session.step_count(), bytes.len());
+    }
+    if let Some(out) = out {
+        let zip = block_on(session.projector_zip(&pack, limit)).map_err(|e| e.to_string())?;
+        std::fs::write(out, &zip).map_err(|e| format!("cannot write {out}: {e}"))?;
+        eprintln!(
+            "{out}: {} test images of {} at step {}, {} bytes; open projector.tensorflow.org, press Load and give it these four files",
+            limit.min(session.test_split().len()), pack.name, session.step_count(), zip.len()
+        );
+    }
+    Ok(())
+}
+
+/// Every file under `dir`, as (path relative to `dir` with `/` separators, full path), sorted.
+fn files_under(dir: &Path) -> Result<Vec<(String, std::path::PathBuf)>, String> {
+    let mut out = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(d) = pending.pop() {
+        let entries = std::fs::read_dir(&d).map_err(|e| format!("cannot list {}: {e}", d.display()))?;
+        for entry in entries {
+            let path = entry.map_err(|e| format!("cannot list {}: {e}", d.display()))?.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                let rel = path.strip_prefix(dir).unwrap_or(&path).components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/");
+                out.push((rel, path));
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// `sslp pack --images`: a pack from a folder or zip of the user's images, with the report.
+fn pack_images(a: &Args, source: &str) -> Result<(), String> {
+    a.check_known(&["images", "name", "out", "size", "seed"])?;
+    let out = a.get("out").ok_or("--out is required: the .sslp.gz file to write")?;
+    let size = a.num("size")?.unwrap_or(32);
+    let source_path = Path::new(source);
+    let default_name = source_path.file_stem().and_then(|s| s.to_str()).unwrap_or("images");
+    let name = a.get("name").unwrap_or(default_name);
+    let mut importer = data::folder::Importer::new(size)?;
+    if source_path.is_dir() {
+        let files = files_under(source_path)?;
+        for (i, (rel, path)) in files.iter().enumerate() {
+            match std::fs::read(path) {
+                Ok(bytes) => importer.add(rel, &bytes),
+                Err(e) => importer.add_result(rel, Err(format!("cannot be read ({e})"))),
+            }
+            if (i + 1) % 500 == 0 {
+                eprintln!("{} of {} files read", i + 1, files.len());
+            }
+        }
+    } else {
+        let bytes = std::fs::read(source_path).map_err(|e| format!("cannot read {source}: {e}; give a folder or a .zip"))?;
+        importer.add_zip(&bytes)?;
+    }
+    let (p, report) = importer.finish(name, a.num("seed")?.unwrap_or(1))?;
+    let bytes = p.encode_gz();
+    Pack::decode(name, &bytes).map_err(|e| format!("the pack built from {source} would not load, so {out} was not written: {e}"))?;
+    std::fs::write(out, &bytes).map_err(|e| format!("cannot write {out}: {e}"))?;
+    for s in &report.skipped {
+        eprintln!("skipped {}: {}", s.path, s.reason);
+    }
+    eprintln!(
+        "{out}: {} train + {} test images of {}×{}×{} in {} classes, {} skipped, {} hidden files ignored, {} bytes",
+        p.train.len(), p.test.len(), p.channels, p.height, p.width, p.n_classes(), report.skipped.len(), report.hidden, bytes.len()
+    );
+    println!("{}", serde_json::to_string(&report).map_err(|e| e.to_string())?);
+    Ok(())
+}
+
 fn make_pack(a: &Args) -> Result<(), String> {
+    if let Some(source) = a.get("images") {
+        return pack_images(a, source);
+    }
     a.check_known(&["idx-dir", "name", "out", "train-per-class", "test-per-class"])?;
     let dir = a.get("idx-dir").ok_or("--idx-dir is required")?;
     let name = a.get("name").ok_or("--name is required")?;

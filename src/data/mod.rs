@@ -1,6 +1,8 @@
 //! Datasets: packs on disk ([`pack`]), moved once to the device as f32 in [0, 1], and the
 //! seeded labelled/unlabelled split and batch sampling the trainer uses.
+pub mod folder;
 pub mod pack;
+pub mod zip;
 
 use crate::rng::Rng;
 use burn::prelude::*;

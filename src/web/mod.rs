@@ -9,6 +9,7 @@
 //! - errors cross as `JsError` with the Session's readable message; results cross as plain
 //!   JS objects (serde-wasm-bindgen, JSON-compatible: maps become objects, NaN stays `null`).
 use crate::config::RunConfig;
+use crate::data::folder::Importer;
 use crate::data::pack::Pack;
 use crate::registry::ALL_METHODS;
 use crate::session::{AfterStep, Clock, Session, SessionError};
@@ -295,6 +296,44 @@ impl WebSession {
         })
     }
 
+    /// The final features of the first `limit` test images, `[n, D]` row-major (a
+    /// Float32Array); `dim` is D. The worker's UMAP layout of the map starts from these.
+    #[wasm_bindgen(js_name = testEmbeddings)]
+    pub fn test_embeddings(&self, limit: usize) -> Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            let s = inner.try_borrow().map_err(|_| js_error("the session is busy"))?;
+            let (values, dim) = s.test_embeddings(limit).await.map_err(session_error)?;
+            let out = js_sys::Object::new();
+            js_sys::Reflect::set(&out, &"dim".into(), &JsValue::from(dim as u32))?;
+            js_sys::Reflect::set(&out, &"values".into(), &Float32Array::from(values.as_slice()))?;
+            Ok(out.into())
+        })
+    }
+
+    /// Every float tensor of the model as a safetensors file (bytes), read with async reads;
+    /// `sslp train --load` and PyTorch's `safetensors` read it.
+    pub fn safetensors(&self) -> Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            let s = inner.try_borrow().map_err(|_| js_error("the session is busy"))?;
+            let bytes = s.weights_safetensors().await.map_err(session_error)?;
+            Ok(Uint8Array::from(bytes.as_slice()).into())
+        })
+    }
+
+    /// The Embedding Projector zip (`tensors.tsv`, `metadata.tsv`, `sprite.png`,
+    /// `projector_config.json`) of the first `limit` test images, as bytes.
+    #[wasm_bindgen(js_name = projectorZip)]
+    pub fn projector_zip(&self, limit: usize) -> Promise {
+        let (inner, pack) = (self.inner.clone(), self.pack.clone());
+        future_to_promise(async move {
+            let s = inner.try_borrow().map_err(|_| js_error("the session is busy"))?;
+            let bytes = s.projector_zip(&pack, limit).await.map_err(session_error)?;
+            Ok(Uint8Array::from(bytes.as_slice()).into())
+        })
+    }
+
     /// The classifier's guesses for `n` unlabelled training images (the same ones each time):
     /// `[{index, predicted, confidence, truth}]`; empty for methods without a classifier.
     #[wasm_bindgen(js_name = pseudoLabels)]
@@ -393,5 +432,61 @@ impl WebSession {
     #[wasm_bindgen(getter, js_name = stepCount)]
     pub fn step_count(&self) -> usize {
         self.steps.get()
+    }
+}
+
+/// Your own images ([`crate::data::folder`]): the worker feeds the files one at a time, so it
+/// can report progress between them, then takes the pack and the report from `finish`.
+#[wasm_bindgen]
+pub struct ImageImport {
+    inner: Option<Importer>,
+}
+
+#[wasm_bindgen]
+impl ImageImport {
+    /// An importer making `size`-px square images (32, 48 or 64).
+    #[wasm_bindgen(constructor)]
+    pub fn new(size: usize) -> Result<ImageImport, JsError> {
+        Ok(ImageImport { inner: Some(Importer::new(size).map_err(|e| JsError::new(&e))?) })
+    }
+
+    fn importer(&mut self) -> Result<&mut Importer, JsError> {
+        self.inner.as_mut().ok_or_else(|| JsError::new("this import has finished; start a new one"))
+    }
+
+    /// One file; `path` is relative to the chosen folder (`cats/001.png`).
+    pub fn add(&mut self, path: String, bytes: &[u8]) -> Result<(), JsError> {
+        self.importer()?.add(&path, bytes);
+        Ok(())
+    }
+
+    /// Every file of a zip archive. Fails only when the archive itself cannot be read.
+    #[wasm_bindgen(js_name = addZip)]
+    pub fn add_zip(&mut self, bytes: &[u8]) -> Result<(), JsError> {
+        self.importer()?.add_zip(bytes).map_err(|e| JsError::new(&e))
+    }
+
+    /// A file the page could not read or would not load, named in the report with `reason`.
+    #[wasm_bindgen(js_name = addUnreadable)]
+    pub fn add_unreadable(&mut self, path: String, reason: String) -> Result<(), JsError> {
+        self.importer()?.add_result(&path, Err(reason));
+        Ok(())
+    }
+
+    /// Files so far: `[decoded, skipped]`.
+    pub fn counts(&mut self) -> Result<Vec<u32>, JsError> {
+        let (ok, bad) = self.importer()?.counts();
+        Ok(vec![ok as u32, bad as u32])
+    }
+
+    /// The report (see [`crate::data::folder::ImportReport`]) with the pack's bytes as `pack`.
+    /// The error says what to do when no pack can be made (e.g. fewer than two classes).
+    pub fn finish(&mut self, name: String, seed: u64) -> Result<JsValue, JsError> {
+        let importer = self.inner.take().ok_or_else(|| JsError::new("this import has finished; start a new one"))?;
+        let (pack, report) = importer.finish(&name, seed).map_err(|e| JsError::new(&e))?;
+        let out = to_js(&report)?;
+        js_sys::Reflect::set(&out, &"pack".into(), &Uint8Array::from(pack.encode_raw().as_slice()))
+            .map_err(|_| JsError::new("cannot hand the pack to the page"))?;
+        Ok(out)
     }
 }

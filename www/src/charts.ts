@@ -20,6 +20,13 @@ function alpha(hex: string, a: number): string {
   return `rgba(${(n >> 16) & 255}, ${(n >> 8) & 255}, ${n & 255}, ${a})`;
 }
 
+/** One value of a named series at a step. */
+export interface SeriesPoint {
+  series: string;
+  step: number;
+  value: number;
+}
+
 /** A chart of named series over steps; raw points drawn faintly, smoothed ones bold. */
 export class TermChart {
   private plot: uPlot;
@@ -78,6 +85,17 @@ export class TermChart {
     this.redraw();
   }
 
+  /** Every raw point, for the CSV export (gaps left out). */
+  points(): SeriesPoint[] {
+    const out: SeriesPoint[] = [];
+    for (const name of this.names) {
+      this.raw.get(name)!.forEach((value, i) => {
+        if (value !== null) out.push({ series: name, step: this.steps[i], value });
+      });
+    }
+    return out;
+  }
+
   /** Redraw at most once per animation frame, however many steps arrived. */
   redraw() {
     if (!this.dirty) return;
@@ -113,9 +131,11 @@ export class KnnChart {
   private layers: (number | null)[][];
   private extra: (number | null)[] = [];
   private baseline: number | null = null;
+  private readonly layerNames: string[];
 
   constructor(host: HTMLElement, private readonly extraLabel: string | null, layerNames: string[]) {
     const names = layerNames.length ? layerNames : ['final'];
+    this.layerNames = names;
     this.layers = names.map(() => []);
     const last = names.length - 1;
     const series: uPlot.Series[] = [
@@ -171,6 +191,19 @@ export class KnnChart {
   private pushLayers(values: number[]) {
     const offset = this.layers.length - values.length;
     this.layers.forEach((col, i) => col.push(i - offset >= 0 ? values[i - offset] : null));
+  }
+
+  /** Every point (%), per layer (`kNN % (stage2)`) and the method's own accuracy, for the CSV export. */
+  points(): SeriesPoint[] {
+    const out: SeriesPoint[] = [];
+    const columns: [string, (number | null)[]][] = this.layerNames.map((name, i) => [`kNN % (${name})`, this.layers[i]]);
+    if (this.extraLabel) columns.push([this.extraLabel, this.extra]);
+    for (const [series, values] of columns) {
+      values.forEach((value, i) => {
+        if (value !== null) out.push({ series, step: this.steps[i], value });
+      });
+    }
+    return out;
   }
 
   truncateAfter(step: number) {

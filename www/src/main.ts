@@ -3,8 +3,10 @@
 // charts redraw at most once per animation frame.
 import './style.css';
 import { KnnChart, TermChart } from './charts';
-import type { AdapterInfo, AttentionMaps, Backend, FromWorker, Matrix, MethodInfo, Metric, Neighbour, PseudoLabel, RunConfig, RunState, SessionInfo, Snapshot, StartSpec, SweepPoint, Thumb, ToWorker, ViewBlock } from './protocol';
-import { parseFromWorker } from './protocol';
+import type { AdapterInfo, AttentionMaps, Backend, FromWorker, ImportFile, ImportReport, MapLayout, Matrix, MethodInfo, Metric, Neighbour, PseudoLabel, RunConfig, RunState, SessionInfo, Snapshot, StartSpec, SweepPoint, Thumb, ToWorker, ViewBlock } from './protocol';
+import { OWN_DATASET, OWN_DATA_URL, PROJECTOR_IMAGES, parseFromWorker } from './protocol';
+import { filesFromDrop, filesFromInput, importName } from './ownimages';
+import { curvesCsv, download, type ChartPoints } from './exports';
 import { Ema, formatDuration } from './smooth';
 import { flatten, optionsFromUrl, paramOverrides, paramText, parseLabelCounts, parseParam, setDotted, urlFromOptions, type PageOptions } from './urlconfig';
 import { imageFileToPixels } from './image';
@@ -71,9 +73,17 @@ interface DebugState {
   /** The worker's timings of the way to the first step (and of the last step), in arrival order. */
   timings: { part: string; ms: number; wasmBytes: number }[];
   /** The embedding map: the step of the last one, its points, how many maps arrived this run, and the point last hovered. */
-  map: { step: number; points: number; updates: number; hovered: number | null } | null;
+  map: { step: number; points: number; layout: MapLayout; updates: number; hovered: number | null } | null;
+  /** The last Projector export: its size in bytes. */
+  exported: number | null;
+  /** Size of the last weights export (bytes). */
+  weightsBytes: number | null;
+  /** Rows of the last curves CSV export. */
+  curvesCsvRows: number | null;
+  /** The last image import: its report, or the error that stopped it. */
+  imported: { report: ImportReport | null; error: string | null } | null;
 }
-const debug: DebugState = { state: 'idle', backend: null, adapter: null, steps: 0, stepNumbers: [], loss: [], knn: [], baseline: null, neighbours: 0, errors: [], trainingStartedAt: null, resumedExact: null, matrices: [], collapse: [], metrics: [], labelled: 0, confusion: null, pseudoLabels: null, sweep: null, attention: null, views: null, slowMessages: [], timings: [], map: null };
+const debug: DebugState = { state: 'idle', backend: null, adapter: null, steps: 0, stepNumbers: [], loss: [], knn: [], baseline: null, neighbours: 0, errors: [], trainingStartedAt: null, resumedExact: null, matrices: [], collapse: [], metrics: [], labelled: 0, confusion: null, pseudoLabels: null, sweep: null, attention: null, views: null, slowMessages: [], timings: [], map: null, imported: null, exported: null, curvesCsvRows: null, weightsBytes: null };
 (window as unknown as { __sslp: DebugState }).__sslp = debug;
 /** For the browser test: lose the GPU mid-run, as a driver reset would. */
 (window as unknown as { __sslpSimulateDeviceLoss: () => void }).__sslpSimulateDeviceLoss = () => send({ type: 'simulateDeviceLoss' });
@@ -103,6 +113,9 @@ let stepRate = new Ema(0.9);
 let lastStep = 0;
 let smoothing = 0.8;
 let resumePending = false;
+/** The user's imported images as a pack (the `own` dataset), sent with each run that uses them. */
+let ownPack: Uint8Array | null = null;
+let ownPackName = 'own';
 /** The current run; every command carries it and replies from other runs are dropped. */
 let runId = 0;
 /** The first worker applies the link (and autostart); later ones keep the form as it is. */
@@ -195,13 +208,30 @@ function onMessage(msg: FromWorker) {
       if (debug.sweep.points.length === msg.total) $('sweep-status').textContent = `Done: ${msg.total} label counts, each trained twice.`;
       return drawSweep(debug.sweep.points);
     case 'error':
+      if (msg.kind === 'query') for (const id of ['export-projector', 'export-weights']) $<HTMLButtonElement>(id).disabled = !info;
       if (msg.kind === 'nan') return showError(`Training paused: ${msg.message}.`);
       if (msg.kind === 'device' && backend === 'webgpu') {
         return showError(`${msg.message}`, true);
       }
       return showError(msg.message);
     case 'map':
-      return showMap(msg.step, msg.xy, msg.labels, msg.pixels);
+      return showMap(msg.step, msg.layout, msg.xy, msg.labels, msg.pixels);
+    case 'importProgress': {
+      const bar = $<HTMLProgressElement>('own-progress');
+      bar.hidden = false;
+      bar.max = msg.total;
+      bar.value = msg.done;
+      $('own-status').textContent = `Decoding: ${msg.done} of ${msg.total} files${msg.skipped ? `, ${msg.skipped} skipped so far` : ''}…`;
+      return;
+    }
+    case 'imported':
+      return onImported(msg.name, msg.report, msg.error, msg.pack);
+    case 'projectorZip':
+      return onProjectorZip(msg.zip);
+    case 'weights':
+      debug.weightsBytes = msg.bytes.byteLength;
+      $<HTMLButtonElement>('export-weights').disabled = !info;
+      return download(msg.bytes as Uint8Array<ArrayBuffer>, `${runFileName()}.safetensors`, 'application/octet-stream');
     case 'timing':
       debug.timings.push({ part: msg.part, ms: msg.ms, wasmBytes: msg.wasmBytes });
       return;
@@ -293,6 +323,7 @@ function method(): MethodInfo {
 
 function applyConfig(c: RunConfig) {
   $<HTMLSelectElement>('dataset').value = c.dataset;
+  showOwnData();
   $<HTMLSelectElement>('backbone').value = c.backbone;
   $<HTMLSelectElement>('method').value = c.method;
   $<HTMLInputElement>('steps').value = String(c.steps);
@@ -419,13 +450,104 @@ function startRun(train: boolean, snapshot?: Snapshot) {
   runId++;
   const spec: StartSpec = {
     config,
-    dataUrl: new URL(`data/${config.dataset}.sslp.gz`, document.baseURI).href,
+    ...dataSource(config.dataset),
     backend,
     galleryCount: GALLERY,
     snapshot,
   };
   send({ type: 'start', spec }, snapshot ? snapshot.tensors.map((t) => t.buffer) : []);
   onState('loading', 0);
+}
+
+/** Where a run's pack comes from: the site's data/ folder, or the imported images. */
+function dataSource(dataset: string): { dataUrl: string; pack?: Uint8Array; packName?: string } {
+  if (dataset === OWN_DATASET) return { dataUrl: OWN_DATA_URL, pack: ownPack ?? undefined, packName: ownPackName };
+  return { dataUrl: new URL(`data/${dataset}.sslp.gz`, document.baseURI).href };
+}
+
+// ---------- export ----------
+
+function exportProjector() {
+  if (!info) return;
+  $<HTMLButtonElement>('export-projector').disabled = true;
+  $('export-status').textContent = 'Embedding the test images…';
+  send({ type: 'exportProjector', id: ++requestId, limit: PROJECTOR_IMAGES });
+}
+
+/** Offer the zip as a download; the bytes never leave the machine. */
+function onProjectorZip(zip: Uint8Array) {
+  debug.exported = zip.byteLength;
+  $<HTMLButtonElement>('export-projector').disabled = !info;
+  const images = Math.min(PROJECTOR_IMAGES, info?.dataset.n_test ?? 0);
+  const name = `${runFileName()}-projector.zip`;
+  download(zip as Uint8Array<ArrayBuffer>, name, 'application/zip');
+  $('export-status').textContent = `${name}: ${images} test images, ${(zip.byteLength / 1024).toFixed(0)} kB. On projector.tensorflow.org press Load and choose its four files.`;
+}
+
+/** A file name for this run's exports: `simclr-fashion-mnist-step600`. */
+function runFileName(): string {
+  return `${info?.config.method ?? 'run'}-${info?.dataset.name ?? 'data'}-step${lastStep}`;
+}
+
+/** Every curve of the run as long-format CSV: loss terms, ratios, kNN per layer, collapse checks. */
+function exportCurves() {
+  const charts: ChartPoints[] = [];
+  for (const [chart, c] of [['loss', lossChart], ['ratio', ratioChart], ['knn', knnChart], ['collapse', collapseChart]] as const) {
+    if (c) charts.push({ chart, points: c.points() });
+  }
+  const csv = curvesCsv(charts);
+  debug.curvesCsvRows = csv.trim().split('\n').length - 1;
+  download(csv, `${runFileName()}-curves.csv`, 'text/csv');
+}
+
+/** The run's configuration as JSON: `sslp train --config FILE` runs the same thing natively. */
+function exportConfig() {
+  const config = info?.config ?? readConfig();
+  download(`${JSON.stringify(config, null, 2)}\n`, `${runFileName()}-config.json`, 'application/json');
+}
+
+// ---------- your own images ----------
+
+function showOwnData() {
+  $('own-data').hidden = $<HTMLSelectElement>('dataset').value !== OWN_DATASET;
+}
+
+/** Send the chosen files to the worker, which decodes them in Rust. */
+function importFiles(files: ImportFile[], name: string) {
+  if (files.length === 0) return showError('No files were chosen: pick a folder with one subfolder per class, some images, or a .zip.');
+  if (state !== 'idle') return showError('Finish or reset the current run before importing images.');
+  hideError();
+  const size = Number($<HTMLSelectElement>('own-size').value);
+  $('own-status').textContent = `Reading ${files.length} file${files.length === 1 ? '' : 's'}…`;
+  $('own-skipped').hidden = true;
+  debug.imported = null;
+  send({ type: 'import', files, size, name });
+}
+
+function onImported(name: string, report: ImportReport | null, error: string | null, pack: Uint8Array | null) {
+  debug.imported = { report, error };
+  $('own-progress').hidden = true;
+  const list = $('own-skipped-list');
+  list.replaceChildren();
+  if (!report || !pack) {
+    $('own-status').textContent = `Not imported: ${error}`;
+    return showError(`Your images could not be used: ${error}`);
+  }
+  ownPack = pack;
+  ownPackName = name;
+  const classes = report.classes.map(([c, n]) => `${c} (${n})`).join(', ');
+  $('own-status').textContent =
+    `“${name}”: ${report.train + report.test} images of ${report.size}×${report.size} px, ${report.channels === 3 ? 'colour' : 'grey'}, ` +
+    `in ${report.classes.length} classes: ${classes}. ${report.train} train, ${report.test} test.` +
+    (report.hidden ? ` ${report.hidden} hidden file${report.hidden === 1 ? '' : 's'} ignored.` : '') +
+    ' Press Train.';
+  $('own-skipped').hidden = report.skipped.length === 0;
+  $('own-skipped-title').textContent = `${report.skipped.length} file${report.skipped.length === 1 ? ' was' : 's were'} not imported`;
+  for (const { path, reason } of report.skipped) {
+    const item = document.createElement('li');
+    item.textContent = `${path}: ${reason}`;
+    list.append(item);
+  }
 }
 
 /** Start a label-efficiency sweep with the form's settings (see `sweep` in worker.ts). */
@@ -446,7 +568,7 @@ function startSweep() {
   $('semi-panel').hidden = false;
   $('sweep-part').hidden = false;
   drawSweep([]);
-  send({ type: 'sweep', spec: { config, labels, dataUrl: new URL(`data/${config.dataset}.sslp.gz`, document.baseURI).href, backend } });
+  send({ type: 'sweep', spec: { config, labels, ...dataSource(config.dataset), backend } });
   onState('loading', 0);
 }
 
@@ -497,6 +619,10 @@ function drawSweep(points: SweepPoint[]) {
 }
 
 function resetView() {
+  $<HTMLButtonElement>('export-projector').disabled = true;
+  $<HTMLButtonElement>('export-curves').disabled = true;
+  $<HTMLButtonElement>('export-weights').disabled = true;
+  $('export-status').textContent = '';
   lossChart?.destroy();
   ratioChart?.destroy();
   knnChart?.destroy();
@@ -553,6 +679,9 @@ function resetView() {
 }
 
 function onReady(sessionInfo: SessionInfo, gallery: Thumb[], resumedFrom: number | null) {
+  $<HTMLButtonElement>('export-projector').disabled = false;
+  $<HTMLButtonElement>('export-curves').disabled = false;
+  $<HTMLButtonElement>('export-weights').disabled = false;
   // Attention maps may arrive before the gallery is drawn; they find their images here.
   galleryThumbs.clear();
   for (const t of gallery) galleryThumbs.set(t.index, t);
@@ -808,8 +937,9 @@ const mapView = new EmbeddingMapView($<HTMLCanvasElement>('map'), onMapHover, on
 /** For the browser test: where map point `i` is drawn, in CSS pixels from the canvas's corner. */
 (window as unknown as { __sslpMapPoint: (i: number) => [number, number] | null }).__sslpMapPoint = (i) => mapView.pointAt(i);
 
-function showMap(step: number, xy: Float32Array, labels: Uint8Array | null, pixels: Uint8Array | null) {
+function showMap(step: number, layout: MapLayout, xy: Float32Array, labels: Uint8Array | null, pixels: Uint8Array | null) {
   if (!info) return;
+  $('map-layout').setAttribute('aria-pressed', String(layout === 'umap'));
   if (labels && pixels) {
     mapImages = { pixels, labels };
     const names = info.dataset.class_names;
@@ -824,9 +954,9 @@ function showMap(step: number, xy: Float32Array, labels: Uint8Array | null, pixe
   }
   mapView.update(xy, labels);
   const points = xy.length / 2;
-  $('map-step').textContent = `(step ${step})`;
-  $('map').setAttribute('aria-label', `Embedding map at step ${step}: ${points} test images, coloured by class`);
-  debug.map = { step, points, updates: (debug.map?.updates ?? 0) + 1, hovered: debug.map?.hovered ?? null };
+  $('map-step').textContent = `(step ${step}, ${layout === 'umap' ? 'UMAP' : 'PCA'})`;
+  $('map').setAttribute('aria-label', `Embedding map (${layout === 'umap' ? 'UMAP' : 'PCA'}) at step ${step}: ${points} test images, coloured by class`);
+  debug.map = { step, points, layout, updates: (debug.map?.updates ?? 0) + 1, hovered: debug.map?.hovered ?? null };
 }
 
 // ---------- attention maps (vit-tiny) ----------
@@ -1131,6 +1261,26 @@ function showNotice(text: string) {
 
 // ---------- wiring ----------
 
+/** A drop target that is also a button: Enter or Space runs `activate`, a drop calls `onDrop`. */
+function dropZone(zone: HTMLElement, activate: () => void, onDrop: (transfer: DataTransfer) => void) {
+  zone.addEventListener('keydown', (e) => {
+    if (e.key === 'Enter' || e.key === ' ') {
+      e.preventDefault();
+      activate();
+    }
+  });
+  zone.addEventListener('dragover', (e) => {
+    e.preventDefault();
+    zone.classList.add('over');
+  });
+  zone.addEventListener('dragleave', () => zone.classList.remove('over'));
+  zone.addEventListener('drop', (e) => {
+    e.preventDefault();
+    zone.classList.remove('over');
+    if (e.dataTransfer) onDrop(e.dataTransfer);
+  });
+}
+
 function wire() {
   $('train').addEventListener('click', () => {
     if (state === 'idle') startRun(true);
@@ -1173,6 +1323,34 @@ function wire() {
     syncUrl();
   });
   $('setup-title').closest('section')!.addEventListener('change', syncUrl);
+  $('dataset').addEventListener('change', showOwnData);
+  $('export-projector').addEventListener('click', exportProjector);
+  $('map-layout').addEventListener('click', () => {
+    const next: MapLayout = $('map-layout').getAttribute('aria-pressed') === 'true' ? 'pca' : 'umap';
+    $('map-layout').setAttribute('aria-pressed', String(next === 'umap'));
+    $('map-step').textContent = next === 'umap' ? '(computing UMAP…)' : '(computing PCA…)';
+    send({ type: 'mapLayout', layout: next });
+  });
+  $('export-curves').addEventListener('click', exportCurves);
+  $('export-weights').addEventListener('click', () => {
+    $<HTMLButtonElement>('export-weights').disabled = true;
+    send({ type: 'exportWeights', id: ++requestId });
+  });
+  $('export-config').addEventListener('click', exportConfig);
+  for (const id of ['own-folder', 'own-files']) {
+    const input = $<HTMLInputElement>(id);
+    input.addEventListener('change', () => {
+      if (input.files?.length) importFiles(filesFromInput(input.files), importName(input.files, 'my images'));
+      input.value = '';
+    });
+  }
+  dropZone($('own-drop'), () => $('own-folder').click(), (transfer) => {
+    const name = importName(transfer.files, 'my images');
+    filesFromDrop(transfer).then(
+      (files) => importFiles(files, name),
+      (err) => showError(`The dropped files could not be read (${(err as Error).message}). Try the Choose buttons instead.`),
+    );
+  });
   const slider = $<HTMLInputElement>('smoothing');
   slider.addEventListener('input', () => {
     smoothing = Number(slider.value);
@@ -1189,22 +1367,8 @@ function wire() {
     if (file.files?.[0]) void onUserImage(file.files[0]);
     file.value = '';
   });
-  const drop = $('drop');
-  drop.addEventListener('keydown', (e) => {
-    if (e.key === 'Enter' || e.key === ' ') {
-      e.preventDefault();
-      file.click();
-    }
-  });
-  drop.addEventListener('dragover', (e) => {
-    e.preventDefault();
-    drop.classList.add('over');
-  });
-  drop.addEventListener('dragleave', () => drop.classList.remove('over'));
-  drop.addEventListener('drop', (e) => {
-    e.preventDefault();
-    drop.classList.remove('over');
-    const f = e.dataTransfer?.files?.[0];
+  dropZone($('drop'), () => file.click(), (transfer) => {
+    const f = transfer.files?.[0];
     if (f) void onUserImage(f);
   });
 }

@@ -205,8 +205,11 @@ export type NeighbourQuery = { kind: 'test'; index: number } | { kind: 'image'; 
 
 export interface StartSpec {
   config: RunConfig;
-  /** Absolute URL of the dataset pack, resolved by the page against its own origin. */
+  /** Absolute URL of the dataset pack, resolved by the page against its own origin; `OWN_DATA_URL` for `pack`. */
   dataUrl: string;
+  /** The imported images' pack, for the `own` dataset, and its name (the chosen folder's). */
+  pack?: Uint8Array;
+  packName?: string;
   backend: Backend;
   /** How many test thumbnails the page shows for neighbour queries. */
   galleryCount: number;
@@ -219,6 +222,7 @@ export interface SweepSpec {
   config: RunConfig;
   labels: number[];
   dataUrl: string;
+  pack?: Uint8Array;
   backend: Backend;
 }
 
@@ -246,7 +250,47 @@ export type ToWorker = (
   | { type: 'attention'; indices: number[] }
   /** Destroy the WebGPU device, as a driver reset would (the browser test's GPU-loss check). */
   | { type: 'simulateDeviceLoss' }
+  /** Lay the embedding map out by PCA (the default) or UMAP, now and at every evaluation. */
+  | { type: 'mapLayout'; layout: MapLayout }
+  /** The Embedding Projector zip of the first `limit` test images. */
+  | { type: 'exportProjector'; id: number; limit: number }
+  /** The model's weights as safetensors. */
+  | { type: 'exportWeights'; id: number }
+  /** Decode the user's images (paths relative to the chosen folder) into the `own` dataset. */
+  | { type: 'import'; files: ImportFile[]; size: number; name: string }
 ) & { runId?: number };
+
+/** One file the user chose: its path under the chosen folder (`cats/1.png`), or a `.zip`. */
+export interface ImportFile {
+  path: string;
+  file: File;
+}
+
+/** Why a file was not imported. */
+export interface SkippedFile {
+  path: string;
+  reason: string;
+}
+
+/** What an import made (Rust's `ImportReport`). */
+export interface ImportReport {
+  size: number;
+  channels: number;
+  classes: [string, number][];
+  train: number;
+  test: number;
+  skipped: SkippedFile[];
+  hidden: number;
+}
+
+/** The dataset id of the user's imported images, and the URL the page gives for it. */
+export const OWN_DATASET = 'own';
+export const OWN_DATA_URL = 'own:';
+/** How the embedding map is laid out: PCA (linear, in Rust) or UMAP (umap-js, in the worker). */
+export type MapLayout = 'pca' | 'umap';
+
+/** Test images in a Projector export: the Projector stays responsive at a few thousand. */
+export const PROJECTOR_IMAGES = 2000;
 
 /** Rust's `SessionError` kinds (`nan`, `config`, `device`, `checkpoint`) and the worker's own. */
 export type ErrorKind = 'load' | 'config' | 'nan' | 'device' | 'checkpoint' | 'query' | 'internal';
@@ -275,7 +319,15 @@ export type FromWorker = (
    * the first map of a run also carries their labels and pixels (`[n, c, h, w]` bytes), for
    * colours and hover images.
    */
-  | { type: 'map'; step: number; xy: Float32Array; labels: Uint8Array | null; pixels: Uint8Array | null }
+  | { type: 'map'; step: number; layout: MapLayout; xy: Float32Array; labels: Uint8Array | null; pixels: Uint8Array | null }
+  /** The Embedding Projector zip asked for with `exportProjector`. */
+  | { type: 'projectorZip'; id: number; zip: Uint8Array }
+  /** The weights asked for with `exportWeights`, as a safetensors file, at `step`. */
+  | { type: 'weights'; id: number; bytes: Uint8Array; step: number }
+  /** An image import's progress: files read of `total`, and how many were skipped so far. */
+  | { type: 'importProgress'; done: number; total: number; skipped: number }
+  /** The import finished: the `own` dataset is ready (`report`), or could not be made (`error`). */
+  | { type: 'imported'; name: string; report: ImportReport | null; error: string | null; pack: Uint8Array | null }
   /** How long a part of the way to the first step took, and the wasm heap after it. */
   | { type: 'timing'; part: TimingPart; ms: number; wasmBytes: number }
 ) & { runId?: number };
@@ -290,7 +342,7 @@ export type FromWorker = (
  */
 export type TimingPart = 'script' | 'wasm' | 'dataset' | 'session' | 'first step' | 'baseline' | 'last step';
 
-const WORKER_TYPES = new Set(['map', 'timing', 'hello', 'ready', 'baseline', 'step', 'eval', 'pseudoLabels', 'sweepProgress', 'sweepPoint', 'state', 'neighbours', 'views', 'matrices', 'attention', 'error', 'deviceLost']);
+const WORKER_TYPES = new Set(['weights', 'projectorZip', 'importProgress', 'imported', 'map', 'timing', 'hello', 'ready', 'baseline', 'step', 'eval', 'pseudoLabels', 'sweepProgress', 'sweepPoint', 'state', 'neighbours', 'views', 'matrices', 'attention', 'error', 'deviceLost']);
 
 /**
  * Turn the wasm step report (`{kind, step, lr, images_per_s, <term>: value}`) into the compact

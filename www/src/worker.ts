@@ -2,9 +2,11 @@
 // the page's queries between steps. Every call into the session goes through `exclusive`, so a
 // neighbour query asked mid-step waits for that step instead of racing it.
 /// <reference lib="webworker" />
-import init, { WebSession, checkConfig, labelSweep, methods, defaultConfig, deviceLost, simulateDeviceLoss } from '../../pkg/ssl_playground.js';
-import type { TimingPart, AdapterInfo, AfterStep, AttentionMaps, ErrorKind, EvalReport, FromWorker, Matrix, Neighbour, PseudoLabel, RunConfig, RunState, SessionInfo, Snapshot, StartSpec, SweepSpec, Thumb, ToWorker, ViewBlock } from './protocol';
-import { MAP_POINTS, stepMessage } from './protocol';
+import init, { ImageImport, WebSession, checkConfig, labelSweep, methods, defaultConfig, deviceLost, simulateDeviceLoss } from '../../pkg/ssl_playground.js';
+import type { ImportFile, ImportReport, TimingPart, AdapterInfo, AfterStep, AttentionMaps, ErrorKind, EvalReport, FromWorker, Matrix, Neighbour, PseudoLabel, RunConfig, RunState, SessionInfo, Snapshot, StartSpec, SweepSpec, Thumb, ToWorker, ViewBlock } from './protocol';
+import type { MapLayout } from './protocol';
+import { MAP_POINTS, OWN_DATA_URL, stepMessage } from './protocol';
+import { seededRandom } from './random';
 
 declare const self: DedicatedWorkerGlobalScope;
 
@@ -114,7 +116,61 @@ async function hello() {
   post({ type: 'hello', methods: methods(), defaults: defaultConfig(), adapter, webgpuError: error });
 }
 
-async function loadPack(url: string): Promise<Uint8Array> {
+/** The largest image file and the largest zip read (bytes); larger ones are named and skipped. */
+const MAX_IMAGE_FILE = 64 << 20;
+const MAX_ZIP_FILE = 1 << 30;
+
+/**
+ * Decode the user's files into the `own` dataset, in Rust (`ImageImport`), posting progress
+ * about ten times a second. Files are read one at a time, so a folder of any size needs only
+ * one file's bytes at once besides the decoded images. Nothing leaves the machine.
+ */
+async function importImages(files: ImportFile[], size: number, name: string) {
+  let importer: ImageImport;
+  try {
+    importer = new ImageImport(size);
+  } catch (e) {
+    post({ type: 'imported', name, report: null, error: message(e), pack: null });
+    return;
+  }
+  let lastPost = 0;
+  for (const [i, { path, file }] of files.entries()) {
+    const isZip = path.toLowerCase().endsWith('.zip');
+    const limit = isZip ? MAX_ZIP_FILE : MAX_IMAGE_FILE;
+    try {
+      if (file.size > limit) {
+        importer.addUnreadable(path, `${(file.size / 2 ** 20).toFixed(0)} MiB, over the ${limit / 2 ** 20} MiB a ${isZip ? 'zip' : 'file'} may have`);
+      } else {
+        const bytes = new Uint8Array(await file.arrayBuffer());
+        if (isZip) importer.addZip(bytes);
+        else importer.add(path, bytes);
+      }
+    } catch (e) {
+      importer.addUnreadable(path, isZip ? `cannot be unzipped: ${message(e)}` : `cannot be read (${message(e)})`);
+    }
+    if (performance.now() - lastPost > 100 || i === files.length - 1) {
+      lastPost = performance.now();
+      const [, skipped] = importer.counts();
+      post({ type: 'importProgress', done: i + 1, total: files.length, skipped });
+    }
+  }
+  try {
+    const out = importer.finish(name, BigInt(1)) as ImportReport & { pack: Uint8Array };
+    const { pack, ...report } = out;
+    // The page keeps the pack and sends it with each run, so a new worker (after a lost GPU) has it too.
+    post({ type: 'imported', name, report, error: null, pack }, [pack.buffer]);
+  } catch (e) {
+    post({ type: 'imported', name, report: null, error: message(e), pack: null });
+  } finally {
+    importer.free();
+  }
+}
+
+async function loadPack(url: string, pack?: Uint8Array): Promise<Uint8Array> {
+  if (url === OWN_DATA_URL) {
+    if (!pack) throw new Error('No images are imported yet: under Dataset, choose a folder with one subfolder per class, then press Train.');
+    return pack;
+  }
   let response: Response;
   try {
     response = await fetch(url);
@@ -140,6 +196,7 @@ async function start(next: StartSpec, id: number) {
   snapshot = next.snapshot ?? null;
   lastStep = next.snapshot?.step ?? 0;
   mapImagesSent = false;
+  lastMapStep = 0;
   setState('loading');
   try {
     checkConfig(JSON.stringify(next.config)); // ranges and parameters, before any download
@@ -151,7 +208,7 @@ async function start(next: StartSpec, id: number) {
   let bytes: Uint8Array;
   startedAt = performance.now();
   try {
-    bytes = await loadPack(next.dataUrl);
+    bytes = await loadPack(next.dataUrl, next.pack);
   } catch (e) {
     post({ type: 'error', kind: 'load', step: null, message: message(e) });
     setState('idle');
@@ -160,7 +217,7 @@ async function start(next: StartSpec, id: number) {
   timing('dataset', startedAt);
   const building = performance.now();
   try {
-    session = await WebSession.create(JSON.stringify(next.config), bytes, next.config.dataset, next.backend);
+    session = await WebSession.create(JSON.stringify(next.config), bytes, next.packName ?? next.config.dataset, next.backend);
   } catch (e) {
     // Rust names the kind (config, load, device); a trap has none.
     post({ type: 'error', kind: (errorKind(e) as ErrorKind | null) ?? 'internal', step: null, message: message(e) });
@@ -334,7 +391,7 @@ async function sweep(next: SweepSpec, id: number) {
   }
   let bytes: Uint8Array;
   try {
-    bytes = await loadPack(next.dataUrl);
+    bytes = await loadPack(next.dataUrl, next.pack);
   } catch (e) {
     post({ type: 'error', kind: 'load', step: null, message: message(e) });
     return setState('idle');
@@ -409,13 +466,65 @@ async function neighbours(id: number, query: Extract<ToWorker, { type: 'neighbou
   }
 }
 
+/** The Embedding Projector zip of the first `limit` test images, made in Rust. */
+async function exportProjector(id: number, limit: number) {
+  const s = session;
+  if (!s) return post({ type: 'error', kind: 'query', id, step: null, message: 'start a run first: there is no model to export yet' });
+  try {
+    const zip: Uint8Array = await exclusive(() => s.projectorZip(limit));
+    post({ type: 'projectorZip', id, zip }, [zip.buffer]);
+  } catch (e) {
+    if (isTrap(e)) return fail(e, s.stepCount);
+    post({ type: 'error', kind: 'query', id, step: null, message: `The export failed: ${message(e)}` });
+  }
+}
+
+/** The model's weights as safetensors, read with async reads between steps. */
+async function exportWeights(id: number) {
+  const s = session;
+  if (!s) return post({ type: 'error', kind: 'query', id, step: null, message: 'start a run first: there are no weights to save yet' });
+  try {
+    const bytes: Uint8Array = await exclusive(() => s.safetensors());
+    post({ type: 'weights', id, bytes, step: s.stepCount }, [bytes.buffer]);
+  } catch (e) {
+    if (isTrap(e)) return fail(e, s.stepCount);
+    post({ type: 'error', kind: 'query', id, step: null, message: `The weights could not be saved: ${message(e)}` });
+  }
+}
+
 /** Whether this run's test labels and pixels went with a map already. */
 let mapImagesSent = false;
 
-/** Post the embedding map of the first `MAP_POINTS` test images (PCA of their features). */
+/** How the map is laid out; the page's UMAP button switches it. */
+let mapLayout: MapLayout = 'pca';
+/** The step of the last map, to redraw it when the layout changes. */
+let lastMapStep = 0;
+
+/**
+ * UMAP (umap-js) of the first `MAP_POINTS` test images' features: 15 neighbours, min_dist 0.1
+ * (UMAP's defaults), 200 epochs, yielding to the worker's queue every 20 epochs.
+ */
+async function umapLayout(s: WebSession): Promise<Float32Array> {
+  const { dim, values }: { dim: number; values: Float32Array } = await exclusive(() => s.testEmbeddings(MAP_POINTS));
+  const n = values.length / dim;
+  const rows = Array.from({ length: n }, (_, i) => Array.from(values.subarray(i * dim, (i + 1) * dim)));
+  // Loaded on first use, so the worker's first run does not wait for UMAP's 88 kB.
+  const { UMAP } = await import('umap-js');
+  const umap = new UMAP({ nComponents: 2, nNeighbors: Math.min(15, n - 1), minDist: 0.1, nEpochs: 200, random: seededRandom(1) });
+  const epochs = umap.initializeFit(rows);
+  for (let e = 0; e < epochs; e++) {
+    umap.step();
+    if (e % 20 === 19) await new Promise((resolve) => setTimeout(resolve, 0));
+  }
+  return Float32Array.from(umap.getEmbedding().flat());
+}
+
+/** Post the embedding map of the first `MAP_POINTS` test images (PCA or UMAP of their features). */
 async function embeddingMap(s: WebSession, step: number) {
+  lastMapStep = step;
+  const layout = mapLayout;
   try {
-    const xy: Float32Array = await exclusive(() => s.embeddingMap(MAP_POINTS));
+    const xy: Float32Array = layout === 'umap' ? await umapLayout(s) : await exclusive(() => s.embeddingMap(MAP_POINTS));
     const n = xy.length / 2;
     let labels: Uint8Array | null = null;
     let pixels: Uint8Array | null = null;
@@ -430,7 +539,7 @@ async function embeddingMap(s: WebSession, step: number) {
       }
       mapImagesSent = true;
     }
-    post({ type: 'map', step, xy, labels, pixels }, [xy.buffer, ...(pixels ? [pixels.buffer] : [])]);
+    post({ type: 'map', step, layout, xy, labels, pixels }, [xy.buffer, ...(pixels ? [pixels.buffer] : [])]);
   } catch (e) {
     if (isTrap(e)) return fail(e, s.stepCount);
     post({ type: 'error', kind: 'query', step: null, message: `the embedding map could not be computed: ${message(e)}` });
@@ -497,7 +606,7 @@ function deviceLostSafe(): string | undefined {
 self.onmessage = (event: MessageEvent<ToWorker>) => {
   const msg = event.data;
   // Run commands from an earlier run (a click that raced a restart) are dropped.
-  const runCommand = ['train', 'pause', 'stop', 'neighbours', 'views', 'attention'].includes(msg.type);
+  const runCommand = ['train', 'pause', 'stop', 'neighbours', 'views', 'attention', 'exportProjector', 'exportWeights'].includes(msg.type);
   if (runCommand && msg.runId !== undefined && msg.runId !== runId) return;
   switch (msg.type) {
     case 'start':
@@ -536,6 +645,19 @@ self.onmessage = (event: MessageEvent<ToWorker>) => {
       break;
     case 'simulateDeviceLoss':
       simulateDeviceLoss();
+      break;
+    case 'import':
+      void importImages(msg.files, msg.size, msg.name);
+      break;
+    case 'mapLayout':
+      mapLayout = msg.layout;
+      if (session && lastMapStep > 0) void embeddingMap(session, lastMapStep);
+      break;
+    case 'exportProjector':
+      void exportProjector(msg.id, msg.limit);
+      break;
+    case 'exportWeights':
+      void exportWeights(msg.id);
       break;
   }
 };

@@ -15,7 +15,8 @@
 //   backend=webgpu: the first check sees that, and the WebGPU runs ask for it.
 // Screenshots go to $E2E_OUT (default: target/e2e). Exit code 0 = all passed.
 import { chromium } from 'playwright-core';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { serve } from '../../scripts/serve.mjs';
 
@@ -72,6 +73,61 @@ async function openPage(browser, url, origin, viewport = { width: 1360, height: 
   });
   await page.goto(url);
   return { page, log };
+}
+
+/** A 24-bit BMP of `w`×`h` pixels, `rgb(x, y)` → [r, g, b]: the simplest image file to write. */
+function bmp(w, h, rgb) {
+  const row = Math.ceil((w * 3) / 4) * 4;
+  const b = Buffer.alloc(54 + row * h);
+  b.write('BM', 0);
+  b.writeUInt32LE(b.length, 2);
+  b.writeUInt32LE(54, 10);
+  b.writeUInt32LE(40, 14);
+  b.writeInt32LE(w, 18);
+  b.writeInt32LE(h, 22);
+  b.writeUInt16LE(1, 26);
+  b.writeUInt16LE(24, 28);
+  b.writeUInt32LE(row * h, 34);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const [r, g, bl] = rgb(x, h - 1 - y); // rows are stored bottom-up
+      b.set([bl, g, r], 54 + y * row + x * 3);
+    }
+  }
+  return b;
+}
+
+/**
+ * A folder of generated images: two classes (red stripes, blue dots) of 20 BMPs each, and
+ * files the importer must name and skip: a corrupt PNG, an empty JPEG, a text file at the root.
+ */
+function imageFolder() {
+  const root = join(tmpdir(), `sslp-e2e-images-${process.pid}`, 'shapes');
+  rmSync(root, { recursive: true, force: true });
+  for (const cls of ['stripes', 'dots']) mkdirSync(join(root, cls), { recursive: true });
+  for (let i = 0; i < 20; i++) {
+    writeFileSync(join(root, 'stripes', `${i}.bmp`), bmp(36 + i, 30, (x, y) => ((y + i) % 6 < 3 ? [200, 30 + 5 * i, 30] : [245, 245, 245])));
+    writeFileSync(join(root, 'dots', `${i}.bmp`), bmp(30, 30 + i, (x, y) => ((x - 15) ** 2 + (y - 15) ** 2 < 20 + 4 * i ? [30, 60, 210] : [240, 240, 240])));
+  }
+  writeFileSync(join(root, 'stripes', 'broken.png'), Buffer.from('\x89PNG\r\n\x1a\nthis is not a PNG body', 'latin1'));
+  writeFileSync(join(root, 'dots', 'empty.jpg'), Buffer.alloc(0));
+  writeFileSync(join(root, 'notes.txt'), 'not an image');
+  return root;
+}
+
+/** The files of a stored (uncompressed) zip, as the playground writes them: name → Buffer. */
+function readStoredZip(buf) {
+  const files = new Map();
+  let at = 0;
+  while (buf.readUInt32LE(at) === 0x04034b50) {
+    const [method, size, nameLen, extraLen] = [buf.readUInt16LE(at + 8), buf.readUInt32LE(at + 18), buf.readUInt16LE(at + 26), buf.readUInt16LE(at + 28)];
+    const name = buf.toString('utf8', at + 30, at + 30 + nameLen);
+    const start = at + 30 + nameLen + extraLen;
+    if (method !== 0) throw new Error(`${name}: method ${method}, expected stored`);
+    files.set(name, buf.subarray(start, start + size));
+    at = start + size;
+  }
+  return files;
 }
 
 const debug = (page) => page.evaluate(() => window.__sslp);
@@ -503,6 +559,89 @@ try {
     const polluted = await linkPage.evaluate(() => ({}).polluted);
     const hostile = (await linkPage.textContent('#notice')) ?? '';
     check('a 20 kB link loads; __proto__ and unknown names are reported and ignored', polluted === undefined && /p\.__proto__\.polluted is not a parameter name/.test(hostile) && /no parameter views\.min_scale/.test(hostile), hostile.slice(0, 300));
+
+    // ---- 2g. your own images: a folder with two classes and bad files, trained on ----
+    const { page: ownPage, log: ownLog } = await openPage(browser, `${origin}/?backend=cpu&dataset=own&method=simclr&steps=6&batch=8&width=8&eval_every=3`, origin);
+    await waitFor(ownPage, () => window.__sslp?.backend !== null, null, 60_000, 'the page');
+    const panelShown = await ownPage.isVisible('#own-data');
+    await ownPage.setInputFiles('#own-folder', imageFolder());
+    await waitFor(ownPage, () => window.__sslp.imported !== null, null, 120_000, 'the import');
+    const imported = (await debug(ownPage)).imported;
+    const report = imported?.report;
+    const skippedPaths = (report?.skipped ?? []).map((s) => s.path).join(', ');
+    const skippedShown = await ownPage.$$eval('#own-skipped-list li', (items) => items.map((i) => i.textContent));
+    check(
+      'a folder of images imports: 2 classes in colour, and the corrupt, empty and loose files are named in the page',
+      report?.classes?.length === 2 && report.channels === 3 && report.train + report.test === 40 && panelShown &&
+        skippedPaths === 'dots/empty.jpg, notes.txt, stripes/broken.png' && skippedShown.length === 3 && /corrupt/.test(skippedShown.join(' ')),
+      JSON.stringify(imported)?.slice(0, 500),
+    );
+    await ownPage.click('#train');
+    const ownDone = await waitFor(ownPage, () => window.__sslp.state === 'done' || window.__sslp.errors.length > 0, null, 300_000, 'training on the imported images');
+    const od = await debug(ownPage);
+    await ownPage.click('#gallery .thumb:nth-child(2)');
+    const ownNeighbours = await waitFor(ownPage, () => document.querySelectorAll('#neighbours .neighbour').length > 0, null, 60_000, 'neighbours of an imported image');
+    check(
+      'SimCLR trains on the imported images, with the map and the neighbours',
+      ownDone && od.state === 'done' && od.knn.length === 2 && od.map?.points === 8 && ownNeighbours && ownLog.errors.length === 0,
+      `state ${od.state}, knn ${JSON.stringify(od.knn)}, map ${JSON.stringify(od.map)}, errors ${JSON.stringify([...od.errors, ...ownLog.errors]).slice(0, 300)}`,
+    );
+    // UMAP (umap-js in the worker) instead of PCA, on the same features.
+    await ownPage.click('#map-layout');
+    const umapShown = await waitFor(ownPage, () => window.__sslp.map?.layout === 'umap', null, 60_000, 'the UMAP layout');
+    const um = (await debug(ownPage)).map;
+    check('the UMAP button lays the map out by UMAP', umapShown && um.points === 8 && /UMAP/.test((await ownPage.textContent('#map-step')) ?? ''), JSON.stringify(um));
+    // The Embedding Projector export: a zip download with the four files, their shapes agreeing.
+    const [download] = await Promise.all([ownPage.waitForEvent('download', { timeout: 120_000 }), ownPage.click('#export-projector')]);
+    const zipPath = join(out, 'projector-export.zip');
+    await download.saveAs(zipPath);
+    let exportOk = false;
+    let exportDetail = '';
+    try {
+      const files = readStoredZip(readFileSync(zipPath));
+      const rows = files.get('tensors.tsv').toString().trim().split('\n').map((l) => l.split('\t').length);
+      const meta = files.get('metadata.tsv').toString().trim().split('\n');
+      const config = JSON.parse(files.get('projector_config.json').toString()).embeddings[0];
+      const sprite = files.get('sprite.png');
+      // PNG: width and height are big-endian u32s at bytes 16 and 20. 8 images → a 3×3 grid of 32-px cells.
+      const [sw, sh] = [sprite.readUInt32BE(16), sprite.readUInt32BE(20)];
+      exportDetail = `${download.suggestedFilename()}: ${rows.length} rows of ${rows[0]}, ${meta.length} metadata lines (${meta[1]}), sprite ${sw}×${sh}, shape ${JSON.stringify(config.tensorShape)}`;
+      exportOk = rows.length === 8 && rows.every((d) => d === rows[0] && d > 1) && meta.length === 9 && meta[0] === 'index\tclass' && sw === 96 && sh === 96 && config.tensorShape[0] === 8 && config.tensorShape[1] === rows[0] && config.sprite.singleImageDim.join() === '32,32';
+    } catch (e) {
+      exportDetail = String(e);
+    }
+    check('the Embedding Projector export downloads a zip of tensors, metadata, a sprite grid and the config', exportOk, exportDetail);
+    // The curves as CSV and the settings as JSON, as downloads.
+    const [csvDownload] = await Promise.all([ownPage.waitForEvent('download', { timeout: 30_000 }), ownPage.click('#export-curves')]);
+    const csv = readFileSync(await csvDownload.path()).toString().trim().split('\n');
+    const [jsonDownload] = await Promise.all([ownPage.waitForEvent('download', { timeout: 30_000 }), ownPage.click('#export-config')]);
+    const savedConfig = JSON.parse(readFileSync(await jsonDownload.path()).toString());
+    const lossRows = csv.filter((l) => l.startsWith('loss,total,')).length;
+    const knnRows = csv.filter((l) => l.startsWith('knn,')).length;
+    check(
+      'the curves download as CSV (a row per point) and the settings as JSON',
+      csv[0] === 'chart,series,step,value' && lossRows === 6 && knnRows >= 3 && savedConfig.method === 'simclr' && savedConfig.steps === 6 && savedConfig.dataset === 'own',
+      `${csvDownload.suggestedFilename()}: ${csv.length - 1} rows, ${lossRows} loss, ${knnRows} knn; ${jsonDownload.suggestedFilename()}: ${JSON.stringify(savedConfig).slice(0, 120)}`,
+    );
+    // The weights as safetensors: an 8-byte header length, a JSON header, F32 data that fills the rest.
+    const [weightsDownload] = await Promise.all([ownPage.waitForEvent('download', { timeout: 60_000 }), ownPage.click('#export-weights')]);
+    const st = readFileSync(await weightsDownload.path());
+    let weightsDetail = '';
+    let weightsOk = false;
+    try {
+      const n = Number(st.readBigUInt64LE(0));
+      const header = JSON.parse(st.subarray(8, 8 + n).toString());
+      const names = Object.keys(header).filter((k) => k !== '__metadata__');
+      const end = Math.max(...names.map((k) => header[k].data_offsets[1]));
+      const counts = names.every((k) => header[k].dtype === 'F32' && header[k].data_offsets[1] - header[k].data_offsets[0] === 4 * header[k].shape.reduce((a, b) => a * b, 1));
+      weightsOk = names.length > 4 && counts && end === st.length - 8 - n && header.__metadata__.method === 'simclr' && names.some((k) => k.includes('backbone.'));
+      weightsDetail = `${weightsDownload.suggestedFilename()}: ${names.length} tensors, ${st.length} bytes, e.g. ${names[0]} ${JSON.stringify(header[names[0]])}`;
+    } catch (e) {
+      weightsDetail = String(e);
+    }
+    check('the weights download as safetensors (F32, named by module path)', weightsOk, weightsDetail);
+    await ownPage.screenshot({ path: join(out, 'own-images.png'), fullPage: true });
+    await ownPage.close();
 
     // ---- 2f. an out-of-range parameter is refused by name; the page keeps working ----
     const { page: boundPage } = await openPage(browser, `${origin}/?backend=cpu&method=fixmatch&p.strong.n_ops=2000000000&steps=2&batch=8&width=4&train_limit=256&test_limit=64&autostart=1`, origin);

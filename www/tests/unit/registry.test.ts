@@ -4,6 +4,7 @@
 // Needs pkg/ (scripts/build-web.sh builds it before the unit tests run).
 import { existsSync, readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { seededRandom } from '../../src/random';
 import type { MethodInfo, RunConfig } from '../../src/protocol';
 import { flatten, optionsFromUrl, paramOverrides, paramText, parseParam, setDotted, urlFromOptions } from '../../src/urlconfig';
 
@@ -20,18 +21,6 @@ beforeAll(async () => {
   defaults = wasm.defaultConfig();
   checkConfig = wasm.checkConfig;
 });
-
-/** A small seeded generator (mulberry32), so a failing case reproduces. */
-function random(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A value a user might type in place of `like`: same type, up to 6 significant digits. */
 function typed(like: unknown, r: () => number): unknown {
@@ -78,7 +67,7 @@ describe('every method’s parameters round-trip through the form and the URL', 
   });
 
   it('random edits of every parameter survive form → URL → page, and Rust reads them', () => {
-    const r = random(2026);
+    const r = seededRandom(2026);
     let cases = 0;
     for (const m of methods) {
       const flat = flatten(m.defaults);
