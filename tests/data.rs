@@ -21,6 +21,19 @@ fn tiny() -> Pack {
     }
 }
 
+/// The colour pack: Noto emoji in 9 categories at 32 px, every category in both splits, and
+/// really in colour (the channels differ).
+#[test]
+fn the_emoji_pack_is_a_colour_set_of_nine_categories() {
+    let p = pack("emoji");
+    assert_eq!((p.channels, p.height, p.width, p.n_classes()), (3, 32, 32, 9));
+    assert_eq!((p.train.len(), p.test.len()), (1524, 382));
+    assert_eq!(p.class_names[2], "Flags");
+    let plane = p.height * p.width;
+    let differing = p.train.pixels.chunks(3 * plane).filter(|img| img[..plane] != img[plane..2 * plane] || img[plane..2 * plane] != img[2 * plane..]).count();
+    assert!(differing > p.train.len() * 9 / 10, "only {differing} of {} images have colour", p.train.len());
+}
+
 #[test]
 fn bundled_packs_are_class_balanced_real_images() {
     for (name, classes) in [("fashion-mnist", "T-shirt/top"), ("mnist", "0")] {

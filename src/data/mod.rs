@@ -10,7 +10,7 @@ pub use pack::{Pack, PackError};
 use std::path::{Path, PathBuf};
 
 /// Bundled datasets: id, file name under the data folder.
-pub const BUNDLED: [(&str, &str); 2] = [("fashion-mnist", "fashion-mnist.sslp.gz"), ("mnist", "mnist.sslp.gz")];
+pub const BUNDLED: [(&str, &str); 3] = [("fashion-mnist", "fashion-mnist.sslp.gz"), ("mnist", "mnist.sslp.gz"), ("emoji", "emoji.sslp.gz")];
 
 /// Where the bundled packs live: `$SSLP_DATA_DIR`, else `www/public/data` under the crate.
 pub fn default_data_dir() -> PathBuf {

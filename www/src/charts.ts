@@ -5,9 +5,9 @@ import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import { smooth } from './smooth';
 
-/** Chart height: compact in the embed layout (an iframe of about 900×600). */
+/** Chart height: in the embed layout (an iframe of about 900×600) two charts share the height. */
 function chartHeight(): number {
-  return document.body.classList.contains('embed') ? 105 : 180;
+  return document.body.classList.contains('embed') ? 165 : 180;
 }
 
 /** Steps are whole numbers: never put a tick at 2.5. */
@@ -18,6 +18,20 @@ const PALETTE = ['#2563eb', '#dc2626', '#16a34a', '#9333ea', '#ea580c', '#0891b2
 function alpha(hex: string, a: number): string {
   const n = parseInt(hex.slice(1), 16);
   return `rgba(${(n >> 16) & 255}, ${(n >> 8) & 255}, ${n & 255}, ${a})`;
+}
+
+/** A TermChart's data: its steps and each series' raw values. */
+export interface TermDump {
+  steps: number[];
+  raw: Record<string, (number | null)[]>;
+}
+
+/** A KnnChart's data. */
+export interface KnnDump {
+  steps: number[];
+  layers: (number | null)[][];
+  extra: (number | null)[];
+  baseline: number | null;
 }
 
 /** One value of a named series at a step. */
@@ -81,6 +95,19 @@ export class TermChart {
 
   setSmoothing(weight: number) {
     this.smoothing = weight;
+    this.dirty = true;
+    this.redraw();
+  }
+
+  /** The chart's data, to keep with a saved run. */
+  dump(): TermDump {
+    return { steps: [...this.steps], raw: Object.fromEntries([...this.raw].map(([k, v]) => [k, [...v]])) };
+  }
+
+  /** Put a saved run's data back (series this chart does not have are ignored). */
+  load(d: TermDump) {
+    this.steps = [...d.steps];
+    for (const name of this.names) this.raw.set(name, d.raw[name] ? [...d.raw[name]] : d.steps.map(() => null));
     this.dirty = true;
     this.redraw();
   }
@@ -193,6 +220,18 @@ export class KnnChart {
     this.layers.forEach((col, i) => col.push(i - offset >= 0 ? values[i - offset] : null));
   }
 
+  dump(): KnnDump {
+    return { steps: [...this.steps], layers: this.layers.map((l) => [...l]), extra: [...this.extra], baseline: this.baseline };
+  }
+
+  load(d: KnnDump) {
+    this.steps = [...d.steps];
+    this.layers = this.layers.map((_, i) => (d.layers[i] ? [...d.layers[i]] : d.steps.map(() => null)));
+    this.extra = [...d.extra];
+    this.baseline = d.baseline;
+    this.plot.setData(this.data());
+  }
+
   /** Every point (%), per layer (`kNN % (stage2)`) and the method's own accuracy, for the CSV export. */
   points(): SeriesPoint[] {
     const out: SeriesPoint[] = [];
@@ -211,6 +250,41 @@ export class KnnChart {
     if (keep < 0) return;
     for (const col of [this.steps, this.extra, ...this.layers]) col.length = keep;
     this.plot.setData(this.data());
+  }
+
+  destroy() {
+    this.plot.destroy();
+  }
+}
+
+/** One run's line on the comparison chart. */
+export interface CompareSeries {
+  label: string;
+  steps: number[];
+  values: (number | null)[];
+}
+
+/** Several runs' curves on one chart: their steps merged, each run a colour, gaps where a run has no point. */
+export class CompareChart {
+  private plot: uPlot;
+
+  constructor(host: HTMLElement, runs: CompareSeries[], yLabel: string) {
+    const steps = [...new Set(runs.flatMap((r) => r.steps))].sort((a, b) => a - b);
+    const columns = runs.map((r) => {
+      const at = new Map(r.steps.map((step, i) => [step, r.values[i]]));
+      return steps.map((step) => at.get(step) ?? null);
+    });
+    this.plot = new uPlot(
+      {
+        width: Math.max(240, host.clientWidth),
+        height: chartHeight(),
+        series: [{ label: 'step' }, ...runs.map((r, i): uPlot.Series => ({ label: r.label, stroke: PALETTE[i % PALETTE.length], width: 2, spanGaps: true, points: { show: true, size: 5 } }))],
+        scales: { x: { time: false }, y: { auto: true } },
+        axes: [STEP_AXIS, { label: yLabel, size: 52 }],
+      },
+      [steps, ...columns] as uPlot.AlignedData,
+      host,
+    );
   }
 
   destroy() {

@@ -2,12 +2,13 @@
 // and draws what it reports. Nothing here waits on training: every reply is a message, and
 // charts redraw at most once per animation frame.
 import './style.css';
-import { KnnChart, TermChart } from './charts';
+import { CompareChart, KnnChart, TermChart } from './charts';
 import type { AdapterInfo, AttentionMaps, Backend, FromWorker, ImportFile, ImportReport, MapLayout, Matrix, MethodInfo, Metric, Neighbour, PseudoLabel, RunConfig, RunState, SessionInfo, Snapshot, StartSpec, SweepPoint, Thumb, ToWorker, ViewBlock } from './protocol';
 import { OWN_DATASET, OWN_DATA_URL, PROJECTOR_IMAGES, parseFromWorker } from './protocol';
 import { filesFromDrop, filesFromInput, importName } from './ownimages';
 import { curvesCsv, download, type ChartPoints } from './exports';
-import { Ema, formatDuration } from './smooth';
+import { deleteRun, getRun, listRuns, putRun, runTitle, saveErrorText, type SavedRun } from './savedruns';
+import { Ema, formatDuration, smooth } from './smooth';
 import { flatten, optionsFromUrl, paramOverrides, paramText, parseLabelCounts, parseParam, setDotted, urlFromOptions, type PageOptions } from './urlconfig';
 import { imageFileToPixels } from './image';
 import { chooseBackend } from './backend';
@@ -76,6 +77,8 @@ interface DebugState {
   map: { step: number; points: number; layout: MapLayout; updates: number; hovered: number | null } | null;
   /** The last Projector export: its size in bytes. */
   exported: number | null;
+  /** Saved runs: how many are listed, how many saves succeeded this page, the step a reopened run restored, runs last compared. */
+  saved: { listed: number; saves: number; reopenedAt: number | null; restoredKnnPoints: number; compared: number; queuesDone: number };
   /** Size of the last weights export (bytes). */
   weightsBytes: number | null;
   /** Rows of the last curves CSV export. */
@@ -83,7 +86,7 @@ interface DebugState {
   /** The last image import: its report, or the error that stopped it. */
   imported: { report: ImportReport | null; error: string | null } | null;
 }
-const debug: DebugState = { state: 'idle', backend: null, adapter: null, steps: 0, stepNumbers: [], loss: [], knn: [], baseline: null, neighbours: 0, errors: [], trainingStartedAt: null, resumedExact: null, matrices: [], collapse: [], metrics: [], labelled: 0, confusion: null, pseudoLabels: null, sweep: null, attention: null, views: null, slowMessages: [], timings: [], map: null, imported: null, exported: null, curvesCsvRows: null, weightsBytes: null };
+const debug: DebugState = { state: 'idle', backend: null, adapter: null, steps: 0, stepNumbers: [], loss: [], knn: [], baseline: null, neighbours: 0, errors: [], trainingStartedAt: null, resumedExact: null, matrices: [], collapse: [], metrics: [], labelled: 0, confusion: null, pseudoLabels: null, sweep: null, attention: null, views: null, slowMessages: [], timings: [], map: null, imported: null, exported: null, curvesCsvRows: null, weightsBytes: null, saved: { listed: 0, saves: 0, reopenedAt: null, restoredKnnPoints: 0, compared: 0, queuesDone: 0 } };
 (window as unknown as { __sslp: DebugState }).__sslp = debug;
 /** For the browser test: lose the GPU mid-run, as a driver reset would. */
 (window as unknown as { __sslpSimulateDeviceLoss: () => void }).__sslpSimulateDeviceLoss = () => send({ type: 'simulateDeviceLoss' });
@@ -228,6 +231,8 @@ function onMessage(msg: FromWorker) {
       return onImported(msg.name, msg.report, msg.error, msg.pack);
     case 'projectorZip':
       return onProjectorZip(msg.zip);
+    case 'snapshot':
+      return void onSnapshot(msg.snapshot);
     case 'weights':
       debug.weightsBytes = msg.bytes.byteLength;
       $<HTMLButtonElement>('export-weights').disabled = !info;
@@ -270,7 +275,11 @@ function onHello(list: MethodInfo[], base: RunConfig, adapterInfo: AdapterInfo |
   const fromLink = firstHello;
   firstHello = false;
   if (fromLink) forcedBackend = options.backend;
-  if (options.embed) document.body.classList.add('embed');
+  if (options.embed) {
+    document.body.classList.add('embed');
+    $('full-page').hidden = false;
+    setFullPageLink(location.search);
+  }
   pickBackend();
   if (fromLink) applyConfig(backend === 'cpu' ? lighterForCpu(options.config, new URLSearchParams(location.search)) : options.config);
   if (problems.length && fromLink) showNotice(`Some link settings were ignored: ${problems.join('; ')}.`);
@@ -426,10 +435,19 @@ function pageOptions(config: RunConfig): PageOptions {
   return { config, autostart: false, embed: document.body.classList.contains('embed'), backend: forcedBackend };
 }
 
+/** The embed's link to the full page: the same run, without embed=1 and without starting it. */
+function setFullPageLink(search: string) {
+  const full = new URLSearchParams(search);
+  full.delete('embed');
+  full.delete('autostart');
+  $<HTMLAnchorElement>('full-page').href = `${location.pathname}${full.size ? `?${full}` : ''}`;
+}
+
 function syncUrl() {
   try {
     const query = urlFromOptions(pageOptions(readConfig()), defaults, methods);
     history.replaceState(null, '', `${location.pathname}${query}`);
+    setFullPageLink(query);
   } catch {
     // An invalid field: the URL keeps the last valid run until it is fixed.
   }
@@ -437,10 +455,10 @@ function syncUrl() {
 
 // ---------- run lifecycle ----------
 
-function startRun(train: boolean, snapshot?: Snapshot) {
+function startRun(train: boolean, snapshot?: Snapshot, given?: RunConfig) {
   let config: RunConfig;
   try {
-    config = readConfig();
+    config = given ?? readConfig();
   } catch (e) {
     return showError(`Cannot start: ${(e as Error).message}.`);
   }
@@ -463,6 +481,190 @@ function startRun(train: boolean, snapshot?: Snapshot) {
 function dataSource(dataset: string): { dataUrl: string; pack?: Uint8Array; packName?: string } {
   if (dataset === OWN_DATASET) return { dataUrl: OWN_DATA_URL, pack: ownPack ?? undefined, packName: ownPackName };
   return { dataUrl: new URL(`data/${dataset}.sslp.gz`, document.baseURI).href };
+}
+
+// ---------- saved runs ----------
+
+/** The saved record of the current run, so saving it again (stopped, then finished) replaces it. */
+let savedKey: { runId: number; id: number } | null = null;
+/** A saved run being reopened: its curves go back on the charts once the session is ready. */
+let pendingRestore: SavedRun | null = null;
+let compareCharts: CompareChart[] = [];
+
+async function onSnapshot(snapshot: Snapshot) {
+  if (!info) return;
+  const run: SavedRun = {
+    savedAt: Date.now(),
+    config: info.config,
+    datasetName: info.dataset.name,
+    knn: debug.knn.length ? debug.knn[debug.knn.length - 1].value : null,
+    step: snapshot.step,
+    curves: { loss: lossChart?.dump() ?? null, ratio: ratioChart?.dump() ?? null, knn: knnChart?.dump() ?? null, collapse: collapseChart?.dump() ?? null },
+    snapshot,
+    ...(info.config.dataset === OWN_DATASET && ownPack ? { pack: ownPack } : {}),
+  };
+  if (savedKey?.runId === runId) run.id = savedKey.id;
+  try {
+    const id = await putRun(run);
+    savedKey = { runId, id };
+    debug.saved.saves++;
+    $('saved-status').textContent = `Saved: ${runTitle(run)}.`;
+    if (queue && state === 'done') queue.saved.push(id);
+  } catch (e) {
+    showError(`This run could not be saved: ${saveErrorText(e)}. Nothing else is lost: the run is still open here.`);
+    queue = null;
+  }
+  await renderSaved();
+  // A method comparison goes on once a run is finished and kept; a stopped run ends it.
+  if (queue && state === 'done') runNextInQueue();
+  else if (queue && state === 'stopped') queue = null;
+}
+
+function smallButton(text: string, onClick: () => void): HTMLButtonElement {
+  const b = document.createElement('button');
+  b.type = 'button';
+  b.textContent = text;
+  b.addEventListener('click', onClick);
+  return b;
+}
+
+/** List the saved runs, newest first, each with a tick box (compare), Open and Delete. */
+async function renderSaved() {
+  let runs: SavedRun[];
+  try {
+    runs = await listRuns();
+  } catch (e) {
+    $('saved-status').textContent = `Saved runs are not available in this browser: ${saveErrorText(e)}`;
+    return;
+  }
+  debug.saved.listed = runs.length;
+  const list = $('saved-list');
+  list.replaceChildren(
+    ...runs
+      .sort((a, b) => b.savedAt - a.savedAt)
+      .map((r) => {
+        const item = document.createElement('li');
+        const tick = document.createElement('input');
+        tick.type = 'checkbox';
+        tick.value = String(r.id);
+        tick.setAttribute('aria-label', `Compare ${runTitle(r)}`);
+        tick.addEventListener('change', updateCompareButton);
+        const text = document.createElement('span');
+        text.textContent = `${runTitle(r)} · saved ${new Date(r.savedAt).toLocaleString()}`;
+        item.append(tick, text, smallButton('Open', () => void openSaved(r.id!)), smallButton('Delete', () => void removeSaved(r.id!)));
+        return item;
+      }),
+  );
+  if (runs.length === 0) {
+    const empty = document.createElement('li');
+    empty.textContent = 'No saved runs yet: a run is saved here when it finishes or is stopped.';
+    list.append(empty);
+  }
+  updateCompareButton();
+}
+
+function tickedRuns(): number[] {
+  return Array.from(document.querySelectorAll<HTMLInputElement>('#saved-list input:checked'), (i) => Number(i.value));
+}
+
+function updateCompareButton() {
+  $<HTMLButtonElement>('compare').disabled = tickedRuns().length < 2;
+}
+
+/** Reopen a saved run: its settings, weights and curves; then neighbours, the map and Train (resume) work on it. */
+async function openSaved(id: number) {
+  if (state === 'training' || state === 'loading') return showError('Pause or stop the current run before opening a saved one.');
+  let run: SavedRun | undefined;
+  try {
+    run = await getRun(id);
+  } catch (e) {
+    return showError(`The saved run could not be read: ${saveErrorText(e)}`);
+  }
+  if (!run) return showError('That saved run is no longer there; the list is refreshed.'), void renderSaved();
+  if (run.config.dataset === OWN_DATASET) {
+    if (!run.pack) return showError('This run trained on imported images that were not kept with it; import them again to train on them.');
+    ownPack = run.pack;
+    ownPackName = run.datasetName;
+  }
+  applyConfig(run.config);
+  pendingRestore = run;
+  resetView();
+  startRun(false, run.snapshot, run.config);
+  savedKey = { runId, id };
+}
+
+/** Put a reopened run's curves back, after its session is ready. */
+function restoreCurves(run: SavedRun) {
+  const c = run.curves;
+  if (c.loss) lossChart?.load(c.loss);
+  if (c.ratio) ratioChart?.load(c.ratio);
+  if (c.knn) knnChart?.load(c.knn);
+  if (c.collapse) collapseChart?.load(c.collapse);
+  debug.saved.reopenedAt = run.step;
+  debug.saved.restoredKnnPoints = c.knn?.steps.length ?? 0;
+  showNotice(`Reopened: ${runTitle(run)}. Neighbours and the map use its weights; Train resumes it.`);
+}
+
+async function removeSaved(id: number) {
+  try {
+    await deleteRun(id);
+  } catch (e) {
+    showError(`The saved run could not be deleted: ${saveErrorText(e)}`);
+  }
+  if (savedKey?.id === id) savedKey = null;
+  await renderSaved();
+}
+
+/** A method comparison in progress: the ids still to run, the saved runs so far, the shared settings. */
+let queue: { next: string[]; saved: number[]; base: RunConfig } | null = null;
+
+/** Train each listed method in turn on the form's data and budget; compare them when all are saved. */
+function startQueue() {
+  if (state !== 'idle' && state !== 'done' && state !== 'stopped') return showError('Finish or reset the current run before comparing methods.');
+  const ids = $<HTMLInputElement>('queue-methods').value.split(/[\s,]+/).filter(Boolean);
+  const unknown = ids.filter((id) => !methods.some((m) => m.id === id));
+  if (unknown.length) return showError(`Cannot compare methods: ${unknown.join(', ')} ${unknown.length === 1 ? 'is' : 'are'} not a method id; the ids are ${methods.map((m) => m.id).join(', ')}.`);
+  if (ids.length < 2 || new Set(ids).size !== ids.length) return showError('Cannot compare methods: list two or more different method ids.');
+  let base: RunConfig;
+  try {
+    base = readConfig();
+  } catch (e) {
+    return showError(`Cannot compare methods: ${(e as Error).message}.`);
+  }
+  queue = { next: ids, saved: [], base };
+  runNextInQueue();
+}
+
+function runNextInQueue() {
+  if (!queue) return;
+  const id = queue.next.shift();
+  if (id === undefined) {
+    const saved = queue.saved;
+    queue = null;
+    return void renderSaved().then(() => {
+      for (const box of document.querySelectorAll<HTMLInputElement>('#saved-list input[type=checkbox]')) box.checked = saved.includes(Number(box.value));
+      updateCompareButton();
+      return compareTicked().then(() => void debug.saved.queuesDone++);
+    });
+  }
+  // The method's own defaults and learning rate: the comparison is of methods as published.
+  const config: RunConfig = { ...queue.base, method: id, params: {}, optimizer: null };
+  applyConfig(config);
+  $('saved-status').textContent = `Comparing methods: ${id} (${queue.saved.length + 1} of ${queue.saved.length + queue.next.length + 1})…`;
+  resetView();
+  startRun(true, undefined, config);
+}
+
+/** Overlay the ticked runs' final-layer kNN and total loss on one chart each. */
+async function compareTicked() {
+  const runs = (await Promise.all(tickedRuns().map((id) => getRun(id)))).filter((r): r is SavedRun => !!r);
+  for (const c of compareCharts) c.destroy();
+  $('compare-charts').hidden = false;
+  const label = (r: SavedRun) => `#${r.id} ${r.config.method} · ${r.config.backbone} · ${r.datasetName}`;
+  const knn = runs.map((r) => ({ label: label(r), steps: r.curves.knn?.steps ?? [], values: r.curves.knn?.layers[r.curves.knn.layers.length - 1] ?? [] }));
+  const loss = runs.map((r) => ({ label: label(r), steps: r.curves.loss?.steps ?? [], values: smooth(r.curves.loss?.raw.total ?? [], smoothing) }));
+  compareCharts = [new CompareChart($('compare-knn'), knn, '%'), new CompareChart($('compare-loss'), loss, 'loss (smoothed)')];
+  debug.saved.compared = runs.length;
 }
 
 // ---------- export ----------
@@ -718,6 +920,10 @@ function onReady(sessionInfo: SessionInfo, gallery: Thumb[], resumedFrom: number
   setTimeout(() => info === sessionInfo && renderGallery(gallery, sessionInfo), 0);
   lastStep = resumedFrom ?? 0;
   updateProgress(lastStep);
+  if (pendingRestore) {
+    restoreCurves(pendingRestore);
+    pendingRestore = null;
+  }
   requestViews();
 }
 
@@ -729,6 +935,8 @@ function onState(next: RunState, step: number) {
     send({ type: 'train' });
   }
   if (next === 'training' && debug.trainingStartedAt === null) debug.trainingStartedAt = performance.now();
+  // Keep every finished or stopped run (not the sweeps' runs, which are many and short).
+  if ((next === 'done' || next === 'stopped') && step > 0 && info && !debug.sweep) send({ type: 'snapshot', id: ++requestId });
   if (next === 'done' && debug.sweep && debug.sweep.points.length < debug.sweep.total) {
     $('sweep-status').textContent = `Stopped after ${debug.sweep.points.length} of ${debug.sweep.total} label counts.`;
   }
@@ -1325,6 +1533,8 @@ function wire() {
   $('setup-title').closest('section')!.addEventListener('change', syncUrl);
   $('dataset').addEventListener('change', showOwnData);
   $('export-projector').addEventListener('click', exportProjector);
+  $('compare').addEventListener('click', () => void compareTicked());
+  $('queue-run').addEventListener('click', startQueue);
   $('map-layout').addEventListener('click', () => {
     const next: MapLayout = $('map-layout').getAttribute('aria-pressed') === 'true' ? 'pca' : 'umap';
     $('map-layout').setAttribute('aria-pressed', String(next === 'umap'));
@@ -1375,3 +1585,4 @@ function wire() {
 
 wire();
 spawnWorker();
+void renderSaved();

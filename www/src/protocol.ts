@@ -256,6 +256,8 @@ export type ToWorker = (
   | { type: 'exportProjector'; id: number; limit: number }
   /** The model's weights as safetensors. */
   | { type: 'exportWeights'; id: number }
+  /** A copy of the model's state, to keep the run (saved runs). */
+  | { type: 'snapshot'; id: number }
   /** Decode the user's images (paths relative to the chosen folder) into the `own` dataset. */
   | { type: 'import'; files: ImportFile[]; size: number; name: string }
 ) & { runId?: number };
@@ -322,6 +324,8 @@ export type FromWorker = (
   | { type: 'map'; step: number; layout: MapLayout; xy: Float32Array; labels: Uint8Array | null; pixels: Uint8Array | null }
   /** The Embedding Projector zip asked for with `exportProjector`. */
   | { type: 'projectorZip'; id: number; zip: Uint8Array }
+  /** The state asked for with `snapshot`. */
+  | { type: 'snapshot'; id: number; snapshot: Snapshot }
   /** The weights asked for with `exportWeights`, as a safetensors file, at `step`. */
   | { type: 'weights'; id: number; bytes: Uint8Array; step: number }
   /** An image import's progress: files read of `total`, and how many were skipped so far. */
@@ -342,7 +346,7 @@ export type FromWorker = (
  */
 export type TimingPart = 'script' | 'wasm' | 'dataset' | 'session' | 'first step' | 'baseline' | 'last step';
 
-const WORKER_TYPES = new Set(['weights', 'projectorZip', 'importProgress', 'imported', 'map', 'timing', 'hello', 'ready', 'baseline', 'step', 'eval', 'pseudoLabels', 'sweepProgress', 'sweepPoint', 'state', 'neighbours', 'views', 'matrices', 'attention', 'error', 'deviceLost']);
+const WORKER_TYPES = new Set(['snapshot', 'weights', 'projectorZip', 'importProgress', 'imported', 'map', 'timing', 'hello', 'ready', 'baseline', 'step', 'eval', 'pseudoLabels', 'sweepProgress', 'sweepPoint', 'state', 'neighbours', 'views', 'matrices', 'attention', 'error', 'deviceLost']);
 
 /**
  * Turn the wasm step report (`{kind, step, lr, images_per_s, <term>: value}`) into the compact

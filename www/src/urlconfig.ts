@@ -7,7 +7,7 @@
 // and names a method does not have, are reported on the page, never silently dropped.
 import type { Backend, MethodInfo, RunConfig } from './protocol';
 
-export const DATASETS = ['fashion-mnist', 'mnist', 'own'] as const;
+export const DATASETS = ['fashion-mnist', 'mnist', 'emoji', 'own'] as const;
 export const BACKBONES = ['small-cnn', 'resnet-tiny', 'vit-tiny'] as const;
 
 export interface PageOptions {

@@ -479,6 +479,19 @@ async function exportProjector(id: number, limit: number) {
   }
 }
 
+/** A copy of the model's state for the page to keep (saved runs). */
+async function sendSnapshot(id: number) {
+  const s = session;
+  if (!s) return;
+  try {
+    const snap: Snapshot = await exclusive(() => s.exportState());
+    post({ type: 'snapshot', id, snapshot: snap }, snap.tensors.map((t) => t.buffer));
+  } catch (e) {
+    if (isTrap(e)) return fail(e, s.stepCount);
+    post({ type: 'error', kind: 'query', id, step: null, message: `The run could not be saved: ${message(e)}` });
+  }
+}
+
 /** The model's weights as safetensors, read with async reads between steps. */
 async function exportWeights(id: number) {
   const s = session;
@@ -606,7 +619,7 @@ function deviceLostSafe(): string | undefined {
 self.onmessage = (event: MessageEvent<ToWorker>) => {
   const msg = event.data;
   // Run commands from an earlier run (a click that raced a restart) are dropped.
-  const runCommand = ['train', 'pause', 'stop', 'neighbours', 'views', 'attention', 'exportProjector', 'exportWeights'].includes(msg.type);
+  const runCommand = ['train', 'pause', 'stop', 'neighbours', 'views', 'attention', 'exportProjector', 'exportWeights', 'snapshot'].includes(msg.type);
   if (runCommand && msg.runId !== undefined && msg.runId !== runId) return;
   switch (msg.type) {
     case 'start':
@@ -658,6 +671,9 @@ self.onmessage = (event: MessageEvent<ToWorker>) => {
       break;
     case 'exportWeights':
       void exportWeights(msg.id);
+      break;
+    case 'snapshot':
+      void sendSnapshot(msg.id);
       break;
   }
 };

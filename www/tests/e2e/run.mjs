@@ -409,6 +409,15 @@ try {
     await page.screenshot({ path: join(out, 'cpu-fallback-embed-900x600.png') });
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth);
     check('the embed layout fits 900 px without horizontal scrolling', overflow <= 900, `scrollWidth ${overflow}`);
+    // And 600 px without vertical scrolling, with the curves, the map and retrieval in view.
+    const fit = await page.evaluate(() => {
+      const inView = (id) => {
+        const r = document.getElementById(id).getBoundingClientRect();
+        return r.height > 0 && r.bottom <= 600 + window.scrollY;
+      };
+      return { height: document.documentElement.scrollHeight, visible: ['loss-chart', 'knn-chart', 'map', 'gallery', 'neighbours', 'train'].filter(inView) };
+    });
+    check('the embed layout fits 900×600 without vertical scrolling: curves, map, gallery, neighbours and Train in view', fit.height <= 600 && fit.visible.length === 6, JSON.stringify(fit));
     check('no console error on the CPU path', log.errors.length === 0, log.errors.join(' | '));
 
     // ---- 2b. a NaN loss pauses the run and names the step (τ = 1e-45 overflows 1/τ) ----
@@ -641,6 +650,39 @@ try {
     }
     check('the weights download as safetensors (F32, named by module path)', weightsOk, weightsDetail);
     await ownPage.screenshot({ path: join(out, 'own-images.png'), fullPage: true });
+    // Saved runs: the finished run was kept; after a reload it is listed and reopens with its
+    // curves and weights (neighbours work); a second run is saved too, and both compare on one chart.
+    const savedOk = await waitFor(ownPage, () => window.__sslp.saved.listed >= 1, null, 30_000, 'the run to be saved');
+    await ownPage.reload();
+    await waitFor(ownPage, () => window.__sslp?.backend !== null, null, 60_000, 'the reloaded page');
+    const listedAfterReload = await waitFor(ownPage, () => window.__sslp.saved.listed === 1, null, 30_000, 'the saved run listed after a reload');
+    const savedText = (await ownPage.textContent('#saved-list')) ?? '';
+    await ownPage.click('#saved-list li button:has-text("Open")');
+    const reopened = await waitFor(ownPage, () => window.__sslp.saved.reopenedAt === 6 && ['paused', 'stopped', 'done'].includes(window.__sslp.state), null, 120_000, 'the saved run to reopen');
+    await ownPage.click('#gallery .thumb:nth-child(3)');
+    const reopenedNeighbours = await waitFor(ownPage, () => document.querySelectorAll('#neighbours .neighbour').length > 0, null, 60_000, 'neighbours of the reopened run');
+    const knnPoints = (await debug(ownPage)).saved.restoredKnnPoints;
+    check(
+      'a finished run is saved, listed after a reload, and reopens with its weights (neighbours) and curves',
+      savedOk && listedAfterReload && /simclr · small-cnn · shapes · step 6\/6/.test(savedText) && reopened && reopenedNeighbours && knnPoints === 3,
+      `${savedText.slice(0, 160)}; reopened ${reopened}, neighbours ${reopenedNeighbours}, kNN points restored ${knnPoints}`,
+    );
+    await ownPage.goto(`${origin}/?backend=cpu&method=rotnet&steps=4&batch=8&width=8&eval_every=2&train_limit=256&test_limit=64&autostart=1`);
+    const secondSaved = await waitFor(ownPage, () => window.__sslp.saved.listed === 2, null, 300_000, 'a second saved run');
+    await ownPage.$$eval('#saved-list input[type=checkbox]', (boxes) => boxes.forEach((b) => b.click()));
+    await ownPage.click('#compare');
+    const compared = await waitFor(ownPage, () => window.__sslp.saved.compared === 2, null, 30_000, 'the comparison');
+    const compareLegend = await ownPage.$$eval('#compare-knn .u-legend .u-series', (s) => s.map((e) => e.textContent));
+    check('two saved runs overlay their kNN and loss curves on one chart', secondSaved && compared && compareLegend.length === 3 && compareLegend.some((t) => /rotnet/.test(t)) && compareLegend.some((t) => /simclr/.test(t)), JSON.stringify(compareLegend));
+    await ownPage.screenshot({ path: join(out, 'saved-runs-compared.png'), fullPage: true });
+    // A queued method comparison: SimCLR then RotNet on the same data and budget, each saved, then compared.
+    await ownPage.fill('#queue-methods', 'simclr, rotnet');
+    await ownPage.click('#queue-run');
+    const queued = await waitFor(ownPage, () => window.__sslp.saved.queuesDone === 1, null, 400_000, 'the queued comparison');
+    const qd = (await debug(ownPage)).saved;
+    const queueLegend = await ownPage.$$eval('#compare-knn .u-legend .u-series', (s) => s.map((e) => e.textContent));
+    check('a queued comparison trains SimCLR then RotNet in turn, saves both and compares them', queued && qd.listed === 4 && qd.compared === 2 && queueLegend.filter((t) => /fashion-mnist/.test(t)).length === 2, `${JSON.stringify(qd)} ${JSON.stringify(queueLegend)}`);
+
     await ownPage.close();
 
     // ---- 2f. an out-of-range parameter is refused by name; the page keeps working ----
