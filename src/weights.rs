@@ -73,12 +73,13 @@ pub fn decode(bytes: &[u8]) -> Result<(Vec<NamedTensor>, BTreeMap<String, String
         if dtype != "F32" {
             return Err(format!("tensor {name} is {dtype}; only F32 weights are read (convert it with tensor.float())"));
         }
-        let shape: Vec<usize> = entry["shape"].as_array().ok_or_else(|| bad(&format!("{name} has no shape")))?.iter().map(|d| d.as_u64().map(|d| d as usize)).collect::<Option<_>>().ok_or_else(|| bad(&format!("{name}'s shape is not whole numbers")))?;
-        let offsets: Vec<usize> = entry["data_offsets"].as_array().into_iter().flatten().filter_map(|d| d.as_u64().map(|d| d as usize)).collect();
-        let numel = shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d)).ok_or_else(|| bad(&format!("{name}'s shape overflows")))?;
-        let [begin, end] = offsets[..] else { return Err(bad(&format!("{name} has no data_offsets"))) };
-        if begin > end || end > data.len() || end - begin != numel * 4 {
-            return Err(bad(&format!("{name}'s bytes {begin}..{end} do not hold {numel} F32 values in a {}-byte data block", data.len())));
+        let dim = |d: &Value| d.as_u64().and_then(|d| usize::try_from(d).ok());
+        let shape: Vec<usize> = entry["shape"].as_array().ok_or_else(|| bad(&format!("{name} has no shape")))?.iter().map(dim).collect::<Option<_>>().ok_or_else(|| bad(&format!("{name}'s shape is not whole numbers")))?;
+        let offsets: Vec<usize> = entry["data_offsets"].as_array().ok_or_else(|| bad(&format!("{name} has no data_offsets")))?.iter().map(dim).collect::<Option<_>>().ok_or_else(|| bad(&format!("{name}'s data_offsets are not whole numbers")))?;
+        let bytes_wanted = shape.iter().try_fold(4usize, |a, &d| a.checked_mul(d)).ok_or_else(|| bad(&format!("{name}'s shape overflows")))?;
+        let [begin, end] = offsets[..] else { return Err(bad(&format!("{name} needs two data_offsets"))) };
+        if begin > end || end > data.len() || end - begin != bytes_wanted {
+            return Err(bad(&format!("{name}'s bytes {begin}..{end} do not hold {} F32 values in a {}-byte data block", bytes_wanted / 4, data.len())));
         }
         let values = data[begin..end].chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().expect("4 bytes"))).collect();
         tensors.push(NamedTensor { name, shape, values });

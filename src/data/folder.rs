@@ -137,6 +137,29 @@ pub fn square(rgb: &RgbImage, size: usize) -> RgbImage {
     image::imageops::crop_imm(&scaled, (sw - s) / 2, (sh - s) / 2, s, s).to_image()
 }
 
+/// `split` with its images in a seeded random order.
+fn shuffled(split: Split, image_len: usize, rng: &mut Rng) -> Split {
+    let mut order: Vec<usize> = (0..split.len()).collect();
+    rng.shuffle(&mut order);
+    Split {
+        pixels: order.iter().flat_map(|&i| split.pixels[i * image_len..(i + 1) * image_len].iter().copied()).collect(),
+        labels: order.iter().map(|&i| split.labels[i]).collect(),
+    }
+}
+
+/// Class names are stored in the pack's header, whose name block holds at most 65,535 bytes.
+const MAX_CLASS_NAME_BYTES: usize = 100;
+
+/// A class name as the pack keeps it: one line, at most [`MAX_CLASS_NAME_BYTES`] bytes (cut at a character boundary).
+fn class_name(folder: &str) -> String {
+    let one_line = folder.replace(['\n', '\r'], " ");
+    let mut end = one_line.len().min(MAX_CLASS_NAME_BYTES);
+    while !one_line.is_char_boundary(end) {
+        end -= 1;
+    }
+    one_line[..end].to_string()
+}
+
 impl Importer {
     pub fn new(size: usize) -> Result<Importer, String> {
         if !SIZES.contains(&size) {
@@ -166,18 +189,19 @@ impl Importer {
     /// Add every file of a zip archive. Paths keep their folders; a single folder holding
     /// everything (the usual way a folder is zipped) is taken as the root.
     pub fn add_zip(&mut self, bytes: &[u8]) -> Result<(), String> {
-        let entries = super::zip::read(bytes)?;
+        let entries = super::zip::entries(bytes)?;
         let visible: Vec<&super::zip::Entry> = entries.iter().filter(|e| !is_hidden(&e.path)).collect();
         self.hidden += entries.len() - visible.len();
         let top = |p: &str| p.split('/').next().unwrap_or("").to_string();
         let common = visible.first().map(|e| top(&e.path)).filter(|t| visible.iter().all(|e| e.path.contains('/') && top(&e.path) == *t));
+        // One entry unpacked at a time: memory holds one file's bytes besides the decoded images.
         for e in visible {
             let path = match &common {
                 Some(root) => e.path[root.len() + 1..].to_string(),
                 None => e.path.clone(),
             };
-            match &e.bytes {
-                Ok(b) => self.add(&path, b),
+            match super::zip::extract(bytes, e) {
+                Ok(b) => self.add(&path, &b),
                 Err(reason) => self.add_result(&path, Err(format!("cannot be unzipped: {reason}"))),
             }
         }
@@ -247,12 +271,16 @@ impl Importer {
                 }
             }
         }
+        // Classes are appended in turn; mix each split, so that its first images (the gallery,
+        // the map, a --train-limit or --test-limit) hold every class, not the first ones.
+        let image_len = channels * size * size;
+        let (train, test) = (shuffled(train, image_len, &mut rng), shuffled(test, image_len, &mut rng));
         let pack = Pack {
             name: name.to_string(),
             height: size,
             width: size,
             channels,
-            class_names: classes.iter().map(|(c, _)| c.replace('\n', " ")).collect(),
+            class_names: classes.iter().map(|(c, _)| class_name(c)).collect(),
             train,
             test,
         };
@@ -355,6 +383,7 @@ mod tests {
         assert_eq!(pack.class_names, vec!["cats", "dogs"]);
         assert_eq!((pack.channels, pack.height, pack.width), (3, 32, 32));
         assert_eq!((pack.train.len(), pack.test.len()), (8, 2), "one of 5 per class tests");
+        assert_ne!(pack.train.labels, vec![0, 0, 0, 0, 1, 1, 1, 1], "classes are not left in blocks");
         assert_eq!(report.classes, vec![("cats".to_string(), 5), ("dogs".to_string(), 5)]);
         let skipped: Vec<&str> = report.skipped.iter().map(|s| s.path.as_str()).collect();
         assert_eq!(skipped, vec!["birds/only.bmp", "cats/broken.png", "dogs/empty.jpg", "loose.webp", "notes.txt"]);

@@ -35,87 +35,127 @@ pub fn crc32(bytes: &[u8]) -> u32 {
     crc.sum()
 }
 
-/// One file of an archive: its path inside the archive and its bytes, or why they could not
-/// be read (the other entries are still returned).
-#[derive(Debug)]
+/// One file of an archive, located but not yet unpacked: [`extract`] reads it.
+#[derive(Debug, Clone)]
 pub struct Entry {
     pub path: String,
-    pub bytes: Result<Vec<u8>, String>,
+    flags: u16,
+    method: u16,
+    crc: u32,
+    packed: u64,
+    size: u64,
+    local_at: u64,
 }
 
+/// The most all entries together may claim to unpack to: 4 GiB. Entries are unpacked one at a
+/// time, so memory holds one at most; this bounds the work a small hostile zip can ask for.
+pub const MAX_TOTAL_BYTES: u64 = 4 << 30;
+
 /// Every file entry of the archive `bytes`, in central-directory order; folders are left out.
-/// An error here means the archive as a whole cannot be read.
-pub fn read(bytes: &[u8]) -> Result<Vec<Entry>, String> {
+/// An error here means the archive as a whole cannot be read. Offsets are kept as u64, so a
+/// damaged one cannot wrap on a 32-bit target (wasm).
+pub fn entries(bytes: &[u8]) -> Result<Vec<Entry>, String> {
+    let len = bytes.len();
+    if len < EOCD_LEN {
+        return Err("not a zip archive (too short); choose a .zip file or the folder itself".into());
+    }
     // The end record sits in the last 22 bytes plus a comment of at most 65,535.
-    let search_from = bytes.len().saturating_sub(EOCD_LEN + u16::MAX as usize);
-    let eocd = (search_from..=bytes.len().saturating_sub(EOCD_LEN))
+    let search_from = len.saturating_sub(EOCD_LEN + u16::MAX as usize);
+    let eocd = (search_from..=len - EOCD_LEN)
         .rev()
-        .find(|&at| bytes.len() >= EOCD_LEN && u32_at(bytes, at) == EOCD_SIGNATURE)
+        .find(|&at| u32_at(bytes, at) == EOCD_SIGNATURE)
         .ok_or("not a zip archive (no end-of-central-directory record); choose a .zip file or the folder itself")?;
-    let entries = u16_at(bytes, eocd + 10) as usize;
-    let dir_len = u32_at(bytes, eocd + 12) as usize;
-    let dir_at = u32_at(bytes, eocd + 16) as usize;
-    if entries == 0xFFFF || dir_at == 0xFFFF_FFFF {
+    let count = u16_at(bytes, eocd + 10) as usize;
+    let dir_len = u32_at(bytes, eocd + 12) as u64;
+    let dir_at = u32_at(bytes, eocd + 16) as u64;
+    if count == 0xFFFF || dir_at == 0xFFFF_FFFF {
         return Err("this zip uses the Zip64 extension (over 65,535 files or 4 GiB), which is not supported; zip fewer images".into());
     }
-    if dir_at.checked_add(dir_len).is_none_or(|end| end > eocd) {
+    if dir_at + dir_len > eocd as u64 {
         return Err("the zip's central directory points outside the file; the archive is damaged".into());
     }
-    let mut out = Vec::with_capacity(entries);
-    let mut at = dir_at;
-    for _ in 0..entries {
+    let mut out = Vec::with_capacity(count);
+    let mut at = dir_at as usize;
+    let mut total = 0u64;
+    for _ in 0..count {
         if at + CENTRAL_LEN > eocd || u32_at(bytes, at) != CENTRAL_SIGNATURE {
             return Err("the zip's central directory is damaged".into());
         }
-        let flags = u16_at(bytes, at + 8);
-        let method = u16_at(bytes, at + 10);
-        let crc = u32_at(bytes, at + 16);
-        let packed = u32_at(bytes, at + 20) as u64;
-        let size = u32_at(bytes, at + 24) as u64;
         let (name_len, extra_len, comment_len) =
             (u16_at(bytes, at + 28) as usize, u16_at(bytes, at + 30) as usize, u16_at(bytes, at + 32) as usize);
-        let local_at = u32_at(bytes, at + 42) as usize;
         let name_end = at + CENTRAL_LEN + name_len;
         if name_end > eocd {
             return Err("the zip's central directory is damaged".into());
         }
-        let path = String::from_utf8_lossy(&bytes[at + CENTRAL_LEN..name_end]).replace('\\', "/");
+        let entry = Entry {
+            path: String::from_utf8_lossy(&bytes[at + CENTRAL_LEN..name_end]).replace('\\', "/"),
+            flags: u16_at(bytes, at + 8),
+            method: u16_at(bytes, at + 10),
+            crc: u32_at(bytes, at + 16),
+            packed: u32_at(bytes, at + 20) as u64,
+            size: u32_at(bytes, at + 24) as u64,
+            local_at: u32_at(bytes, at + 42) as u64,
+        };
         at = name_end + extra_len + comment_len;
-        if path.ends_with('/') {
+        if entry.path.ends_with('/') {
             continue; // a folder
         }
-        let read = || -> Result<Vec<u8>, String> {
-            if flags & 1 != 0 {
-                return Err("encrypted; unzip it with its password first".into());
-            }
-            if size > MAX_ENTRY_BYTES {
-                return Err(format!("{size} bytes unpacked, over the {} MiB a file may have", MAX_ENTRY_BYTES >> 20));
-            }
-            if local_at + LOCAL_LEN > bytes.len() || u32_at(bytes, local_at) != LOCAL_SIGNATURE {
-                return Err("its local header is missing; the archive is damaged".into());
-            }
-            let data_at = local_at + LOCAL_LEN + u16_at(bytes, local_at + 26) as usize + u16_at(bytes, local_at + 28) as usize;
-            let data = bytes.get(data_at..data_at.saturating_add(packed as usize)).ok_or("truncated archive")?;
-            let unpacked = match method {
-                0 => data.to_vec(),
-                8 => {
-                    let mut v = Vec::with_capacity(size as usize);
-                    flate2::read::DeflateDecoder::new(data)
-                        .take(size + 1)
-                        .read_to_end(&mut v)
-                        .map_err(|e| format!("cannot inflate ({e}); the archive is damaged"))?;
-                    v
-                }
-                m => return Err(format!("compressed with method {m}; only stored and deflated files are read, re-zip it")),
-            };
-            if unpacked.len() as u64 != size || crc32(&unpacked) != crc {
-                return Err("its checksum does not match; the archive is damaged".into());
-            }
-            Ok(unpacked)
-        };
-        out.push(Entry { path, bytes: read() });
+        total += entry.size;
+        if total > MAX_TOTAL_BYTES {
+            return Err(format!("the zip's files unpack to more than {} GiB; zip fewer or smaller images", MAX_TOTAL_BYTES >> 30));
+        }
+        out.push(entry);
     }
     Ok(out)
+}
+
+/// The bytes of one entry, or why they cannot be read (the archive's other entries may still be).
+pub fn extract(bytes: &[u8], e: &Entry) -> Result<Vec<u8>, String> {
+    if e.flags & 1 != 0 {
+        return Err("encrypted; unzip it with its password first".into());
+    }
+    if e.size > MAX_ENTRY_BYTES {
+        return Err(format!("{} bytes unpacked, over the {} MiB a file may have", e.size, MAX_ENTRY_BYTES >> 20));
+    }
+    let len = bytes.len() as u64;
+    if e.local_at + LOCAL_LEN as u64 > len || u32_at(bytes, e.local_at as usize) != LOCAL_SIGNATURE {
+        return Err("its local header is missing; the archive is damaged".into());
+    }
+    let local = e.local_at as usize;
+    let data_at = e.local_at + LOCAL_LEN as u64 + u16_at(bytes, local + 26) as u64 + u16_at(bytes, local + 28) as u64;
+    if data_at + e.packed > len {
+        return Err("truncated archive".into());
+    }
+    let data = &bytes[data_at as usize..(data_at + e.packed) as usize];
+    let unpacked = match e.method {
+        0 => data.to_vec(),
+        8 => {
+            let mut v = Vec::with_capacity(e.size as usize);
+            flate2::read::DeflateDecoder::new(data)
+                .take(e.size + 1)
+                .read_to_end(&mut v)
+                .map_err(|err| format!("cannot inflate ({err}); the archive is damaged"))?;
+            v
+        }
+        m => return Err(format!("compressed with method {m}; only stored and deflated files are read, re-zip it")),
+    };
+    if unpacked.len() as u64 != e.size || crc32(&unpacked) != e.crc {
+        return Err("its checksum does not match; the archive is damaged".into());
+    }
+    Ok(unpacked)
+}
+
+/// A file entry with its bytes, or why they cannot be read.
+#[derive(Debug)]
+pub struct Unpacked {
+    pub path: String,
+    pub bytes: Result<Vec<u8>, String>,
+}
+
+/// Every file entry with its bytes, all unpacked at once: for small archives (the tests, the
+/// exports). The importer unpacks one entry at a time instead ([`entries`], [`extract`]).
+pub fn read(bytes: &[u8]) -> Result<Vec<Unpacked>, String> {
+    Ok(entries(bytes)?.into_iter().map(|e| Unpacked { bytes: extract(bytes, &e), path: e.path }).collect())
 }
 
 /// A zip of `files` (path, bytes), stored without compression.
@@ -204,6 +244,13 @@ mod tests {
         let mut bad = z.clone();
         bad[LOCAL_LEN + "x/big.raw".len() + 3] ^= 0x55;
         assert!(read(&bad).unwrap()[0].bytes.as_ref().unwrap_err().contains("damaged"));
+
+        // A local-header offset past the file (0xFFFFFFFF, as Zip64 writers leave it) is an
+        // error for that entry, not an overflow.
+        let mut far = z.clone();
+        let central_at = LOCAL_LEN + "x/big.raw".len() + u32::from_le_bytes(z[18..22].try_into().unwrap()) as usize;
+        far[central_at + 42..central_at + 46].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert!(read(&far).unwrap()[0].bytes.as_ref().unwrap_err().contains("local header"));
 
         assert!(read(b"PK not really").unwrap_err().contains("not a zip"));
         let cut = &z[..z.len() - 5];

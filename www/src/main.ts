@@ -232,7 +232,7 @@ function onMessage(msg: FromWorker) {
     case 'projectorZip':
       return onProjectorZip(msg.zip);
     case 'snapshot':
-      return void onSnapshot(msg.snapshot);
+      return onSnapshot(msg.snapshot);
     case 'weights':
       debug.weightsBytes = msg.bytes.byteLength;
       $<HTMLButtonElement>('export-weights').disabled = !info;
@@ -491,7 +491,14 @@ let savedKey: { runId: number; id: number } | null = null;
 let pendingRestore: SavedRun | null = null;
 let compareCharts: CompareChart[] = [];
 
-async function onSnapshot(snapshot: Snapshot) {
+/** Saves in order: a second save of a run waits for the first, so it finds the record's id. */
+let saving: Promise<void> = Promise.resolve();
+
+function onSnapshot(snapshot: Snapshot) {
+  saving = saving.then(() => saveRun(snapshot));
+}
+
+async function saveRun(snapshot: Snapshot) {
   if (!info) return;
   const run: SavedRun = {
     savedAt: Date.now(),
@@ -586,6 +593,7 @@ async function openSaved(id: number) {
     ownPack = run.pack;
     ownPackName = run.datasetName;
   }
+  queue = null;
   applyConfig(run.config);
   pendingRestore = run;
   resetView();
@@ -600,6 +608,8 @@ function restoreCurves(run: SavedRun) {
   if (c.ratio) ratioChart?.load(c.ratio);
   if (c.knn) knnChart?.load(c.knn);
   if (c.collapse) collapseChart?.load(c.collapse);
+  // The run's kNN, so that saving it again (stopped or finished once more) keeps it.
+  if (run.knn !== null) debug.knn = [{ step: run.step, value: run.knn, layers: [] }];
   debug.saved.reopenedAt = run.step;
   debug.saved.restoredKnnPoints = c.knn?.steps.length ?? 0;
   showNotice(`Reopened: ${runTitle(run)}. Neighbours and the map use its weights; Train resumes it.`);
@@ -935,6 +945,10 @@ function onState(next: RunState, step: number) {
     send({ type: 'train' });
   }
   if (next === 'training' && debug.trainingStartedAt === null) debug.trainingStartedAt = performance.now();
+  if (next === 'failed') {
+    queue = null;
+    pendingRestore = null;
+  }
   // Keep every finished or stopped run (not the sweeps' runs, which are many and short).
   if ((next === 'done' || next === 'stopped') && step > 0 && info && !debug.sweep) send({ type: 'snapshot', id: ++requestId });
   if (next === 'done' && debug.sweep && debug.sweep.points.length < debug.sweep.total) {
@@ -1498,6 +1512,8 @@ function wire() {
   $('stop').addEventListener('click', () => send({ type: 'stop' }));
   $('reset').addEventListener('click', () => {
     // A fresh worker, whatever state the old one was in: Train comes back with its hello.
+    queue = null;
+    pendingRestore = null;
     resetView();
     hideError();
     runId++;

@@ -146,6 +146,11 @@ async function importImages(files: ImportFile[], size: number, name: string) {
         else importer.add(path, bytes);
       }
     } catch (e) {
+      if (isTrap(e)) {
+        // The module stopped (a bug, or memory ran out): it cannot be called again.
+        post({ type: 'imported', name, report: null, error: `decoding ${path} stopped the worker (${message(e)}). Reload the page; try fewer or smaller files`, pack: null });
+        return;
+      }
       importer.addUnreadable(path, isZip ? `cannot be unzipped: ${message(e)}` : `cannot be read (${message(e)})`);
     }
     if (performance.now() - lastPost > 100 || i === files.length - 1) {
@@ -472,6 +477,7 @@ async function exportProjector(id: number, limit: number) {
   if (!s) return post({ type: 'error', kind: 'query', id, step: null, message: 'start a run first: there is no model to export yet' });
   try {
     const zip: Uint8Array = await exclusive(() => s.projectorZip(limit));
+    if (session !== s) return;
     post({ type: 'projectorZip', id, zip }, [zip.buffer]);
   } catch (e) {
     if (isTrap(e)) return fail(e, s.stepCount);
@@ -485,6 +491,7 @@ async function sendSnapshot(id: number) {
   if (!s) return;
   try {
     const snap: Snapshot = await exclusive(() => s.exportState());
+    if (session !== s) return; // a new run started meanwhile: this state is not its
     post({ type: 'snapshot', id, snapshot: snap }, snap.tensors.map((t) => t.buffer));
   } catch (e) {
     if (isTrap(e)) return fail(e, s.stepCount);
@@ -498,6 +505,7 @@ async function exportWeights(id: number) {
   if (!s) return post({ type: 'error', kind: 'query', id, step: null, message: 'start a run first: there are no weights to save yet' });
   try {
     const bytes: Uint8Array = await exclusive(() => s.safetensors());
+    if (session !== s) return;
     post({ type: 'weights', id, bytes, step: s.stepCount }, [bytes.buffer]);
   } catch (e) {
     if (isTrap(e)) return fail(e, s.stepCount);
@@ -538,6 +546,8 @@ async function embeddingMap(s: WebSession, step: number) {
   const layout = mapLayout;
   try {
     const xy: Float32Array = layout === 'umap' ? await umapLayout(s) : await exclusive(() => s.embeddingMap(MAP_POINTS));
+    // A map of a run that has since been replaced, or of a layout since switched, is dropped.
+    if (session !== s || layout !== mapLayout) return;
     const n = xy.length / 2;
     let labels: Uint8Array | null = null;
     let pixels: Uint8Array | null = null;
