@@ -1478,6 +1478,7 @@ function hideError() {
 function showNotice(text: string) {
   const n = $('notice');
   n.textContent = text;
+  n.title = text; // the embed shows one line of it; the whole text on hover
   n.hidden = false;
 }
 
