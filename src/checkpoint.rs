@@ -15,6 +15,7 @@
 //! refused with a message instead of loading weights that turn to NaN at the next step.
 //! Every length is checked against the bytes that are really there before it is used.
 use crate::config::RunConfig;
+use crate::data::zip::crc32;
 use crate::data::Sampler;
 use crate::rng::Rng;
 use serde::{Deserialize, Serialize};
@@ -42,12 +43,6 @@ pub struct Checkpoint {
     pub state: ResumeState,
     pub model: Vec<u8>,
     pub optimizer: Vec<u8>,
-}
-
-fn crc32(bytes: &[u8]) -> u32 {
-    let mut crc = flate2::Crc::new();
-    crc.update(bytes);
-    crc.sum()
 }
 
 impl Checkpoint {

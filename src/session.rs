@@ -815,14 +815,11 @@ impl Session {
     /// afresh. A checkpoint's checksum is verified first.
     #[cfg(not(target_family = "wasm"))]
     pub fn load_weights(&mut self, bytes: &[u8]) -> Result<(), SessionError> {
-        if !bytes.starts_with(crate::checkpoint::MAGIC) {
-            self.bank_cache = None;
-            self.initial_backbone = None;
-            return self.load_safetensors(bytes);
-        }
-        let checkpoint = Checkpoint::decode(bytes).map_err(SessionError::Checkpoint)?;
+        // A checkpoint's checksum is verified before anything of the session changes.
+        let checkpoint = bytes.starts_with(crate::checkpoint::MAGIC).then(|| Checkpoint::decode(bytes)).transpose().map_err(SessionError::Checkpoint)?;
         self.bank_cache = None;
         self.initial_backbone = None;
+        let Some(checkpoint) = checkpoint else { return self.load_safetensors(bytes) };
         self.runner.load(checkpoint.model).map_err(|e| SessionError::Checkpoint(format!("{e}; was it saved from the same method, backbone and width?")))
     }
 }

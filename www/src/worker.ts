@@ -471,46 +471,47 @@ async function neighbours(id: number, query: Extract<ToWorker, { type: 'neighbou
   }
 }
 
-/** The Embedding Projector zip of the first `limit` test images, made in Rust. */
-async function exportProjector(id: number, limit: number) {
+/**
+ * Answer page request `id` with something read from the session between steps: `read` runs
+ * after every session call queued before it, and its result goes to `reply` unless a new run
+ * replaced the session meanwhile (then it is not this run's, and is dropped). Without a session,
+ * `noSession` (if given) is the error the page sees; a failure is `failed: <reason>`.
+ */
+async function answer<T>(id: number, noSession: string | null, failed: string, read: (s: WebSession) => Promise<T>, reply: (value: T, s: WebSession) => void) {
   const s = session;
-  if (!s) return post({ type: 'error', kind: 'query', id, step: null, message: 'start a run first: there is no model to export yet' });
+  if (!s) {
+    if (noSession) post({ type: 'error', kind: 'query', id, step: null, message: noSession });
+    return;
+  }
   try {
-    const zip: Uint8Array = await exclusive(() => s.projectorZip(limit));
+    const value = await exclusive(() => read(s));
     if (session !== s) return;
-    post({ type: 'projectorZip', id, zip }, [zip.buffer]);
+    reply(value, s);
   } catch (e) {
     if (isTrap(e)) return fail(e, s.stepCount);
-    post({ type: 'error', kind: 'query', id, step: null, message: `The export failed: ${message(e)}` });
+    post({ type: 'error', kind: 'query', id, step: null, message: `${failed}: ${message(e)}` });
   }
 }
 
 /** A copy of the model's state for the page to keep (saved runs). */
-async function sendSnapshot(id: number) {
-  const s = session;
-  if (!s) return;
-  try {
-    const snap: Snapshot = await exclusive(() => s.exportState());
-    if (session !== s) return; // a new run started meanwhile: this state is not its
-    post({ type: 'snapshot', id, snapshot: snap }, snap.tensors.map((t) => t.buffer));
-  } catch (e) {
-    if (isTrap(e)) return fail(e, s.stepCount);
-    post({ type: 'error', kind: 'query', id, step: null, message: `The run could not be saved: ${message(e)}` });
-  }
+function sendSnapshot(id: number) {
+  return answer(id, null, 'The run could not be saved', (s): Promise<Snapshot> => s.exportState(), (snap) =>
+    post({ type: 'snapshot', id, snapshot: snap }, snap.tensors.map((t) => t.buffer)),
+  );
 }
 
 /** The model's weights as safetensors, read with async reads between steps. */
-async function exportWeights(id: number) {
-  const s = session;
-  if (!s) return post({ type: 'error', kind: 'query', id, step: null, message: 'start a run first: there are no weights to save yet' });
-  try {
-    const bytes: Uint8Array = await exclusive(() => s.safetensors());
-    if (session !== s) return;
-    post({ type: 'weights', id, bytes, step: s.stepCount }, [bytes.buffer]);
-  } catch (e) {
-    if (isTrap(e)) return fail(e, s.stepCount);
-    post({ type: 'error', kind: 'query', id, step: null, message: `The weights could not be saved: ${message(e)}` });
-  }
+function exportWeights(id: number) {
+  return answer(id, 'start a run first: there are no weights to save yet', 'The weights could not be saved', (s): Promise<Uint8Array> => s.safetensors(), (bytes, s) =>
+    post({ type: 'weights', id, bytes, step: s.stepCount }, [bytes.buffer]),
+  );
+}
+
+/** The Embedding Projector zip of the first `limit` test images, made in Rust. */
+function exportProjector(id: number, limit: number) {
+  return answer(id, 'start a run first: there is no model to export yet', 'The export failed', (s): Promise<Uint8Array> => s.projectorZip(limit), (zip) =>
+    post({ type: 'projectorZip', id, zip }, [zip.buffer]),
+  );
 }
 
 /** Whether this run's test labels and pixels went with a map already. */
