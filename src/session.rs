@@ -9,7 +9,7 @@ use crate::backbone::Backbone;
 #[cfg(not(target_family = "wasm"))]
 use crate::checkpoint::{Checkpoint, ResumeState};
 use crate::config::RunConfig;
-use crate::data::{labelled_subset, DeviceSplit, Pack, Sampler};
+use crate::data::{labelled_subset, unlabelled_images, DeviceSplit, Pack, Sampler};
 use crate::eval;
 use crate::limits::{self, DataShape, MemoryEstimate};
 use crate::methods::{stage_spans, Batch, Setup, Stage, StepCtx};
@@ -88,7 +88,10 @@ pub struct Session {
     stage_optims: Vec<OptimConfig>,
     /// The stage the runner is in.
     stage: usize,
+    /// The labelled train split: the kNN bank, the labelled subset, retrieval.
     train: DeviceSplit,
+    /// What training draws from: `train`'s images, then the pack's unlabelled ones `[P, C, H, W]`.
+    pool: Tensor<4>,
     test: DeviceSplit,
     labelled: Option<Sampler>,
     unlabelled: Sampler,
@@ -165,6 +168,8 @@ pub struct PackInfo {
     pub n_train: usize,
     pub n_test: usize,
     pub n_labelled: usize,
+    /// Images without a class that train too (your own images outside any class folder).
+    pub n_unlabelled: usize,
 }
 
 /// Held while a session seeds the backend and draws its initial weights.
@@ -179,7 +184,7 @@ impl Session {
             height: pack.height,
             width: pack.width,
             n_classes: pack.n_classes(),
-            n_train: pack.train.len(),
+            n_train: pack.train.len() + pack.n_unlabelled(),
             n_test: pack.test.len(),
         };
         let memory = limits::check_run(&config, &shape, limits::memory_budget()).map_err(SessionError::Config)?;
@@ -193,6 +198,11 @@ impl Session {
         let ad_device = device.clone().autodiff();
         let train = DeviceSplit::new(&pack.train, pack, config.train_limit, &device);
         let test = DeviceSplit::new(&pack.test, pack, config.test_limit, &device);
+        let pool = match unlabelled_images(pack, &device) {
+            Some(extra) => Tensor::cat(vec![train.images.clone(), extra], 0),
+            None => train.images.clone(),
+        };
+        let pool_len = pool.dims()[0];
         let root = Rng::new(config.seed);
         let data_rng = root.fork(b"data");
         let labelled = if kind.uses_labels() {
@@ -212,8 +222,8 @@ impl Session {
             n_classes: pack.n_classes(),
             // Digits change meaning when mirrored; clothes and most photos do not.
             flip_invariant: pack.name != "mnist",
-            n_train: train.len(),
-            train_images: train.images.clone(),
+            n_train: pool_len,
+            train_images: pool.clone(),
             labelled: labelled.iter().flatten().map(|&i| (i, train.labels[i] as usize)).collect(),
             train_truth: train.labels.clone(),
             seed: config.seed,
@@ -225,7 +235,7 @@ impl Session {
         let stage_spans = stage_spans(&stages, config.steps);
         let stage_optims: Vec<OptimConfig> = stages.iter().map(|s| s.optimizer.clone().unwrap_or_else(|| optim.clone())).collect();
         runner.enter_stage(0, &stage_optims[0]);
-        let unlabelled = Sampler::new((0..train.len()).collect());
+        let unlabelled = Sampler::new((0..pool_len).collect());
         let labelled = labelled.map(Sampler::new);
         let pack_info = PackInfo {
             name: pack.name.clone(),
@@ -236,6 +246,7 @@ impl Session {
             n_train: train.len(),
             n_test: test.len(),
             n_labelled,
+            n_unlabelled: pool_len - train.len(),
         };
         let initial_backbone = Some(runner.eval_model().backbone);
         Ok(Session {
@@ -248,6 +259,7 @@ impl Session {
             stage_optims,
             stage: 0,
             train,
+            pool,
             test,
             labelled,
             unlabelled,
@@ -344,10 +356,13 @@ impl Session {
             (Some(sampler), n) if n > 0 => sampler.next(n, &mut self.data_rng),
             _ => Vec::new(),
         };
-        let unlabelled = (!unlabelled_index.is_empty()).then(|| self.train.gather(&unlabelled_index));
+        // The hidden true classes of the unlabelled draw, for diagnostics: -1 for an image with
+        // none (the pack's unlabelled images), and no truth at all when none has one.
+        let truth: Vec<i64> = unlabelled_index.iter().map(|&i| self.train.labels.get(i).map_or(-1, |&l| l as i64)).collect();
+        let unlabelled_truth = truth.iter().any(|&t| t >= 0).then(|| Tensor::<1, Int>::from_data(TensorData::new(truth, [unlabelled_index.len()]), &self.device));
         Batch {
-            unlabelled_truth: unlabelled.as_ref().map(|(_, y)| y.clone()),
-            unlabelled: unlabelled.map(|(x, _)| x),
+            unlabelled_truth,
+            unlabelled: (!unlabelled_index.is_empty()).then(|| self.pool.clone().select(0, crate::methods::Batch::index_tensor(&unlabelled_index, &self.device))),
             labelled: (!labelled_index.is_empty()).then(|| self.train.gather(&labelled_index)),
             unlabelled_index,
             labelled_index,
@@ -722,7 +737,7 @@ impl Session {
                 serde_json::to_string(&state.config).unwrap_or_default()
             )));
         }
-        let n_train = self.train.len();
+        let n_train = self.pool.dims()[0];
         let in_range = |s: &Sampler| s.indices_below(n_train);
         if state.step > self.config.steps || !in_range(&state.unlabelled) || !state.labelled.as_ref().is_none_or(in_range) || state.labelled.is_some() != self.labelled.is_some() {
             return Err(SessionError::Checkpoint("the checkpoint's position does not fit this dataset; was the dataset changed?".into()));

@@ -24,15 +24,27 @@ fn methods_lists_every_method_as_json() {
     }
 }
 
-/// `--help` after a command prints the usage and runs nothing (it once started a default run).
+const COMMANDS: [&str; 6] = ["methods", "train", "bench", "pack", "export", "sweep"];
+
+/// `sslp COMMAND --help` and `sslp help COMMAND` print that command's help and run nothing
+/// (`train --help` once started a default run); `sslp --help` names every command.
 #[test]
 fn help_after_a_command_prints_usage_instead_of_running() {
-    for command in ["train", "bench", "pack", "sweep"] {
-        let (ok, out, err) = sslp(&[command, "--help"]);
-        assert!(ok, "{command} --help: {err}");
-        assert!(out.starts_with("usage:") && out.contains("sslp train"), "{command} --help printed: {out}");
-        assert!(!out.contains("\"kind\"") && !err.contains("untrained kNN"), "{command} --help started work: {out} {err}");
+    for command in COMMANDS {
+        for args in [[command, "--help"], ["help", command]] {
+            let (ok, out, err) = sslp(&args);
+            assert!(ok, "{args:?}: {err}");
+            assert!(out.contains(&format!("Usage: sslp {command}")), "{args:?} printed: {out}");
+            assert!(!out.contains("\"kind\"") && !out.contains("\"id\"") && !err.contains("untrained kNN"), "{args:?} started work: {out} {err}");
+        }
     }
+    let (ok, out, err) = sslp(&["--help"]);
+    assert!(ok && out.contains("Usage: sslp <COMMAND>"), "{out} {err}");
+    for command in COMMANDS {
+        assert!(out.lines().any(|l| l.trim_start().starts_with(command)), "sslp --help lacks {command}: {out}");
+    }
+    let (ok, out, err) = sslp(&[]);
+    assert!(!ok && out.is_empty() && err.contains("Usage: sslp <COMMAND>"), "no command: {out} {err}");
 }
 
 #[test]
@@ -83,11 +95,17 @@ fn bad_input_is_refused_with_a_reason() {
     for (args, want) in [
         (vec!["train", "--method", "mocov9"], "unknown method 'mocov9'"),
         (vec!["train", "--batch", "1"], "batch size 1"),
-        (vec!["train", "--steps", "ten"], "--steps ten: not a valid number"),
+        (vec!["train", "--steps", "ten"], "invalid value 'ten' for '--steps <N>'"),
         (vec!["train", "--dataset", "/nonexistent/x.sslp.gz"], "cannot read dataset pack"),
         (vec!["train", "--device", "tpu"], "unknown device 'tpu'"),
         (vec!["train", "--params", "{oops"], "--params is not JSON"),
-        (vec!["train", "--colour", "red"], "unknown option --colour"),
+        (vec!["train", "--colour", "red"], "unexpected argument '--colour'"),
+        (vec!["train", "--steps"], "a value is required for '--steps <N>'"),
+        (vec!["bench", "--labels-per-class", "4"], "unexpected argument '--labels-per-class'"),
+        (vec!["pack", "--images", "x", "--idx-dir", "y", "--out", "z"], "cannot be used with"),
+        (vec!["pack", "--images", "x", "--out", "z", "--train-per-class", "5"], "cannot be used with '--train-per-class <N>'"),
+        (vec!["pack", "--idx-dir", "x", "--name", "mnist", "--out", "z", "--size", "48"], "cannot be used with '--size <PX>'"),
+        (vec!["pack", "--idx-dir", "x", "--out", "z"], "required arguments were not provided"),
     ] {
         let (ok, _, err) = sslp(&args);
         assert!(!ok, "{args:?} should fail");
@@ -326,7 +344,7 @@ fn sweep_prints_a_line_per_label_count_and_names_bad_input() {
         (vec!["sweep", "--method", "fixmatch", "--labels", "1,x"], "whole numbers"),
         (vec!["sweep", "--method", "fixmatch", "--labels", "4,4"], "given twice"),
         (vec!["sweep", "--method", "fixmatch", "--labels", "1,2,3,4,5,6,7,8,9"], "1 to 8 label counts"),
-        (vec!["sweep", "--method", "fixmatch", "--save", "x.ckpt"], "unknown option --save"),
+        (vec!["sweep", "--method", "fixmatch", "--save", "x.ckpt"], "unexpected argument '--save'"),
     ] {
         let (ok, _, err) = sslp(&bad);
         assert!(!ok && err.contains(says), "{bad:?}: {err}");
@@ -358,20 +376,34 @@ fn attention_maps_are_written_as_pngs_for_vit_tiny_only() {
     assert!(!out.contains("\"step\""), "refused before training: {out}");
 }
 
-/// The help's defaults are the real ones: each `--key N` the usage shows for a run setting is
-/// what `RunConfig::default()` holds (the help once said `--knn-k 200`, the default was 20).
+/// The `[default: X]` that a command's help shows for `--flag`, from the flag's line and the
+/// help lines under it.
+fn shown_default(help: &str, flag: &str) -> String {
+    let mut lines = help.lines().skip_while(|l| !l.trim_start().starts_with(&format!("--{flag} ")));
+    let first = lines.next().unwrap_or_else(|| panic!("--{flag} is not in the help: {help}"));
+    let entry: String = std::iter::once(first).chain(lines.take_while(|l| !l.trim_start().starts_with('-'))).collect();
+    let default = entry.split("[default: ").nth(1).and_then(|rest| rest.split(']').next());
+    default.unwrap_or_else(|| panic!("--{flag} shows no default: {entry}")).to_owned()
+}
+
+/// The help's defaults are the real ones: each `[default: X]` that `sslp train --help` shows
+/// for a run setting is what `RunConfig::default()` holds (the help once said `--knn-k 200`,
+/// the default was 20). A repeated option is refused.
 #[test]
 fn help_defaults_are_the_real_defaults() {
-    let (_, usage, _) = sslp(&["--help"]);
-    let usage = usage.split("train options:").nth(1).expect("the help has a train options section");
+    let (ok, help, err) = sslp(&["train", "--help"]);
+    assert!(ok, "{err}");
     let defaults = serde_json::to_value(ssl_playground::RunConfig::default()).unwrap();
     for (flag, field) in [("width", "width"), ("steps", "steps"), ("batch", "batch_size"), ("seed", "seed"), ("labels-per-class", "labels_per_class"), ("eval-every", "eval_every"), ("knn-k", "knn_k"), ("knn-t", "knn_temperature")] {
-        let shown = usage.split(&format!("--{flag} ")).nth(1).and_then(|rest| rest.split_whitespace().next()).unwrap_or_else(|| panic!("--{flag} is not in the help"));
-        let real = &defaults[field];
+        let (shown, real) = (shown_default(&help, flag), &defaults[field]);
         assert_eq!(shown.parse::<f64>().ok(), real.as_f64(), "--{flag}: help says {shown}, the default is {real}");
     }
+    for (flag, field) in [("method", "method"), ("dataset", "dataset"), ("backbone", "backbone")] {
+        let (shown, real) = (shown_default(&help, flag), &defaults[field]);
+        assert_eq!(Some(shown.as_str()), real.as_str(), "--{flag}: help says {shown}, the default is {real}");
+    }
     let (ok, _, err) = sslp(&["train", "--steps", "3", "--steps", "4"]);
-    assert!(!ok && err.contains("--steps is given twice"), "{err}");
+    assert!(!ok && err.contains("'--steps <N>' cannot be used multiple times"), "{err}");
 }
 
 /// `sslp pack --images`: a folder of PNG and JPEG files in two class folders, with a corrupt
@@ -398,7 +430,8 @@ fn sslp_pack_images_imports_a_folder_and_names_bad_files() {
     let report: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
     assert_eq!((report["train"].as_u64(), report["test"].as_u64(), report["channels"].as_u64()), (Some(10), Some(2), Some(3)), "{report}");
     let skipped: Vec<&str> = report["skipped"].as_array().unwrap().iter().map(|s| s["path"].as_str().unwrap()).collect();
-    assert_eq!(skipped, ["cats/broken.png", "dogs/empty.jpg", "loose.png"], "{report}");
+    assert_eq!(skipped, ["cats/broken.png", "dogs/empty.jpg"], "{report}");
+    assert_eq!(report["unlabelled"].as_u64(), Some(1), "the image outside any class folder trains, unlabelled: {report}");
     assert!(err.contains("skipped cats/broken.png: corrupt"), "{err}");
     let (ok, stdout, err) = sslp(&["train", "--dataset", &out, "--method", "simclr", "--steps", "2", "--batch", "8", "--width", "4", "--knn-k", "3", "--json"]);
     assert!(ok, "{err}");

@@ -2,7 +2,7 @@
 //! rejected with an error that names the problem.
 mod common;
 use common::pack;
-use ssl_playground::data::pack::{read_idx, Pack, PackError, Split, MAGIC};
+use ssl_playground::data::pack::{read_idx, Pack, PackError, Split, MAGIC, MAGIC_UNLABELLED};
 use ssl_playground::data::{labelled_subset, load_pack, Sampler};
 use ssl_playground::rng::Rng;
 
@@ -18,6 +18,7 @@ fn tiny() -> Pack {
         class_names: vec!["a".into(), "b".into()],
         train: Split { pixels: pixels.clone(), labels: labels.clone() },
         test: Split { pixels, labels },
+        unlabelled: Vec::new(),
     }
 }
 
@@ -63,6 +64,35 @@ fn encode_decode_round_trip_gz_and_raw() {
         assert_eq!(q.test.labels, p.test.labels);
         assert_eq!(q.class_names, p.class_names);
     }
+}
+
+/// Unlabelled images make an `SSLPACK2` pack: its count in the header, its pixels last.
+#[test]
+fn unlabelled_images_round_trip_and_their_bad_forms_are_named() {
+    let mut p = tiny();
+    p.unlabelled = (0..3 * 64).map(|i| (i * 7 % 256) as u8).collect();
+    let raw = p.encode_raw();
+    assert_eq!(&raw[..8], MAGIC_UNLABELLED);
+    assert_eq!(u32::from_le_bytes(raw[24..28].try_into().unwrap()), 3);
+    assert_eq!(raw[raw.len() - 3 * 64..], p.unlabelled[..], "the unlabelled pixels come last");
+    for bytes in [p.encode_gz(), raw.clone()] {
+        let q = Pack::decode("tiny", &bytes).unwrap();
+        assert_eq!((q.n_unlabelled(), &q.unlabelled, &q.train.pixels, &q.test.labels), (3, &p.unlabelled, &p.train.pixels, &p.test.labels));
+    }
+    // Without them the pack stays SSLPACK1, byte for byte what earlier readers read.
+    assert_eq!(&tiny().encode_raw()[..8], MAGIC);
+    // One image short, a byte extra, a count of zero.
+    assert!(matches!(Pack::decode("t", &raw[..raw.len() - 64]).unwrap_err(), PackError::Truncated { .. }));
+    let mut long = raw.clone();
+    long.push(0);
+    assert_eq!(Pack::decode("t", &long).unwrap_err(), PackError::TrailingBytes(1));
+    let mut zero = raw.clone();
+    zero[24..28].copy_from_slice(&0u32.to_le_bytes());
+    assert!(Pack::decode("t", &zero).unwrap_err().to_string().contains("no unlabelled image"));
+    // A count past the pixel limit is refused from the header.
+    let mut huge = raw;
+    huge[24..28].copy_from_slice(&u32::MAX.to_le_bytes());
+    assert!(Pack::decode("t", &huge).unwrap_err().to_string().contains("limit"));
 }
 
 #[test]

@@ -77,6 +77,8 @@ fn small_pack(rng: &mut Rng) -> Pack {
         class_names: (0..n_classes).map(|i| format!("class {i}")).collect(),
         train: split(n_classes * 2, rng),
         test: split(n_classes, rng),
+        // Half the packs also hold unlabelled images (SSLPACK2).
+        unlabelled: (0..rng.below(2) * (1 + rng.below(3)) * c * h * w).map(|_| rng.below(256) as u8).collect(),
     }
 }
 

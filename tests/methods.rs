@@ -553,3 +553,44 @@ fn the_random_init_baseline_measured_after_a_step_is_the_untrained_one() {
     let refused = block_on(resumed.measure_random_init()).unwrap_err().to_string();
     assert!(refused.contains("resumed or loaded"), "{refused}");
 }
+
+/// Images without a class (your own images outside any class folder) join the training pool:
+/// the sampler draws them, their hidden truth is -1 so that diagnostics skip them, and kNN
+/// neither searches nor scores them.
+#[test]
+fn unlabelled_images_train_but_stay_out_of_knn() {
+    let mut p = pack("fashion-mnist");
+    let image_len = p.image_len();
+    // 200 train images past the run's train_limit of 320, as unlabelled ones.
+    p.unlabelled = p.train.pixels[320 * image_len..520 * image_len].to_vec();
+    let info_of = |s: &Session| s.info("cpu").dataset;
+
+    // SimCLR: one epoch of the pool is 520 images, every one drawn once.
+    let mut s = Session::new(small_run("simclr", 20), &p, cpu(), native_clock()).unwrap();
+    assert_eq!((info_of(&s).n_train, info_of(&s).n_unlabelled), (320, 200));
+    let mut seen = vec![false; 520];
+    for _ in 0..520 / 32 + 1 {
+        for i in s.next_batch().unlabelled_index {
+            seen[i] = true;
+        }
+    }
+    assert!(seen.iter().all(|&x| x), "the first epoch covers the labelled and the unlabelled images");
+
+    // FixMatch: the truth of a drawn unlabelled image is -1, the others' their class.
+    let mut s = Session::new(small_run("fixmatch", 3), &p, cpu(), native_clock()).unwrap();
+    let batch = s.next_batch();
+    let truth: Vec<i64> = batch.unlabelled_truth.expect("some drawn images have a class").into_data().convert::<i64>().to_vec().unwrap();
+    for (&i, &t) in batch.unlabelled_index.iter().zip(&truth) {
+        assert_eq!(t, if i < 320 { p.train.labels[i] as i64 } else { -1 }, "image {i}");
+    }
+    assert!(batch.unlabelled_index.iter().any(|&i| i >= 320), "a batch of {} from 520 draws unlabelled ones", batch.unlabelled_index.len());
+    for _ in 0..3 {
+        let r = block_on(s.step()).unwrap();
+        let acc = r.terms.iter().find(|(name, _)| name.as_str() == "pseudo_label_acc").map(|(_, v)| *v);
+        assert!(acc.is_none_or(|a| (0.0..=1.0).contains(&a)), "pseudo_label_acc {acc:?}");
+    }
+    let report = block_on(s.evaluate()).unwrap();
+    assert!(report.knn_acc.is_finite());
+    let neighbours = block_on(s.neighbours_of_test(0, 20)).unwrap();
+    assert!(neighbours.iter().all(|n| n.index < 320), "retrieval searches the labelled images only");
+}

@@ -7,113 +7,286 @@
 //! sslp pack --idx-dir DIR --name NAME --out FILE [--train-per-class N] [--test-per-class N]
 //! sslp pack --images DIR|FILE.zip --out FILE [--size 32|48|64] [--name NAME] [--seed 1]
 //! sslp export --load FILE.ckpt [--out FILE.zip] [--limit 2000] [--weights FILE.safetensors]
+//! sslp sweep --method fixmatch [--labels 1,4,10] [run options]
 //! ```
+//!
+//! clap parses the options (`sslp help`, `sslp COMMAND --help`); a run setting's default is
+//! read from `RunConfig::default()`, so the help shows what a run uses.
+use clap::parser::ValueSource;
+use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
+use ssl_playground::backbone::BackboneKind;
+use ssl_playground::checkpoint::Checkpoint;
 use ssl_playground::data::{self, pack, Pack};
 use ssl_playground::device::native_device;
 use ssl_playground::exec::block_on;
+use ssl_playground::optim::OptimConfig;
 use ssl_playground::registry::{MethodKind, ALL_METHODS};
 use ssl_playground::report::{finite, Summary};
 use ssl_playground::session::native_clock;
-use ssl_playground::checkpoint::Checkpoint;
-use ssl_playground::optim::OptimConfig;
 use ssl_playground::{RunConfig, Session, SessionError};
-use std::collections::HashMap;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-const USAGE: &str = "usage:
-  sslp methods                                  list methods (JSON)
-  sslp train [options]                          train; --json for JSON lines
-  sslp bench [--method ID|all] [--device cpu|wgpu] [--runs 5] [--steps 10] [--batch 64] [--width 32] [--params JSON]
-  sslp pack --idx-dir DIR --name NAME --out FILE [--train-per-class N] [--test-per-class N]
-  sslp pack --images DIR|FILE.zip --out FILE [--size 32|48|64] [--name NAME] [--seed 1]
-                                                your own images: one subfolder per class
-                                                (PNG, JPEG, WebP, GIF, BMP); prints a JSON report
-  sslp export --load FILE.ckpt [--out FILE.zip] [--limit 2000] [--weights FILE.safetensors]
-                                                the checkpoint's embeddings of the test images
-                                                for the TensorFlow Embedding Projector (--out),
-                                                and/or its weights as safetensors (--weights)
-  sslp sweep --method ID [--labels 1,4,10] [train options]
-                                                label efficiency: the method and supervised-only
-                                                at each label count (JSON lines)
-
-train options:
-  --method ID (simclr)   --dataset fashion-mnist|mnist|PATH   --backbone small-cnn|resnet-tiny|vit-tiny
-  --width 32  --steps 600  --batch 128  --seed 1  --device cpu|wgpu
-  --labels-per-class 10   --params '{\"temperature\":0.2}'   --optimizer '{...}'  --config run.json
-  --eval-every 0  --knn-k 20  --knn-t 0.07  --train-limit N  --test-limit N
-  --lr 0.05 (the method's optimizer at another learning rate)
-  --baseline (supervised-only run at the same labels and steps)  --probe (linear probe)  --json
-  --save FILE.ckpt (checked before step 1; written at the end, on Ctrl-C and on a NaN)
-  --checkpoint-every N (also every N steps)   --resume FILE.ckpt (continue a run exactly; only --lr may change)
-  --load FILE.ckpt|FILE.safetensors (start a new run from saved weights)
-  --attention-maps DIR (vit-tiny: after training, PNGs of the first 8 test images' CLS attention)
-
-A run stopped by Ctrl-C, a NaN loss or a closed stdout writes its checkpoint (to --save, or
+const STOPPED_RUN: &str = "A run stopped by Ctrl-C, a NaN loss or a closed stdout writes its checkpoint (to --save, or
 to ./sslp-METHOD-stepN.ckpt) and, unless stdout is gone, its summary.";
 
-struct Args {
-    values: HashMap<String, String>,
-    flags: Vec<String>,
+const EXAMPLES: &str = "Examples:
+  sslp train --method fixmatch --labels-per-class 4 --steps 600 --json
+  sslp train --method dino --backbone vit-tiny --attention-maps maps/ --save run.ckpt
+  sslp train --resume run.ckpt --lr 0.01
+  sslp pack --images pets/ --out pets.sslp.gz --size 48
+  sslp export --load run.ckpt --out projector.zip --weights run.safetensors
+  sslp sweep --method fixmatch --labels 1,4,10";
+
+/// Self- and semi-supervised learning on small vision backbones, natively: the core the
+/// browser page runs.
+#[derive(Parser)]
+#[command(name = "sslp", arg_required_else_help = true, after_help = format!("{EXAMPLES}\n\n{STOPPED_RUN}"))]
+struct Cli {
+    #[command(subcommand)]
+    command: SslpCommand,
 }
 
-impl Args {
-    fn parse(raw: &[String]) -> Result<Args, String> {
-        const FLAGS: [&str; 3] = ["--json", "--baseline", "--probe"];
-        let (mut values, mut flags) = (HashMap::new(), Vec::new());
-        let mut it = raw.iter();
-        while let Some(arg) = it.next() {
-            if FLAGS.contains(&arg.as_str()) {
-                flags.push(arg.clone());
-            } else if let Some(key) = arg.strip_prefix("--") {
-                let value = it.next().ok_or_else(|| format!("--{key} needs a value"))?;
-                if values.insert(key.to_string(), value.clone()).is_some() {
-                    return Err(format!("--{key} is given twice; keep one"));
-                }
-            } else {
-                return Err(format!("unexpected argument '{arg}'"));
-            }
-        }
-        Ok(Args { values, flags })
+#[derive(Subcommand)]
+enum SslpCommand {
+    /// List the methods: papers, explanations, hyper-parameters and optimizers (JSON)
+    Methods,
+    /// Train a method: a progress bar and a summary on stderr, or JSON lines with --json
+    #[command(after_help = STOPPED_RUN)]
+    Train(TrainArgs),
+    /// Measure images/s, the augmentation share and memory per method (JSON lines)
+    Bench(BenchArgs),
+    /// Build a dataset pack (.sslp.gz) from MNIST-style IDX files or from your own images
+    Pack(PackArgs),
+    /// Export a checkpoint: test-image embeddings (--out) and/or weights (--weights)
+    ///
+    /// The checkpoint's embeddings of the test images for the TensorFlow Embedding Projector
+    /// (--out), and/or its weights as safetensors (--weights).
+    Export(ExportArgs),
+    /// Label efficiency: the method and supervised-only at each label count (JSON lines)
+    Sweep(SweepArgs),
+}
+
+// The settings of one run, for `train` and `sweep`: the defaults are RunConfig::default()'s.
+#[derive(Args)]
+#[group(skip)] // no implicit group: Given lists options only
+struct RunOptions {
+    /// Method id (`sslp methods` lists them)
+    #[arg(long, value_name = "ID", default_value_t = RunConfig::default().method)]
+    method: String,
+    /// fashion-mnist, mnist, emoji, or the path of a .sslp.gz pack (`sslp pack`)
+    #[arg(long, value_name = "ID|PATH", default_value_t = RunConfig::default().dataset)]
+    dataset: String,
+    /// small-cnn, resnet-tiny or vit-tiny
+    #[arg(long, value_name = "ID", default_value = RunConfig::default().backbone.id())]
+    backbone: String,
+    /// Channels of the backbone's first stage; later stages double it
+    #[arg(long, value_name = "N", default_value_t = RunConfig::default().width)]
+    width: usize,
+    /// Training steps
+    #[arg(long, value_name = "N", default_value_t = RunConfig::default().steps)]
+    steps: usize,
+    /// Images per step (labelled ones for semi-supervised methods, which add unlabelled ones)
+    #[arg(long, value_name = "N", default_value_t = RunConfig::default().batch_size)]
+    batch: usize,
+    /// Random seed
+    #[arg(long, value_name = "N", default_value_t = RunConfig::default().seed)]
+    seed: u64,
+    /// The method's hyper-parameters over its defaults, as JSON: '{"temperature":0.2}'
+    #[arg(long, value_name = "JSON")]
+    params: Option<String>,
+    /// An optimizer instead of the method's, as JSON (its fields as `sslp methods` shows them)
+    #[arg(long, value_name = "JSON")]
+    optimizer: Option<String>,
+    /// The method's optimizer (or --optimizer's) at another peak learning rate
+    #[arg(long, value_name = "LR", allow_negative_numbers = true)]
+    lr: Option<f64>,
+    /// Start from the settings in this file (a run config as JSON); options given here override them
+    #[arg(long, value_name = "FILE.json")]
+    config: Option<String>,
+    /// Evaluate every N steps (0: only at the end)
+    #[arg(long, value_name = "N", default_value_t = RunConfig::default().eval_every)]
+    eval_every: usize,
+    /// Neighbours of the kNN evaluation
+    #[arg(long, value_name = "N", default_value_t = RunConfig::default().knn_k)]
+    knn_k: usize,
+    /// Temperature of the kNN evaluation's vote weights
+    #[arg(long, value_name = "T", allow_negative_numbers = true, default_value_t = RunConfig::default().knn_temperature)]
+    knn_t: f64,
+    /// Use only the first N train images (the kNN bank and the unlabelled pool)
+    #[arg(long, value_name = "N")]
+    train_limit: Option<usize>,
+    /// Use only the first N test images
+    #[arg(long, value_name = "N")]
+    test_limit: Option<usize>,
+}
+
+#[derive(Args)]
+#[group(skip)]
+struct DeviceAndData {
+    /// cpu, or wgpu (Vulkan, Metal or DX12; in builds with the wgpu feature)
+    #[arg(long, value_name = "cpu|wgpu", default_value = "cpu")]
+    device: String,
+    /// The folder of the bundled packs ($SSLP_DATA_DIR, else www/public/data of the crate)
+    #[arg(long, value_name = "DIR", default_value_os_t = data::default_data_dir())]
+    data_dir: PathBuf,
+}
+
+#[derive(Args)]
+#[group(skip)]
+struct TrainArgs {
+    #[command(flatten)]
+    run: RunOptions,
+    /// Labelled images per class, for semi-supervised methods and the supervised baseline
+    #[arg(long, value_name = "N", default_value_t = RunConfig::default().labels_per_class)]
+    labels_per_class: usize,
+    /// JSON lines on stdout (steps, evaluations, the summary) instead of the progress bar
+    #[arg(long)]
+    json: bool,
+    /// Also train supervised-only at the same labels and steps, for comparison
+    #[arg(long)]
+    baseline: bool,
+    /// Fit a linear probe on the trained backbone's features at the end
+    #[arg(long)]
+    probe: bool,
+    /// Epochs of the linear probe
+    #[arg(long, value_name = "N", default_value_t = 200)]
+    probe_epochs: usize,
+    /// Checkpoint file: checked before step 1; written at the end, on Ctrl-C and on a NaN
+    #[arg(long, value_name = "FILE.ckpt")]
+    save: Option<String>,
+    /// Also write the checkpoint every N steps (0: never; needs --save)
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    checkpoint_every: usize,
+    /// Continue the run saved in this checkpoint exactly, with its settings; only --lr may change
+    #[arg(long, value_name = "FILE.ckpt")]
+    resume: Option<String>,
+    /// Start a new run from saved weights
+    #[arg(long, value_name = "FILE.ckpt|FILE.safetensors")]
+    load: Option<String>,
+    #[arg(long, value_name = "DIR", help = format!("vit-tiny: after training, PNGs of the first {ATTENTION_IMAGES} test images' CLS attention"))]
+    attention_maps: Option<PathBuf>,
+    #[command(flatten)]
+    device: DeviceAndData,
+}
+
+#[derive(Args)]
+#[group(skip)]
+struct SweepArgs {
+    #[command(flatten)]
+    run: RunOptions,
+    /// Labelled images per class of each point, comma-separated
+    #[arg(long, value_name = "N,N,..", default_value = "1,4,10")]
+    labels: String,
+    #[command(flatten)]
+    device: DeviceAndData,
+}
+
+#[derive(Args)]
+struct BenchArgs {
+    /// A method id, or all
+    #[arg(long, value_name = "ID|all", default_value = "all")]
+    method: String,
+    /// Timed runs per method; the median is reported
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    runs: usize,
+    /// Steps per run, and of the warm-up before the runs
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    steps: usize,
+    /// Images per step
+    #[arg(long, value_name = "N", default_value_t = 64)]
+    batch: usize,
+    /// Channels of the backbone's first stage
+    #[arg(long, value_name = "N", default_value_t = RunConfig::default().width)]
+    width: usize,
+    /// fashion-mnist, mnist, emoji, or the path of a .sslp.gz pack
+    #[arg(long, value_name = "ID|PATH", default_value_t = RunConfig::default().dataset)]
+    dataset: String,
+    /// small-cnn, resnet-tiny or vit-tiny
+    #[arg(long, value_name = "ID", default_value = RunConfig::default().backbone.id())]
+    backbone: String,
+    /// The methods' hyper-parameters over their defaults, as JSON
+    #[arg(long, value_name = "JSON")]
+    params: Option<String>,
+    #[command(flatten)]
+    device: DeviceAndData,
+}
+
+#[derive(Args)]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["idx_dir", "images"])))]
+struct PackArgs {
+    /// A folder of MNIST-style IDX files (train-images-idx3-ubyte and the other three, or .gz)
+    #[arg(long, value_name = "DIR", requires = "name")]
+    idx_dir: Option<PathBuf>,
+    /// Your own images, a folder or a .zip: one subfolder per class (PNG, JPEG, WebP, GIF,
+    /// BMP), images beside them unlabelled; prints a JSON report of the files read and skipped
+    #[arg(long, value_name = "DIR|FILE.zip")]
+    images: Option<String>,
+    /// The pack file to write
+    #[arg(long, value_name = "FILE.sslp.gz")]
+    out: String,
+    /// The pack's name: needed with --idx-dir (fashion-mnist gets its class names, any other
+    /// name digits); --images defaults to the folder's name
+    #[arg(long, value_name = "NAME")]
+    name: Option<String>,
+    /// --images: the side of the square images, 32, 48 or 64
+    #[arg(long, value_name = "PX", default_value_t = 32, conflicts_with = "idx_dir")]
+    size: usize,
+    /// --images: the seed of the train/test split
+    #[arg(long, value_name = "N", default_value_t = 1, conflicts_with = "idx_dir")]
+    seed: u64,
+    /// --idx-dir: at most N train images per class
+    #[arg(long, value_name = "N", conflicts_with = "images")]
+    train_per_class: Option<usize>,
+    /// --idx-dir: at most N test images per class
+    #[arg(long, value_name = "N", conflicts_with = "images")]
+    test_per_class: Option<usize>,
+}
+
+#[derive(Args)]
+struct ExportArgs {
+    /// The checkpoint of the run to export (`sslp train --save`)
+    #[arg(long, value_name = "FILE.ckpt")]
+    load: String,
+    /// Write the Embedding Projector's four files (zipped) of the checkpoint's test images
+    #[arg(long, value_name = "FILE.zip")]
+    out: Option<String>,
+    /// At most N test images in --out
+    #[arg(long, value_name = "N", default_value_t = 2000)]
+    limit: usize,
+    /// Write the model's weights as safetensors (F32)
+    #[arg(long, value_name = "FILE.safetensors")]
+    weights: Option<String>,
+    #[command(flatten)]
+    device: DeviceAndData,
+}
+
+/// The options the command line gave, by clap id (`batch`, `knn_t`); the others hold their
+/// defaults, which a `--config` file's settings take precedence over.
+struct Given(Vec<String>);
+
+impl Given {
+    fn of(matches: &ArgMatches) -> Given {
+        Given(matches.ids().map(|id| id.as_str().to_owned()).filter(|id| matches.value_source(id) == Some(ValueSource::CommandLine)).collect())
     }
-    fn flag(&self, name: &str) -> bool {
-        self.flags.iter().any(|f| f == name)
-    }
-    fn get(&self, key: &str) -> Option<&str> {
-        self.values.get(key).map(String::as_str)
-    }
-    fn num<T: std::str::FromStr>(&self, key: &str) -> Result<Option<T>, String> {
-        self.get(key).map(|v| v.parse::<T>().map_err(|_| format!("--{key} {v}: not a valid number"))).transpose()
-    }
-    fn check_known(&self, known: &[&str]) -> Result<(), String> {
-        for key in self.values.keys() {
-            if !known.contains(&key.as_str()) {
-                return Err(format!("unknown option --{key}\n{USAGE}"));
-            }
-        }
-        Ok(())
+    fn has(&self, id: &str) -> bool {
+        self.0.iter().any(|g| g == id)
     }
 }
 
 fn main() {
-    let raw: Vec<String> = std::env::args().skip(1).collect();
-    // `sslp help`, and `--help` anywhere: `sslp train --help` asks for help, not for a run
-    // with default settings.
-    let wants_help = raw.first().is_some_and(|a| a == "help") || raw.iter().any(|a| a == "--help" || a == "-h");
-    let result = match raw.first().map(String::as_str) {
-        _ if wants_help => {
-            println!("{USAGE}");
-            Ok(())
-        }
-        Some("methods") => methods(),
-        Some("train") => Args::parse(&raw[1..]).and_then(|a| train(&a)),
-        Some("bench") => Args::parse(&raw[1..]).and_then(|a| bench(&a)),
-        Some("pack") => Args::parse(&raw[1..]).and_then(|a| make_pack(&a)),
-        Some("sweep") => Args::parse(&raw[1..]).and_then(|a| sweep(&a)),
-        Some("export") => Args::parse(&raw[1..]).and_then(|a| export(&a)),
-        _ => Err(USAGE.to_string()),
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    let given = Given::of(matches.subcommand().map_or(&matches, |(_, m)| m));
+    let result = match &cli.command {
+        SslpCommand::Methods => methods(),
+        SslpCommand::Train(a) => train(a, &given),
+        SslpCommand::Bench(a) => bench(a),
+        SslpCommand::Pack(a) => make_pack(a),
+        SslpCommand::Export(a) => export(a),
+        SslpCommand::Sweep(a) => sweep(a, &given),
     };
     if let Err(e) = result {
         eprintln!("error: {e}");
@@ -127,100 +300,102 @@ fn methods() -> Result<(), String> {
     Ok(())
 }
 
-const TRAIN_KEYS: [&str; 25] = [
-    "method", "dataset", "backbone", "width", "steps", "batch", "seed", "device", "labels-per-class", "params",
-    "optimizer", "config", "eval-every", "knn-k", "knn-t", "train-limit", "test-limit", "save", "load", "data-dir",
-    "probe-epochs", "lr", "resume", "checkpoint-every", "attention-maps",
-];
-
 /// Test images whose attention maps `--attention-maps` draws.
 const ATTENTION_IMAGES: usize = 8;
 
 /// `--lr`: the run's optimizer (the method's, or --optimizer's) at another peak learning rate.
-fn apply_lr(c: &mut RunConfig, a: &Args) -> Result<(), String> {
-    if let Some(lr) = a.num::<f64>("lr")? {
+fn apply_lr(c: &mut RunConfig, lr: Option<f64>) -> Result<(), String> {
+    if let Some(lr) = lr {
         c.optimizer = Some(OptimConfig { lr, ..c.optimizer()? });
     }
     Ok(())
 }
 
-fn run_config(a: &Args) -> Result<RunConfig, String> {
-    let mut c = match a.get("config") {
+/// The run's settings: `--config`'s file (or the defaults), then every option given.
+fn run_config(a: &RunOptions, given: &Given, labels_per_class: Option<usize>) -> Result<RunConfig, String> {
+    let mut c = match &a.config {
         Some(path) => {
             let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?;
             serde_json::from_str(&text).map_err(|e| format!("{path}: {e}"))?
         }
         None => RunConfig::default(),
     };
-    if let Some(v) = a.get("method") {
-        c.method = v.into();
-    }
-    if let Some(v) = a.get("dataset") {
-        c.dataset = v.into();
-    }
-    if let Some(v) = a.get("backbone") {
-        c.backbone = ssl_playground::backbone::BackboneKind::parse(v)?;
-    }
-    if let Some(v) = a.get("params") {
-        c.params = serde_json::from_str(v).map_err(|e| format!("--params is not JSON: {e}"))?;
-    }
-    if let Some(v) = a.get("optimizer") {
-        c.optimizer = Some(serde_json::from_str(v).map_err(|e| format!("--optimizer: {e}"))?);
-    }
-    apply_lr(&mut c, a)?;
-    macro_rules! set {
-        ($key:literal, $field:expr) => {
-            if let Some(v) = a.num($key)? {
-                $field = v;
-            }
+    macro_rules! set_given {
+        ($($option:ident => $field:ident),*) => {
+            $(if given.has(stringify!($option)) {
+                c.$field = a.$option.clone();
+            })*
         };
     }
-    set!("width", c.width);
-    set!("steps", c.steps);
-    set!("batch", c.batch_size);
-    set!("seed", c.seed);
-    set!("labels-per-class", c.labels_per_class);
-    set!("eval-every", c.eval_every);
-    set!("knn-k", c.knn_k);
-    set!("knn-t", c.knn_temperature);
-    if let Some(v) = a.num("train-limit")? {
-        c.train_limit = Some(v);
+    set_given!(method => method, dataset => dataset);
+    if given.has("backbone") {
+        c.backbone = BackboneKind::parse(&a.backbone)?;
     }
-    if let Some(v) = a.num("test-limit")? {
-        c.test_limit = Some(v);
+    if let Some(v) = &a.params {
+        c.params = serde_json::from_str(v).map_err(|e| format!("--params is not JSON: {e}"))?;
     }
+    if let Some(v) = &a.optimizer {
+        c.optimizer = Some(serde_json::from_str(v).map_err(|e| format!("--optimizer: {e}"))?);
+    }
+    apply_lr(&mut c, a.lr)?; // the method's optimizer: after --method, --params and --optimizer
+    set_given!(width => width, steps => steps, batch => batch_size, seed => seed, eval_every => eval_every, knn_k => knn_k, knn_t => knn_temperature);
+    c.labels_per_class = labels_per_class.unwrap_or(c.labels_per_class);
+    c.train_limit = a.train_limit.or(c.train_limit);
+    c.test_limit = a.test_limit.or(c.test_limit);
     c.validate()?;
     Ok(c)
 }
 
-/// A one-line progress bar on stderr: step, ETA, images/s, current loss.
-/// The progress line: a bar redrawn in place on a terminal; in a log (stderr not a terminal)
-/// a plain line every [`Progress::LOG_EVERY_S`] seconds and at the last step, instead of a
-/// carriage-return frame per step.
-struct Progress {
-    terminal: bool,
-    last_line: Option<f64>,
+/// The progress line on stderr: step, stage, ETA, images/s, current loss. On a terminal an
+/// indicatif bar; in a log (stderr not a terminal) a plain `step ...` line every
+/// [`Progress::LOG_EVERY_S`] seconds and at the last step, instead of a frame per step.
+enum Progress {
+    Bar(indicatif::ProgressBar),
+    Log { last_line: Option<f64> },
 }
 
 impl Progress {
     const LOG_EVERY_S: f64 = 5.0;
 
-    fn new() -> Progress {
+    fn new(total: usize) -> Progress {
         use std::io::IsTerminal;
-        Progress { terminal: std::io::stderr().is_terminal(), last_line: None }
+        if !std::io::stderr().is_terminal() {
+            return Progress::Log { last_line: None };
+        }
+        let style = indicatif::ProgressStyle::with_template("[{bar:30}] {pos}/{len} {msg}").expect("a valid template").progress_chars("#.");
+        Progress::Bar(indicatif::ProgressBar::new(total as u64).with_style(style))
     }
 
     fn show(&mut self, step: usize, total: usize, stage: &str, elapsed: f64, images_per_s: f64, loss: f64) {
-        const WIDTH: usize = 30;
         let eta = elapsed / step.max(1) as f64 * total.saturating_sub(step) as f64;
-        let numbers = format!("{step}/{total} {stage}  ETA {eta:>4.0}s  {images_per_s:>7.1} img/s  loss {loss:.4}");
-        if self.terminal {
-            let done = WIDTH * step.min(total) / total.max(1);
-            eprint!("\r[{}{}] {numbers}   ", "#".repeat(done), ".".repeat(WIDTH - done));
-            let _ = std::io::stderr().flush();
-        } else if step >= total || self.last_line.is_none_or(|t| elapsed - t >= Self::LOG_EVERY_S) {
-            self.last_line = Some(elapsed);
-            eprintln!("step {numbers}");
+        let numbers = format!("{stage}  ETA {eta:>4.0}s  {images_per_s:>7.1} img/s  loss {loss:.4}");
+        match self {
+            Progress::Bar(bar) => {
+                bar.set_position(step as u64);
+                bar.set_message(numbers);
+            }
+            Progress::Log { last_line } => {
+                if step >= total || last_line.is_none_or(|t| elapsed - t >= Self::LOG_EVERY_S) {
+                    *last_line = Some(elapsed);
+                    eprintln!("step {step}/{total} {numbers}");
+                }
+            }
+        }
+    }
+
+    /// A line of its own (an evaluation): above the bar, or after a blank line in a log.
+    fn println(&self, line: &str) {
+        match self {
+            Progress::Bar(bar) => bar.println(line),
+            Progress::Log { .. } => eprintln!("\n{line}"),
+        }
+    }
+
+    /// The end of the run's progress: the bar stays as it is; a log gets a blank line.
+    fn finish(&self) {
+        match self {
+            Progress::Bar(bar) => bar.abandon(),
+            Progress::Log { .. } => eprintln!(),
         }
     }
 }
@@ -281,9 +456,9 @@ fn write_checkpoint(session: &Session, path: &str) -> Result<(), String> {
     std::fs::write(&tmp, bytes).and_then(|_| std::fs::rename(&tmp, path)).map_err(|e| format!("cannot write the checkpoint to {path}: {e}"))
 }
 
-/// Options `--resume` accepts: the run's settings come from the checkpoint, except the
-/// learning rate (lowering it is the way out of a NaN).
-const RESUME_KEYS: [&str; 8] = ["resume", "device", "save", "checkpoint-every", "data-dir", "probe-epochs", "lr", "load"];
+/// Options `--resume` accepts (clap ids): the run's settings come from the checkpoint, except
+/// the learning rate (lowering it is the way out of a NaN).
+const RESUME_OPTIONS: [&str; 11] = ["resume", "device", "data_dir", "save", "checkpoint_every", "probe_epochs", "lr", "load", "json", "baseline", "probe"];
 
 #[derive(Debug)]
 enum Stop {
@@ -293,14 +468,14 @@ enum Stop {
     NonFinite(SessionError),
 }
 
-fn train(a: &Args) -> Result<(), String> {
-    a.check_known(&TRAIN_KEYS)?;
-    let resume = match a.get("resume") {
+fn train(a: &TrainArgs, given: &Given) -> Result<(), String> {
+    let resume = match &a.resume {
         Some(path) => {
-            if let Some(key) = a.values.keys().find(|k| !RESUME_KEYS.contains(&k.as_str())) {
-                return Err(format!("--resume continues the run saved in the checkpoint, with its settings; leave out --{key} (only --lr may change)"));
+            if let Some(id) = given.0.iter().find(|id| !RESUME_OPTIONS.contains(&id.as_str())) {
+                let option = id.replace('_', "-");
+                return Err(format!("--resume continues the run saved in the checkpoint, with its settings; leave out --{option} (only --lr may change)"));
             }
-            if a.get("load").is_some() {
+            if a.load.is_some() {
                 return Err("--resume and --load exclude each other: --resume continues a run, --load starts a new one from saved weights".into());
             }
             let bytes = std::fs::read(path).map_err(|e| format!("cannot read checkpoint {path}: {e}"))?;
@@ -311,31 +486,30 @@ fn train(a: &Args) -> Result<(), String> {
     let config = match &resume {
         Some(checkpoint) => {
             let mut c = checkpoint.state.config.clone();
-            apply_lr(&mut c, a)?;
+            apply_lr(&mut c, a.run.lr)?;
             c.validate()?;
             c
         }
-        None => run_config(a)?,
+        None => run_config(&a.run, given, given.has("labels_per_class").then_some(a.labels_per_class))?,
     };
-    let save = a.get("save").map(str::to_owned);
+    let save = a.save.clone();
     if let Some(path) = &save {
         check_writable(path)?;
     }
-    let attention_dir = a.get("attention-maps").map(std::path::PathBuf::from);
-    if let Some(dir) = &attention_dir {
-        if config.backbone != ssl_playground::backbone::BackboneKind::VitTiny {
+    let attention_dir = a.attention_maps.as_ref();
+    if let Some(dir) = attention_dir {
+        if config.backbone != BackboneKind::VitTiny {
             return Err(format!("--attention-maps draws a transformer's attention; {} has none: add --backbone vit-tiny", config.backbone.id()));
         }
         std::fs::create_dir_all(dir).map_err(|e| format!("cannot create --attention-maps folder {} ({e}); choose a writable folder", dir.display()))?;
     }
-    let checkpoint_every: usize = a.num("checkpoint-every")?.unwrap_or(0);
+    let checkpoint_every = a.checkpoint_every;
     if checkpoint_every > 0 && save.is_none() {
         return Err("--checkpoint-every needs --save FILE: the file the checkpoints are written to".into());
     }
-    let json = a.flag("--json");
-    let data_dir = a.get("data-dir").map(std::path::PathBuf::from).unwrap_or_else(data::default_data_dir);
-    let pack = data::load_pack(&config.dataset, &data_dir)?;
-    let device = native_device(a.get("device").unwrap_or("cpu"))?;
+    let json = a.json;
+    let pack = data::load_pack(&config.dataset, &a.device.data_dir)?;
+    let device = native_device(&a.device.device)?;
     let started = Instant::now();
     let mut stdout = Stdout { closed: false };
 
@@ -348,7 +522,7 @@ fn train(a: &Args) -> Result<(), String> {
         }
     }
     let random_init_knn = session.random_init().and_then(|r| r.accuracy.last().copied()).unwrap_or(f64::NAN);
-    if let Some(path) = a.get("load") {
+    if let Some(path) = &a.load {
         let bytes = std::fs::read(path).map_err(|e| format!("cannot read checkpoint {path}: {e}"))?;
         session.load_weights(&bytes).map_err(|e| format!("{path}: {e}"))?;
     }
@@ -368,7 +542,8 @@ fn train(a: &Args) -> Result<(), String> {
     }
 
     catch_interrupt();
-    let mut progress = Progress::new();
+    // None with --json: the step lines are the progress.
+    let mut progress = (!json).then(|| Progress::new(config.steps));
     let mut last_loss = None;
     let mut throughput = Vec::new();
     let stop = loop {
@@ -385,10 +560,9 @@ fn train(a: &Args) -> Result<(), String> {
         };
         last_loss = report.term("total");
         throughput.push(report.images_per_s);
-        if json {
-            stdout.line(&report.to_json().to_string());
-        } else {
-            progress.show(report.step, config.steps, &report.stage, started.elapsed().as_secs_f64(), report.images_per_s, last_loss.unwrap_or(f64::NAN));
+        match &mut progress {
+            Some(progress) => progress.show(report.step, config.steps, &report.stage, started.elapsed().as_secs_f64(), report.images_per_s, last_loss.unwrap_or(f64::NAN)),
+            None => stdout.line(&report.to_json().to_string()),
         }
         if stdout.closed {
             break Stop::StdoutClosed;
@@ -397,21 +571,22 @@ fn train(a: &Args) -> Result<(), String> {
         // The final evaluation follows the loop.
         if next.evaluate && !next.finished {
             let eval = block_on(session.evaluate()).map_err(|e| e.to_string())?;
-            if json {
-                stdout.line(&serde_json::to_string(&eval).map_err(|e| e.to_string())?);
-            } else {
-                let extra: String = eval.test_acc.map(|a| format!(", classifier {:.2}%", a * 100.0)).into_iter()
-                    .chain(eval.metrics.iter().map(|m| format!(", {} {:.4}", m.name, m.value)))
-                    .collect();
-                eprintln!("\n  step {} ({}): kNN {:.2}%{extra}", eval.step, eval.stage, eval.knn_acc * 100.0);
+            match &progress {
+                Some(progress) => {
+                    let extra: String = eval.test_acc.map(|a| format!(", classifier {:.2}%", a * 100.0)).into_iter()
+                        .chain(eval.metrics.iter().map(|m| format!(", {} {:.4}", m.name, m.value)))
+                        .collect();
+                    progress.println(&format!("  step {} ({}): kNN {:.2}%{extra}", eval.step, eval.stage, eval.knn_acc * 100.0));
+                }
+                None => stdout.line(&serde_json::to_string(&eval).map_err(|e| e.to_string())?),
             }
         }
         if checkpoint_every > 0 && report.step % checkpoint_every == 0 && report.step < config.steps {
             write_checkpoint(&session, save.as_deref().expect("checked above"))?;
         }
     };
-    if !json {
-        eprintln!();
+    if let Some(progress) = &progress {
+        progress.finish();
     }
 
     // Keep the work: the checkpoint goes where --save says, or, when the run stopped early
@@ -437,7 +612,7 @@ fn train(a: &Args) -> Result<(), String> {
         stdout.line(&serde_json::to_string(&eval).map_err(|e| e.to_string())?);
     }
     let layers = block_on(session.layer_report()).map_err(|e| e.to_string())?;
-    if let Some(dir) = &attention_dir {
+    if let Some(dir) = attention_dir {
         let (files, entropy) = write_attention_maps(&session, dir)?;
         if json {
             stdout.line(&serde_json::json!({"kind": "attention_maps", "files": files, "entropy": entropy}).to_string());
@@ -445,9 +620,8 @@ fn train(a: &Args) -> Result<(), String> {
             eprintln!("attention maps: {} (entropy per image, nats: {entropy:.3?})", files.join(", "));
         }
     }
-    if a.flag("--probe") {
-        let epochs = a.num("probe-epochs")?.unwrap_or(200);
-        let probe = block_on(session.linear_probe(epochs)).map_err(|e| e.to_string())?;
+    if a.probe {
+        let probe = block_on(session.linear_probe(a.probe_epochs)).map_err(|e| e.to_string())?;
         if json {
             stdout.line(&serde_json::json!({"kind": "probe", "linear_probe_acc": probe}).to_string());
         } else {
@@ -456,7 +630,7 @@ fn train(a: &Args) -> Result<(), String> {
     }
     let seconds = started.elapsed().as_secs_f64();
 
-    let supervised_only_acc = if a.flag("--baseline") && matches!(stop, Stop::Finished) {
+    let supervised_only_acc = if a.baseline && matches!(stop, Stop::Finished) {
         test_accuracy(config.supervised_twin(), &pack, &device).map_err(|e| format!("supervised baseline: {e}"))?
     } else {
         None
@@ -544,24 +718,19 @@ fn test_accuracy(config: RunConfig, pack: &Pack, device: &burn::prelude::Device)
 /// `sslp sweep`: the label-efficiency view on the command line. For each label count, the
 /// method and its supervised-only twin train with the same labels, steps and seed; a JSON line
 /// per count: `{"kind": "sweep", "labels_per_class", "test_acc", "supervised_only_acc", "gain"}`.
-fn sweep(a: &Args) -> Result<(), String> {
-    let mut known: Vec<&str> = TRAIN_KEYS.iter().copied().filter(|k| !["save", "load", "resume", "checkpoint-every", "probe-epochs", "labels-per-class"].contains(k)).collect();
-    known.push("labels");
-    a.check_known(&known)?;
+fn sweep(a: &SweepArgs, given: &Given) -> Result<(), String> {
     let counts: Vec<usize> = a
-        .get("labels")
-        .unwrap_or("1,4,10")
+        .labels
         .split(',')
-        .map(|t| t.trim().parse::<usize>().map_err(|_| format!("--labels {}: give label counts per class as whole numbers, e.g. 1,4,10", a.get("labels").unwrap_or_default())))
+        .map(|t| t.trim().parse::<usize>().map_err(|_| format!("--labels {}: give label counts per class as whole numbers, e.g. 1,4,10", a.labels)))
         .collect::<Result<_, _>>()?;
-    let config = run_config(a)?;
+    let config = run_config(&a.run, given, None)?;
     if !config.method_kind()?.uses_labels() {
         return Err(format!("{} trains no classifier on labels; the sweep compares semi-supervised methods (e.g. --method fixmatch)", config.method));
     }
     let plan = config.label_sweep(&counts)?;
-    let data_dir = a.get("data-dir").map(std::path::PathBuf::from).unwrap_or_else(data::default_data_dir);
-    let pack = data::load_pack(&config.dataset, &data_dir)?;
-    let device = native_device(a.get("device").unwrap_or("cpu"))?;
+    let pack = data::load_pack(&config.dataset, &a.device.data_dir)?;
+    let device = native_device(&a.device.device)?;
     let mut stdout = Stdout { closed: false };
     for (run, twin) in plan {
         let started = Instant::now();
@@ -602,33 +771,28 @@ fn reset_peak_rss() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
-fn bench(a: &Args) -> Result<(), String> {
-    a.check_known(&["method", "device", "runs", "steps", "batch", "width", "dataset", "backbone", "data-dir", "params"])?;
-    let device_name = a.get("device").unwrap_or("cpu");
-    let runs: usize = a.num("runs")?.unwrap_or(5);
-    let steps: usize = a.num("steps")?.unwrap_or(10);
-    let batch: usize = a.num("batch")?.unwrap_or(64);
-    let width: usize = a.num("width")?.unwrap_or(32);
+fn bench(a: &BenchArgs) -> Result<(), String> {
+    let (runs, steps, batch, width) = (a.runs, a.steps, a.batch, a.width);
+    let device_name = a.device.device.as_str();
     if !(1..=1000).contains(&runs) || !(1..=10_000).contains(&steps) {
         return Err(format!("--runs {runs} --steps {steps}: a benchmark needs 1..=1000 runs of 1..=10000 steps"));
     }
     let mut stdout = Stdout { closed: false };
-    let kinds: Vec<MethodKind> = match a.get("method").unwrap_or("all") {
+    let kinds: Vec<MethodKind> = match a.method.as_str() {
         "all" => ALL_METHODS.to_vec(),
         id => vec![MethodKind::parse(id)?],
     };
-    let data_dir = a.get("data-dir").map(std::path::PathBuf::from).unwrap_or_else(data::default_data_dir);
-    let dataset = a.get("dataset").unwrap_or("fashion-mnist");
-    let pack = data::load_pack(dataset, &data_dir)?;
+    let dataset = a.dataset.as_str();
+    let pack = data::load_pack(dataset, &a.device.data_dir)?;
     let device = native_device(device_name)?;
     for kind in kinds {
         let config = RunConfig {
             method: kind.id().into(),
             dataset: dataset.into(),
-            backbone: ssl_playground::backbone::BackboneKind::parse(a.get("backbone").unwrap_or("small-cnn"))?,
+            backbone: BackboneKind::parse(&a.backbone)?,
             batch_size: batch,
             width,
-            params: match a.get("params") {
+            params: match &a.params {
                 Some(v) => serde_json::from_str(v).map_err(|e| format!("--params is not JSON: {e}"))?,
                 None => serde_json::json!({}),
             },
@@ -675,7 +839,7 @@ fn bench(a: &Args) -> Result<(), String> {
         stdout.line(
             &serde_json::json!({
                 "kind": "bench", "method": kind.id(), "device": device_name, "dataset": dataset,
-                "backbone": a.get("backbone").unwrap_or("small-cnn"), "batch": batch, "images_per_step": per_step,
+                "backbone": a.backbone, "batch": batch, "images_per_step": per_step,
                 "runs": runs, "steps_per_run": steps, "images_per_s_median": median,
                 "images_per_s_runs": rates, "step_ms_median": step_s * 1e3,
                 "augment_share": finite((augment_s / step_s).min(1.0)), "peak_rss_mib": peak_rss_mib(),
@@ -692,20 +856,18 @@ fn bench(a: &Args) -> Result<(), String> {
 }
 
 /// `sslp export`: the Embedding Projector zip of a checkpoint's run, on its own dataset.
-fn export(a: &Args) -> Result<(), String> {
-    a.check_known(&["load", "out", "limit", "data-dir", "device", "weights"])?;
-    let path = a.get("load").ok_or("--load FILE.ckpt is required: the checkpoint of the run to export (sslp train --save)")?;
-    let (out, weights) = (a.get("out"), a.get("weights"));
+fn export(a: &ExportArgs) -> Result<(), String> {
+    let path = &a.load;
+    let (out, weights) = (a.out.as_deref(), a.weights.as_deref());
     if out.is_none() && weights.is_none() {
         return Err("say what to export: --out FILE.zip (Embedding Projector) and/or --weights FILE.safetensors".into());
     }
-    let limit: usize = a.num("limit")?.unwrap_or(2000);
+    let limit = a.limit;
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read checkpoint {path}: {e}"))?;
     let checkpoint = Checkpoint::decode(&bytes).map_err(|e| format!("{path}: {e}"))?;
     let config = checkpoint.state.config.clone();
-    let data_dir = a.get("data-dir").map(std::path::PathBuf::from).unwrap_or_else(data::default_data_dir);
-    let pack = data::load_pack(&config.dataset, &data_dir)?;
-    let device = native_device(a.get("device").unwrap_or("cpu"))?;
+    let pack = data::load_pack(&config.dataset, &a.device.data_dir)?;
+    let device = native_device(&a.device.device)?;
     let mut session = Session::new(config, &pack, device, native_clock()).map_err(|e| e.to_string())?;
     session.resume(checkpoint).map_err(|e| format!("{path}: {e}"))?;
     if let Some(file) = weights {
@@ -725,7 +887,7 @@ fn export(a: &Args) -> Result<(), String> {
 }
 
 /// Every file under `dir`, as (path relative to `dir` with `/` separators, full path), sorted.
-fn files_under(dir: &Path) -> Result<Vec<(String, std::path::PathBuf)>, String> {
+fn files_under(dir: &Path) -> Result<Vec<(String, PathBuf)>, String> {
     let mut out = Vec::new();
     let mut pending = vec![dir.to_path_buf()];
     while let Some(d) = pending.pop() {
@@ -745,14 +907,12 @@ fn files_under(dir: &Path) -> Result<Vec<(String, std::path::PathBuf)>, String> 
 }
 
 /// `sslp pack --images`: a pack from a folder or zip of the user's images, with the report.
-fn pack_images(a: &Args, source: &str) -> Result<(), String> {
-    a.check_known(&["images", "name", "out", "size", "seed"])?;
-    let out = a.get("out").ok_or("--out is required: the .sslp.gz file to write")?;
-    let size = a.num("size")?.unwrap_or(32);
+fn pack_images(a: &PackArgs, source: &str) -> Result<(), String> {
+    let out = &a.out;
     let source_path = Path::new(source);
     let default_name = source_path.file_stem().and_then(|s| s.to_str()).unwrap_or("images");
-    let name = a.get("name").unwrap_or(default_name);
-    let mut importer = data::folder::Importer::new(size)?;
+    let name = a.name.as_deref().unwrap_or(default_name);
+    let mut importer = data::folder::Importer::new(a.size)?;
     if source_path.is_dir() {
         let files = files_under(source_path)?;
         for (i, (rel, path)) in files.iter().enumerate() {
@@ -768,7 +928,7 @@ fn pack_images(a: &Args, source: &str) -> Result<(), String> {
         let bytes = std::fs::read(source_path).map_err(|e| format!("cannot read {source}: {e}; give a folder or a .zip"))?;
         importer.add_zip(&bytes)?;
     }
-    let (p, report) = importer.finish(name, a.num("seed")?.unwrap_or(1))?;
+    let (p, report) = importer.finish(name, a.seed)?;
     let bytes = p.encode_gz();
     Pack::decode(name, &bytes).map_err(|e| format!("the pack built from {source} would not load, so {out} was not written: {e}"))?;
     std::fs::write(out, &bytes).map_err(|e| format!("cannot write {out}: {e}"))?;
@@ -776,30 +936,29 @@ fn pack_images(a: &Args, source: &str) -> Result<(), String> {
         eprintln!("skipped {}: {}", s.path, s.reason);
     }
     eprintln!(
-        "{out}: {} train + {} test images of {}×{}×{} in {} classes, {} skipped, {} hidden files ignored, {} bytes",
-        p.train.len(), p.test.len(), p.channels, p.height, p.width, p.n_classes(), report.skipped.len(), report.hidden, bytes.len()
+        "{out}: {} train + {} test images of {}×{}×{} in {} classes, {} unlabelled (outside any class folder: training only), {} skipped, {} hidden files ignored, {} bytes",
+        p.train.len(), p.test.len(), p.channels, p.height, p.width, p.n_classes(), p.n_unlabelled(), report.skipped.len(), report.hidden, bytes.len()
     );
     println!("{}", serde_json::to_string(&report).map_err(|e| e.to_string())?);
     Ok(())
 }
 
-fn make_pack(a: &Args) -> Result<(), String> {
-    if let Some(source) = a.get("images") {
+/// `sslp pack`: from the user's images (--images) or from IDX files (--idx-dir, with --name).
+fn make_pack(a: &PackArgs) -> Result<(), String> {
+    if let Some(source) = &a.images {
         return pack_images(a, source);
     }
-    a.check_known(&["idx-dir", "name", "out", "train-per-class", "test-per-class"])?;
-    let dir = a.get("idx-dir").ok_or("--idx-dir is required")?;
-    let name = a.get("name").ok_or("--name is required")?;
-    let out = a.get("out").ok_or("--out is required")?;
+    let dir = a.idx_dir.as_deref().expect("clap requires --idx-dir or --images");
+    let name = a.name.as_deref().expect("clap requires --name with --idx-dir");
+    let out = &a.out;
     let classes: Vec<String> = match name {
         "fashion-mnist" => pack::FASHION_MNIST_CLASSES.iter().map(|s| s.to_string()).collect(),
         _ => pack::MNIST_CLASSES.iter().map(|s| s.to_string()).collect(),
     };
-    let p = pack::pack_from_idx_dir(name, std::path::Path::new(dir), classes, a.num("train-per-class")?, a.num("test-per-class")?)
-        .map_err(|e| e.to_string())?;
+    let p = pack::pack_from_idx_dir(name, dir, classes, a.train_per_class, a.test_per_class).map_err(|e| e.to_string())?;
     let bytes = p.encode_gz();
     // Never write a pack that the loader would refuse: read it back first.
-    Pack::decode(name, &bytes).map_err(|e| format!("the pack built from {dir} would not load, so {out} was not written: {e}"))?;
+    Pack::decode(name, &bytes).map_err(|e| format!("the pack built from {} would not load, so {out} was not written: {e}", dir.display()))?;
     std::fs::write(out, &bytes).map_err(|e| format!("cannot write {out}: {e}"))?;
     eprintln!("{out}: {} train + {} test images of {}×{}×{}, {} bytes", p.train.len(), p.test.len(), p.channels, p.height, p.width, bytes.len());
     Ok(())

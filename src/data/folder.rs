@@ -9,11 +9,12 @@
 //!
 //! Nothing is dropped in silence. Each file that cannot be used is named in the
 //! [`ImportReport`] with the reason: empty, not an image, corrupt, too large, in a class with a
-//! single image (a class needs one image to train on and one to test). Files outside any
-//! class folder are counted and named too: kNN accuracy needs a label for every image, so
-//! they are not part of the pack yet. The remaining images are split per class into train
-//! and test (a fifth for testing, at least one), with a seeded shuffle, so the same files
-//! and seed give the same pack.
+//! single image (a class needs one image to train on and one to test). Images outside any
+//! class folder (`loose.png` at the root) are unlabelled: they join the training pool, so
+//! self-supervised methods learn from them and semi-supervised ones use them as unlabelled
+//! data, but kNN, which needs a label, neither searches nor scores them. The labelled images
+//! are split per class into train and test (a fifth for testing, at least one), with a
+//! seeded shuffle, so the same files and seed give the same pack.
 use super::pack::{Pack, Split, MAX_PIXELS};
 use crate::rng::Rng;
 use image::{DynamicImage, ImageFormat, ImageReader, Limits, RgbImage};
@@ -51,6 +52,8 @@ pub struct ImportReport {
     pub classes: Vec<(String, usize)>,
     pub train: usize,
     pub test: usize,
+    /// Images outside any class folder: in the training pool, without a label.
+    pub unlabelled: usize,
     /// Files that could not be imported, with the reason, sorted by path.
     pub skipped: Vec<Skipped>,
     /// Hidden files and macOS resource forks (`.DS_Store`, `__MACOSX/…`), counted and ignored.
@@ -219,13 +222,11 @@ impl Importer {
         let Importer { size, mut images, mut skipped, hidden } = self;
         images.sort_by(|a, b| a.path.cmp(&b.path));
         let mut by_class: BTreeMap<String, Vec<Decoded>> = BTreeMap::new();
+        let mut loose = Vec::new();
         for d in images {
             match d.class.clone() {
                 Some(c) => by_class.entry(c).or_default().push(d),
-                None => skipped.push(Skipped {
-                    path: d.path,
-                    reason: "outside any class folder: kNN accuracy needs a label per image, so put it in a folder named after its class".into(),
-                }),
+                None => loose.push(d),
             }
         }
         by_class.retain(|class, members| {
@@ -249,9 +250,9 @@ impl Importer {
         if by_class.len() > MAX_CLASSES {
             return Err(format!("{} class folders; at most {MAX_CLASSES} are supported: merge some", by_class.len()));
         }
-        let grey = by_class.values().flatten().all(|d| d.rgb.pixels().all(|p| p[0] == p[1] && p[1] == p[2]));
+        let grey = by_class.values().flatten().chain(&loose).all(|d| d.rgb.pixels().all(|p| p[0] == p[1] && p[1] == p[2]));
         let channels = if grey { 1 } else { 3 };
-        let total: usize = by_class.values().map(Vec::len).sum();
+        let total: usize = by_class.values().map(Vec::len).sum::<usize>() + loose.len();
         if (total * channels * size * size) as u64 > MAX_PIXELS {
             return Err(format!("{total} images of {size}×{size}×{channels} exceed the {} Mi pixels a pack may hold; choose a smaller size or fewer images", MAX_PIXELS >> 20));
         }
@@ -275,6 +276,12 @@ impl Importer {
         // the map, a --train-limit or --test-limit) hold every class, not the first ones.
         let image_len = channels * size * size;
         let (train, test) = (shuffled(train, image_len, &mut rng), shuffled(test, image_len, &mut rng));
+        let mut unlabelled = Vec::with_capacity(loose.len() * image_len);
+        for d in &loose {
+            for c in 0..channels {
+                unlabelled.extend(d.rgb.pixels().map(|p| p[c]));
+            }
+        }
         let pack = Pack {
             name: name.to_string(),
             height: size,
@@ -283,9 +290,10 @@ impl Importer {
             class_names: classes.iter().map(|(c, _)| class_name(c)).collect(),
             train,
             test,
+            unlabelled,
         };
         pack.validate().map_err(|e| format!("the imported pack is inconsistent ({e}); please report this"))?;
-        let report = ImportReport { size, channels, classes, train: pack.train.len(), test: pack.test.len(), skipped, hidden };
+        let report = ImportReport { size, channels, classes, train: pack.train.len(), test: pack.test.len(), unlabelled: loose.len(), skipped, hidden };
         Ok((pack, report))
     }
 }
@@ -386,15 +394,21 @@ mod tests {
         assert_ne!(pack.train.labels, vec![0, 0, 0, 0, 1, 1, 1, 1], "classes are not left in blocks");
         assert_eq!(report.classes, vec![("cats".to_string(), 5), ("dogs".to_string(), 5)]);
         let skipped: Vec<&str> = report.skipped.iter().map(|s| s.path.as_str()).collect();
-        assert_eq!(skipped, vec!["birds/only.bmp", "cats/broken.png", "dogs/empty.jpg", "loose.webp", "notes.txt"]);
+        assert_eq!(skipped, vec!["birds/only.bmp", "cats/broken.png", "dogs/empty.jpg", "notes.txt"]);
         assert!(report.skipped[0].reason.contains("only image of class 'birds'"));
-        assert!(report.skipped[3].reason.contains("outside any class folder"));
         assert_eq!(report.hidden, 1);
+        // The image at the root has no class: it is kept, unlabelled, for training only.
+        assert_eq!((report.unlabelled, pack.n_unlabelled()), (1, 1));
+        let loose = square(&decode(&encode(&picture(20, 20, 5), ImageFormat::WebP)).unwrap(), 32);
+        assert_eq!(pack.unlabelled[..32 * 32], loose.pixels().map(|p| p[0]).collect::<Vec<_>>()[..], "its red plane comes first (CHW)");
 
-        // The same files and seed give the same pack; the pack survives encoding.
-        let again = Pack::decode("mine", &pack.encode_gz()).unwrap();
+        // The same files and seed give the same pack; the pack survives encoding (SSLPACK2).
+        let encoded = pack.encode_gz();
+        let again = Pack::decode("mine", &encoded).unwrap();
         assert_eq!(again.train.pixels, pack.train.pixels);
         assert_eq!(again.test.labels, pack.test.labels);
+        assert_eq!(again.unlabelled, pack.unlabelled);
+        assert_eq!(&pack.encode_raw()[..8], b"SSLPACK2");
     }
 
     #[test]

@@ -39,6 +39,15 @@ pub fn load_pack(id_or_path: &str, data_dir: &Path) -> Result<Pack, String> {
     Pack::decode(&name, &bytes).map_err(|e| format!("{}: {e}", path.display()))
 }
 
+/// The pack's unlabelled images `[U, C, H, W]` in [0, 1] on `device`, if it has any.
+pub fn unlabelled_images(pack: &Pack, device: &Device) -> Option<Tensor<4>> {
+    let n = pack.n_unlabelled();
+    (n > 0).then(|| {
+        let pixels: Vec<f32> = pack.unlabelled.iter().map(|&p| p as f32 / 255.0).collect();
+        Tensor::from_data(TensorData::new(pixels, [n, pack.channels, pack.height, pack.width]), device)
+    })
+}
+
 /// One split on the device: `images` `[N, C, H, W]` in [0, 1], labels kept on the host too.
 #[derive(Clone, Debug)]
 pub struct DeviceSplit {

@@ -19,24 +19,35 @@
 //! ..      n_test          test labels
 //! ```
 //!
-//! Nothing follows the test labels; trailing bytes are an error, as are a wrong magic, a
+//! A pack with unlabelled images (your own images outside any class folder) has the magic
+//! `SSLPACK2`, a fifth header field `u32 LE n_unlabelled` at offset 24 (so its names start
+//! at 28), and their pixels, `n_unlabelled*C*H*W`, after the test labels. They join the
+//! training pool, never the kNN bank or the test split. A pack without them is written as
+//! `SSLPACK1`, which every earlier reader reads.
+//!
+//! Nothing follows the last block; trailing bytes are an error, as are a wrong magic, a
 //! truncated body, a label out of range, or sizes past [`MAX_PIXELS`].
 use std::io::Read;
 
-/// Magic bytes at the start of every (decompressed) pack.
+/// Magic bytes at the start of a (decompressed) pack of labelled images only.
 pub const MAGIC: &[u8; 8] = b"SSLPACK1";
+/// Magic bytes of a pack that also holds unlabelled images.
+pub const MAGIC_UNLABELLED: &[u8; 8] = b"SSLPACK2";
 /// Upper bound on stored pixels (train + test, all channels): 256 Mi, which the device holds
 /// as 1 GiB of f32, the most one tensor may take ([`crate::limits::MAX_TENSOR_BYTES`]).
 /// A pack that claims more is corrupt or not meant for a browser tab.
 pub const MAX_PIXELS: u64 = 1 << 28;
 /// DEFLATE's largest expansion: a 258-byte match coded in about two bits gives 1032:1.
 pub const MAX_DEFLATE_RATIO: u64 = 1032;
+/// Header bytes of an `SSLPACK1` pack; an `SSLPACK2` pack has 4 more ([`HEADER_LEN_UNLABELLED`]).
 const HEADER_LEN: usize = 24;
+const HEADER_LEN_UNLABELLED: usize = 28;
 
-/// The fixed 24-byte header, checked field by field.
+/// The fixed header, checked field by field.
 struct Header {
     n_train: u64,
     n_test: u64,
+    n_unlabelled: u64,
     height: u16,
     width: u16,
     channels: u64,
@@ -45,8 +56,18 @@ struct Header {
 }
 
 impl Header {
+    /// Header bytes a pack starting with `b` has (24 or 28), or `BadMagic`.
+    fn len_of(b: &[u8]) -> Result<usize, PackError> {
+        match b.get(..8) {
+            Some(m) if m == MAGIC => Ok(HEADER_LEN),
+            Some(m) if m == MAGIC_UNLABELLED => Ok(HEADER_LEN_UNLABELLED),
+            _ => Err(PackError::BadMagic),
+        }
+    }
+
     fn parse(b: &[u8]) -> Result<Header, PackError> {
-        if b.len() < HEADER_LEN || &b[..8] != MAGIC {
+        let len = Self::len_of(b)?;
+        if b.len() < len {
             return Err(PackError::BadMagic);
         }
         let u32_at = |o: usize| u32::from_le_bytes([b[o], b[o + 1], b[o + 2], b[o + 3]]) as u64;
@@ -54,6 +75,7 @@ impl Header {
         let h = Header {
             n_train: u32_at(8),
             n_test: u32_at(12),
+            n_unlabelled: if len == HEADER_LEN_UNLABELLED { u32_at(24) } else { 0 },
             height: u16_at(16),
             width: u16_at(18),
             channels: b[20] as u64,
@@ -73,17 +95,20 @@ impl Header {
         if n_train == 0 || n_test == 0 {
             return Err(PackError::BadHeader(format!("{n_train} train and {n_test} test images; both splits need images")));
         }
-        let pixels = (n_train + n_test) * channels * height as u64 * width as u64;
+        if len == HEADER_LEN_UNLABELLED && h.n_unlabelled == 0 {
+            return Err(PackError::BadHeader("an SSLPACK2 pack with no unlabelled image; write it as SSLPACK1".into()));
+        }
+        let pixels = (n_train + n_test + h.n_unlabelled) * channels * height as u64 * width as u64;
         if pixels > MAX_PIXELS {
             return Err(PackError::BadHeader(format!("{pixels} pixels is over the {MAX_PIXELS} limit")));
         }
         Ok(h)
     }
 
-    /// Bytes after the header: class names, pixels and labels of both splits.
+    /// Bytes after the header: class names, pixels and labels of both splits, unlabelled pixels.
     fn body_len(&self) -> u64 {
         let image_len = self.channels * self.height as u64 * self.width as u64;
-        self.names_len as u64 + (self.n_train + self.n_test) * (image_len + 1)
+        self.names_len as u64 + (self.n_train + self.n_test) * (image_len + 1) + self.n_unlabelled * image_len
     }
 }
 /// Largest side we accept; the backbones are built for 28–64 px.
@@ -115,6 +140,8 @@ pub struct Pack {
     pub class_names: Vec<String>,
     pub train: Split,
     pub test: Split,
+    /// Pixels of images without a class (`[n, C, H, W]` u8, image-major): training only.
+    pub unlabelled: Vec<u8>,
 }
 
 /// Everything that can be wrong with a pack, each with what to do about it.
@@ -134,9 +161,9 @@ impl std::fmt::Display for PackError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             PackError::Gzip(e) => write!(f, "dataset pack is not valid gzip ({e}); re-download or rebuild it with scripts/build-packs.sh"),
-            PackError::BadMagic => write!(f, "not an ssl-playground dataset pack (magic bytes are not SSLPACK1); build packs with `sslp pack` or scripts/build-packs.sh"),
+            PackError::BadMagic => write!(f, "not an ssl-playground dataset pack (magic bytes are not SSLPACK1 or SSLPACK2); build packs with `sslp pack` or scripts/build-packs.sh"),
             PackError::Truncated { wanted, got } => write!(f, "dataset pack is truncated: header promises {wanted} bytes of body, file holds {got}; the file is damaged, rebuild it"),
-            PackError::TrailingBytes(n) => write!(f, "dataset pack has {n} unexpected bytes after the test labels; the file is damaged or of another version"),
+            PackError::TrailingBytes(n) => write!(f, "dataset pack has {n} unexpected bytes after its last block; the file is damaged or of another version"),
             PackError::BadHeader(e) => write!(f, "dataset pack header is invalid: {e}"),
             PackError::LabelOutOfRange { split, index, label, n_classes } => write!(f, "dataset pack {split} label #{index} is {label}, but the pack has only {n_classes} classes; the file is damaged"),
             PackError::EmptyClass { split, class } => write!(f, "dataset pack {split} split has no image of class {class}; every class needs at least one train and one test image"),
@@ -153,6 +180,10 @@ impl Pack {
     pub fn n_classes(&self) -> usize {
         self.class_names.len()
     }
+    /// Images without a class (training only).
+    pub fn n_unlabelled(&self) -> usize {
+        self.unlabelled.len() / self.image_len()
+    }
 
     /// Decode a pack from bytes (gzip or raw). `name` is only for messages and reports.
     ///
@@ -166,10 +197,12 @@ impl Pack {
         }
         let gz_error = |e: std::io::Error| PackError::Gzip(e.to_string());
         let mut inflater = flate2::read::GzDecoder::new(bytes);
-        let mut header = [0u8; HEADER_LEN];
+        let mut header = vec![0u8; HEADER_LEN];
         inflater.read_exact(&mut header).map_err(gz_error)?;
+        header.resize(Header::len_of(&header)?, 0);
+        inflater.read_exact(&mut header[HEADER_LEN..]).map_err(gz_error)?;
         let body_len = Header::parse(&header)?.body_len();
-        let total = HEADER_LEN as u64 + body_len;
+        let total = header.len() as u64 + body_len;
         let holdable = (bytes.len() as u64).saturating_mul(MAX_DEFLATE_RATIO);
         if total > holdable {
             return Err(PackError::BadHeader(format!(
@@ -189,14 +222,15 @@ impl Pack {
     }
 
     fn decode_raw(name: &str, b: &[u8]) -> Result<Pack, PackError> {
-        if b.len() < HEADER_LEN {
+        let header_len = Header::len_of(b)?;
+        if b.len() < header_len {
             return Err(PackError::BadMagic);
         }
-        let Header { n_train, n_test, height, width, channels, n_classes, names_len } = Header::parse(&b[..HEADER_LEN])?;
+        let header = Header::parse(&b[..header_len])?;
+        let Header { n_train, n_test, n_unlabelled, height, width, channels, n_classes, names_len } = header;
         let image_len = channels * height as u64 * width as u64;
-        let pixels = (n_train + n_test) * image_len;
-        let wanted = names_len as u64 + pixels + n_train + n_test;
-        let got = (b.len() - HEADER_LEN) as u64;
+        let wanted = header.body_len();
+        let got = (b.len() - header_len) as u64;
         if got < wanted {
             return Err(PackError::Truncated { wanted, got });
         }
@@ -204,13 +238,13 @@ impl Pack {
             return Err(PackError::TrailingBytes(got - wanted));
         }
         let names_len = names_len as usize;
-        let names = std::str::from_utf8(&b[HEADER_LEN..HEADER_LEN + names_len])
+        let names = std::str::from_utf8(&b[header_len..header_len + names_len])
             .map_err(|_| PackError::BadHeader("class names are not UTF-8".into()))?;
         let class_names: Vec<String> = names.split('\n').map(str::to_owned).collect();
         if class_names.len() != n_classes as usize {
             return Err(PackError::BadHeader(format!("{} class names for {n_classes} classes", class_names.len())));
         }
-        let mut at = HEADER_LEN + names_len;
+        let mut at = header_len + names_len;
         let mut take = |n: u64| {
             let s = &b[at..at + n as usize];
             at += n as usize;
@@ -218,6 +252,7 @@ impl Pack {
         };
         let train = Split { pixels: take(n_train * image_len), labels: take(n_train) };
         let test = Split { pixels: take(n_test * image_len), labels: take(n_test) };
+        let unlabelled = take(n_unlabelled * image_len);
         let pack = Pack {
             name: name.to_owned(),
             height: height as usize,
@@ -226,6 +261,7 @@ impl Pack {
             class_names,
             train,
             test,
+            unlabelled,
         };
         pack.validate()?;
         Ok(pack)
@@ -249,14 +285,19 @@ impl Pack {
                 return Err(PackError::EmptyClass { split: split_name, class });
             }
         }
+        if !self.unlabelled.len().is_multiple_of(self.image_len()) {
+            return Err(PackError::BadHeader("unlabelled pixels are not a whole number of images".into()));
+        }
         Ok(())
     }
 
-    /// Encode as raw bytes (callers gzip them; see [`Pack::encode_gz`]).
+    /// Encode as raw bytes (callers gzip them; see [`Pack::encode_gz`]): `SSLPACK1`, or
+    /// `SSLPACK2` when the pack has unlabelled images.
     pub fn encode_raw(&self) -> Vec<u8> {
         let names = self.class_names.join("\n");
-        let mut out = Vec::with_capacity(24 + names.len() + self.train.pixels.len() + self.test.pixels.len() * 2);
-        out.extend_from_slice(MAGIC);
+        let mut out = Vec::with_capacity(HEADER_LEN_UNLABELLED + names.len() + self.train.pixels.len() * 2 + self.test.pixels.len() + self.unlabelled.len());
+        let with_unlabelled = !self.unlabelled.is_empty();
+        out.extend_from_slice(if with_unlabelled { MAGIC_UNLABELLED } else { MAGIC });
         out.extend_from_slice(&(self.train.len() as u32).to_le_bytes());
         out.extend_from_slice(&(self.test.len() as u32).to_le_bytes());
         out.extend_from_slice(&(self.height as u16).to_le_bytes());
@@ -264,11 +305,15 @@ impl Pack {
         out.push(self.channels as u8);
         out.push(self.n_classes() as u8);
         out.extend_from_slice(&(names.len() as u16).to_le_bytes());
+        if with_unlabelled {
+            out.extend_from_slice(&(self.n_unlabelled() as u32).to_le_bytes());
+        }
         out.extend_from_slice(names.as_bytes());
         for split in [&self.train, &self.test] {
             out.extend_from_slice(&split.pixels);
             out.extend_from_slice(&split.labels);
         }
+        out.extend_from_slice(&self.unlabelled);
         out
     }
 
@@ -379,7 +424,7 @@ pub fn pack_from_idx_dir(
         Some(k) => Pack::class_balanced(&test, image_len, n_classes, k),
         None => test,
     };
-    let pack = Pack { name: name.to_owned(), height: h, width: w, channels: 1, class_names, train, test };
+    let pack = Pack { name: name.to_owned(), height: h, width: w, channels: 1, class_names, train, test, unlabelled: Vec::new() };
     pack.validate()?;
     Ok(pack)
 }

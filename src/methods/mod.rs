@@ -55,8 +55,9 @@ pub struct Setup {
     /// The labelled training images as (train index, class), class-balanced from the seed;
     /// empty for methods that use no labels. Label Propagation seeds its graph with them.
     pub labelled: Vec<(usize, usize)>,
-    /// Every training image's true class, for diagnostics only (the accuracy of propagated
-    /// labels, as `Batch::unlabelled_truth`); never a training signal.
+    /// The true class of the pool's first `train_truth.len()` images (the labelled train split;
+    /// the pack's unlabelled images after them have none), for diagnostics only (the accuracy
+    /// of propagated labels, as `Batch::unlabelled_truth`); never a training signal.
     pub train_truth: Vec<u8>,
     /// The run's seed, for what a method draws once at the start (Exemplar's seed images).
     pub seed: u64,

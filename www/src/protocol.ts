@@ -85,6 +85,8 @@ export interface DatasetInfo {
   n_train: number;
   n_test: number;
   n_labelled: number;
+  /** Images without a class, in the training pool only (your own images outside any class folder). */
+  n_unlabelled: number;
 }
 
 /** One stage of a run and its steps `[start, end)` (Rust `StageSpan`). */
@@ -281,6 +283,8 @@ export interface ImportReport {
   classes: [string, number][];
   train: number;
   test: number;
+  /** Images outside any class folder: they train, without a label. */
+  unlabelled: number;
   skipped: SkippedFile[];
   hidden: number;
 }

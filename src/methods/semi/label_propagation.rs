@@ -159,7 +159,7 @@ impl LabelPropagation {
     /// A new graph over the labelled images and a fresh draw of unlabelled ones, from the
     /// model's current features: the graph's unlabelled images get their propagated labels.
     fn rebuild(&mut self, model: LabelPropagationModel, step: usize, device: &Device) -> LabelPropagationModel {
-        let n = self.train_truth.len();
+        let n = self.train_images.dims()[0];
         let labelled: std::collections::HashSet<usize> = self.labelled.iter().map(|&(i, _)| i).collect();
         let mut pool: Vec<usize> = (0..n).filter(|i| !labelled.contains(i)).collect();
         let mut rng = Rng::new(self.seed).fork(format!("label-propagation {step}").as_bytes());
@@ -182,9 +182,12 @@ impl LabelPropagation {
         let c = &self.config;
         let z = propagate(features, seeds, c.k, c.alpha, c.gamma, c.iterations).narrow(0, n_lb, pool.len()); // [P, K]
         let weights = pseudo_label_weights(z.clone());
-        let truth: Vec<usize> = pool.iter().map(|&i| self.train_truth[i] as usize).collect();
-        let reached = weights.clone().greater_elem(0.0).float();
-        let correct = z.clone().argmax(1).reshape([pool.len()]).equal(Batch::index_tensor(&truth, &plain)).float() * reached.clone();
+        // The accuracy of the propagated labels, over the reached images with a known class
+        // (the pack's unlabelled images have none: -1).
+        let truth: Vec<i64> = pool.iter().map(|&i| self.train_truth.get(i).map_or(-1, |&c| c as i64)).collect();
+        let truth = Tensor::<1, Int>::from_data(TensorData::new(truth, [pool.len()]), &plain);
+        let reached = weights.clone().greater_elem(0.0).float() * truth.clone().greater_equal_elem(0).float();
+        let correct = z.clone().argmax(1).reshape([pool.len()]).equal(truth).float() * reached.clone();
         self.last_accuracy = Some(correct.sum() / reached.sum().clamp_min(1.0));
         let index = Batch::index_tensor(&pool, device);
         LabelPropagationModel {

@@ -94,7 +94,7 @@ pub fn weak_view_pair(images: Tensor<4>, flip: bool, rng: &mut crate::rng::Rng, 
 /// `unsup`, then `mask_ratio` when a `mask` `[U]` of 0/1 says which unlabelled images count,
 /// and `pseudo_label_acc`: the accuracy of the kept pseudo-labels `pseudo` `[U]` against the
 /// hidden true labels, when the batch has them (0 when none was kept; without a mask, all
-/// count).
+/// count; images without a class, truth -1, never count).
 pub fn semi_losses(sup: Tensor<1>, unsup: Tensor<1>, weight: f64, batch: &Batch, pseudo: Tensor<1, Int>, mask: Option<Tensor<1>>) -> Losses {
     let total = sup.clone() + unsup.clone() * weight;
     let mut losses = Losses::new(total).with("sup", sup).with("unsup", unsup);
@@ -102,7 +102,8 @@ pub fn semi_losses(sup: Tensor<1>, unsup: Tensor<1>, weight: f64, batch: &Batch,
         losses = losses.with("mask_ratio", mask.clone().mean());
     }
     let Some(truth) = &batch.unlabelled_truth else { return losses };
-    let mask = mask.unwrap_or_else(|| Tensor::ones(pseudo.dims(), &pseudo.device()));
+    let known = truth.clone().greater_equal_elem(0).float().autodiff();
+    let mask = mask.map_or(known.clone(), |m| m * known);
     let correct = pseudo.equal(truth.clone().autodiff()).float() * mask.clone();
     losses.with("pseudo_label_acc", correct.sum() / mask.sum().clamp_min(1.0))
 }

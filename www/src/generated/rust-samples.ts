@@ -70,6 +70,7 @@ export const sessionInfo = {
     "n_labelled": 0,
     "n_test": 0,
     "n_train": 0,
+    "n_unlabelled": 0,
     "name": "",
     "width": 0
   },
