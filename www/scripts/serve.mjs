@@ -23,13 +23,19 @@ const TYPES = {
   '.gz': 'application/octet-stream', // a data pack, not a compressed response: no Content-Encoding
 };
 
-export function serve(dir, port = 0, host = '127.0.0.1') {
+/** `extra`: pages served beside dir's files, `{ '/course/lesson.html': '<!doctype html>…' }` (the browser test's). */
+export function serve(dir, port = 0, host = '127.0.0.1', extra = {}) {
   const root = resolve(dir);
   // Links carry the run in the query, so a long one must not get 431: allow 1 MiB of
   // headers instead of Node's 16 KiB.
   const server = createServer({ maxHeaderSize: 1 << 20 }, async (req, res) => {
     try {
       const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
+      if (Object.hasOwn(extra, path)) {
+        res.writeHead(200, { 'Content-Type': TYPES['.html'], 'Content-Security-Policy': CSP, 'Cache-Control': 'no-cache' });
+        res.end(extra[path]);
+        return;
+      }
       let file = normalize(join(root, path));
       if (file !== root && !file.startsWith(root + sep)) {
         res.writeHead(403).end('forbidden');

@@ -2,12 +2,11 @@
 // in [0, 1] (FixMatch's mask_ratio, RotNet's rotation_acc…), and the kNN accuracy curve with
 // the untrained backbone's kNN as a dashed reference line.
 import uPlot from 'uplot';
-import 'uplot/dist/uPlot.min.css';
 import { smooth } from './smooth';
 
-/** Chart height: in the embed layout (an iframe of about 900×600) two charts share the height. */
-function chartHeight(): number {
-  return document.body.classList.contains('embed') ? 165 : 180;
+/** Chart height: in the compact layout (an iframe of about 900×600, or the element) two charts share the height. */
+function chartHeight(host: HTMLElement): number {
+  return host.closest('.embed') ? 165 : 180;
 }
 
 /** Steps are whole numbers: never put a tick at 2.5. */
@@ -65,7 +64,7 @@ export class TermChart {
     this.plot = new uPlot(
       {
         width: Math.max(240, host.clientWidth),
-        height: chartHeight(),
+        height: chartHeight(host),
         series,
         legend: { live: true },
         cursor: { drag: { x: true, y: false } },
@@ -75,7 +74,7 @@ export class TermChart {
       this.data(),
       host,
     );
-    new ResizeObserver(() => this.plot.setSize({ width: Math.max(240, host.clientWidth), height: chartHeight() })).observe(host);
+    new ResizeObserver(() => this.plot.setSize({ width: Math.max(240, host.clientWidth), height: chartHeight(host) })).observe(host);
   }
 
   private data(): uPlot.AlignedData {
@@ -178,7 +177,7 @@ export class KnnChart {
     this.plot = new uPlot(
       {
         width: Math.max(240, host.clientWidth),
-        height: chartHeight(),
+        height: chartHeight(host),
         series,
         scales: { x: { time: false }, y: { auto: true } },
         axes: [STEP_AXIS, { label: '%', size: 44 }],
@@ -186,7 +185,7 @@ export class KnnChart {
       this.data(),
       host,
     );
-    new ResizeObserver(() => this.plot.setSize({ width: Math.max(240, host.clientWidth), height: chartHeight() })).observe(host);
+    new ResizeObserver(() => this.plot.setSize({ width: Math.max(240, host.clientWidth), height: chartHeight(host) })).observe(host);
   }
 
   private data(): uPlot.AlignedData {
@@ -277,7 +276,7 @@ export class CompareChart {
     this.plot = new uPlot(
       {
         width: Math.max(240, host.clientWidth),
-        height: chartHeight(),
+        height: chartHeight(host),
         series: [{ label: 'step' }, ...runs.map((r, i): uPlot.Series => ({ label: r.label, stroke: PALETTE[i % PALETTE.length], width: 2, spanGaps: true, points: { show: true, size: 5 } }))],
         scales: { x: { time: false }, y: { auto: true } },
         axes: [STEP_AXIS, { label: yLabel, size: 52 }],

@@ -232,3 +232,28 @@ export function parseLabelCounts(text: string): number[] {
   if (new Set(counts).size !== counts.length) throw new Error('each label count must appear once');
   return counts.sort((a, b) => a - b);
 }
+
+/** Attributes every HTML element may carry: never read as run settings. */
+const GLOBAL_ATTRIBUTES = new Set(['id', 'class', 'style', 'title', 'lang', 'dir', 'hidden', 'slot', 'part', 'tabindex', 'role', 'nonce', 'translate', 'inert', 'is']);
+
+/** The names a link may set (besides `p.<name>`). */
+const URL_NAMES = new Set(['dataset', 'backbone', 'method', 'lr', 'backend', 'autostart', 'embed', ...NUMBER_FIELDS.map(([, name]) => name)]);
+
+/**
+ * An `<ssl-playground>` element's attributes as the query string a link would carry: the same
+ * names and values (`method="rotnet" steps="300" p.temperature="0.2"`). A bare attribute is
+ * on (`autostart` = `autostart=1`). The element is compact unless it says `embed="0"`.
+ * Attributes that are no setting (a typo: `stpes`) are returned in `unknown`, for the notice.
+ */
+export function searchFromAttributes(attributes: Iterable<{ name: string; value: string }>): { search: string; unknown: string[] } {
+  const q = new URLSearchParams();
+  const unknown: string[] = [];
+  for (const { name, value } of attributes) {
+    if (GLOBAL_ATTRIBUTES.has(name) || name.startsWith('data-') || name.startsWith('aria-') || name.startsWith('on')) continue;
+    if (!URL_NAMES.has(name) && !name.startsWith('p.')) unknown.push(name);
+    else q.set(name, value === '' && (name === 'autostart' || name === 'embed') ? '1' : value);
+  }
+  if (!q.has('embed')) q.set('embed', '1');
+  const s = q.toString();
+  return { search: s ? `?${s}` : '', unknown };
+}

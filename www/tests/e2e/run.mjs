@@ -6,6 +6,8 @@
 //      neighbour thumbnails; the view preview shows SimCLR's two views; no main-thread task
 //      of 50 ms or more during training; no console error; no request leaves the origin.
 //   2. CPU fallback: Chromium without WebGPU; the page says so and trains on the CPU backend.
+//   2a. The <ssl-playground> element: two in a plain course page, each with its own worker;
+//      one autostarts, the other trains when its Train is pressed; the host page is untouched.
 //   3. A dataset or wasm file that fails to load shows an error in the page.
 //   Also on WebGPU: FixMatch's labelled images, confusion matrix and pseudo-labels; VAT's
 //   gradient with respect to the input and its heat maps; the label-efficiency sweep; DINO on
@@ -98,8 +100,9 @@ function bmp(w, h, rgb) {
 }
 
 /**
- * A folder of generated images: two classes (red stripes, blue dots) of 20 BMPs each, and
- * files the importer must name and skip: a corrupt PNG, an empty JPEG, a text file at the root.
+ * A folder of generated images: two classes (red stripes, blue dots) of 20 BMPs each, three
+ * unsorted BMPs beside the class folders (unlabelled), and files the importer must name and
+ * skip: a corrupt PNG, an empty JPEG, a text file at the root.
  */
 function imageFolder() {
   const root = join(tmpdir(), `sslp-e2e-images-${process.pid}`, 'shapes');
@@ -112,6 +115,7 @@ function imageFolder() {
   writeFileSync(join(root, 'stripes', 'broken.png'), Buffer.from('\x89PNG\r\n\x1a\nthis is not a PNG body', 'latin1'));
   writeFileSync(join(root, 'dots', 'empty.jpg'), Buffer.alloc(0));
   writeFileSync(join(root, 'notes.txt'), 'not an image');
+  for (let i = 0; i < 3; i++) writeFileSync(join(root, `unsorted-${i}.bmp`), bmp(32, 32, (x, y) => (x < 8 * (i + 1) ? [20, 160, 60] : [250, 250, 250])));
   return root;
 }
 
@@ -143,13 +147,20 @@ async function waitFor(page, predicate, arg, timeout, what) {
   }
 }
 
-const server = await serve(dist, 0);
+// A course page on the same site, in another folder, with its own style and its own #train.
+const COURSE_PAGE = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>A lesson</title><link rel="icon" href="data:,">
+<style>h1 { color: rgb(200, 0, 0); }</style><script type="module" src="../ssl-playground.js"></script></head>
+<body><h1>Lesson</h1><button id="train" type="button">the course page's own button</button>
+<ssl-playground id="one" method="rotnet" dataset="mnist" steps="3" batch="8" width="4" train_limit="256" test_limit="64" eval_every="3" autostart></ssl-playground>
+<ssl-playground id="two" method="simclr" steps="2" batch="8" width="4" train_limit="256" test_limit="64" eval_every="2" stpes="9"></ssl-playground>
+</body></html>`;
+const server = await serve(dist, 0, '127.0.0.1', { '/course/lesson.html': COURSE_PAGE });
 const origin = `http://127.0.0.1:${server.address().port}`;
 const t0 = Date.now();
 
 try {
   // ---- 1. WebGPU ----
-  await withBrowser(WEBGPU_FLAGS, async (browser) => {
+  if (process.env.E2E_ONLY !== 'element') await withBrowser(WEBGPU_FLAGS, async (browser) => {
     // SwiftShader is a software adapter: unless the link asks for WebGPU, the page trains on the
     // CPU backend, which is faster there, and says why. The runs below ask (backend=webgpu).
     const { page: choicePage } = await openPage(browser, `${origin}/?method=simclr`, origin);
@@ -366,6 +377,55 @@ try {
   });
 
   if (process.env.E2E_ONLY === 'webgpu') throw new Error('E2E_ONLY=webgpu: skipping the CPU checks');
+  // ---- 2a. the <ssl-playground> element in a plain course page, on the CPU backend ----
+  await withBrowser([], async (browser) => {
+    const { page, log } = await openPage(browser, `${origin}/course/lesson.html`, origin, { width: 1000, height: 1400 });
+    const el = (id) => page.locator(`#${id}`);
+    const state = (id) => page.evaluate((i) => document.getElementById(i).debug, id);
+    const oneDone = await waitFor(page, () => document.getElementById('one')?.debug?.state === 'done', null, 240_000, 'the autostarted element');
+    const one = await state('one');
+    const twoIdle = await state('two');
+    const knnShown = (await el('one').locator('#knn-value').textContent()) ?? '';
+    check(
+      'the <ssl-playground> element autostarts in a plain HTML page and trains: loss points, a kNN accuracy, its own layout',
+      oneDone && one.steps === 3 && one.loss.filter((v) => v !== null).length === 3 && one.knn.length >= 1 && one.baseline !== null && /\d+\.\d %/.test(knnShown) && one.errors.length === 0,
+      `state ${one?.state}, steps ${one?.steps}, knn ${JSON.stringify(one?.knn)}, shown ${knnShown}, errors ${JSON.stringify(one?.errors)}`,
+    );
+    const notice = (await el('two').locator('#notice').textContent()) ?? '';
+    check('a second element on the page waits for Train (no autostart) and names its unknown attribute', twoIdle.state === 'idle' && twoIdle.steps === 0 && /attribute stpes is not a setting/.test(notice), `${twoIdle.state}: ${notice}`);
+    await el('two').locator('#train').click();
+    const twoDone = await waitFor(page, () => document.getElementById('two').debug.state === 'done', null, 240_000, 'the second element');
+    const two = await state('two');
+    const workers = page.workers().length;
+    check('the second element trains in its own worker when its Train is pressed; the first keeps its run', twoDone && two.steps === 2 && workers === 2 && (await state('one')).steps === 3, `state ${two.state}, steps ${two.steps}, workers ${workers}`);
+    const host = await page.evaluate(() => ({
+      href: location.href,
+      button: document.getElementById('train')?.textContent,
+      hostH1: getComputedStyle(document.querySelector('h1')).color,
+      ownH1: getComputedStyle(document.getElementById('one').shadowRoot.querySelector('h1')).color,
+      fullPage: document.getElementById('one').shadowRoot.getElementById('full-page').href,
+    }));
+    check(
+      "the host page is untouched: its URL, its own #train button, its h1 style (the element's h1 keeps ours); the element links to the full page",
+      host.href === `${origin}/course/lesson.html` && host.button === "the course page's own button" && host.hostH1 === 'rgb(200, 0, 0)' && host.ownH1 !== host.hostH1 && host.fullPage.startsWith(`${origin}/?`) && /method=rotnet/.test(host.fullPage) && !/autostart|embed/.test(host.fullPage),
+      JSON.stringify(host),
+    );
+    await page.screenshot({ path: join(out, 'element-course-page.png'), fullPage: true });
+    await page.evaluate(() => document.getElementById('two').remove());
+    await page.waitForTimeout(1000);
+    const stopped = page.workers().length;
+    check('removing an element from the page stops its worker', stopped === 1, `${stopped} workers left`);
+    check('no console error, and no request left the origin, on the course page', log.errors.length === 0 && log.foreign.length === 0, [...log.errors, ...log.foreign].join(' | '));
+    await page.close();
+
+    // The example shipped with the site (dist/example/): two elements from one script tag.
+    const { page: example, log: exampleLog } = await openPage(browser, `${origin}/example/`, origin, { width: 1000, height: 1400 });
+    const mounted = await waitFor(example, () => [...document.querySelectorAll('ssl-playground')].every((e) => e.debug?.backend), null, 60_000, 'the example elements');
+    const states = await example.evaluate(() => [...document.querySelectorAll('ssl-playground')].map((e) => e.debug.state));
+    check('the shipped example course page (dist/example/) mounts both elements; the first starts by itself', mounted && states.length === 2 && states[0] !== 'idle' && states[1] === 'idle' && exampleLog.errors.length === 0, `${JSON.stringify(states)} ${exampleLog.errors.join(' | ')}`);
+    await example.close();
+  });
+  if (process.env.E2E_ONLY === 'element') throw new Error('E2E_ONLY=element: skipping the other CPU checks');
   // ---- 2. CPU fallback: no --enable-unsafe-webgpu, so requestAdapter() gives null ----
   await withBrowser([], async (browser) => {
     // In the compact layout a course page embeds: an iframe of 900×600.
@@ -579,11 +639,12 @@ try {
     const report = imported?.report;
     const skippedPaths = (report?.skipped ?? []).map((s) => s.path).join(', ');
     const skippedShown = await ownPage.$$eval('#own-skipped-list li', (items) => items.map((i) => i.textContent));
+    const ownStatus = (await ownPage.textContent('#own-status')) ?? '';
     check(
-      'a folder of images imports: 2 classes in colour, and the corrupt, empty and loose files are named in the page',
-      report?.classes?.length === 2 && report.channels === 3 && report.train + report.test === 40 && panelShown &&
+      'a folder of images imports: 2 classes in colour, 3 unsorted images as unlabelled, and the corrupt, empty and non-image files are named in the page',
+      report?.classes?.length === 2 && report.channels === 3 && report.train + report.test === 40 && report.unlabelled === 3 && /3 images outside any class folder train too, unlabelled/.test(ownStatus) && panelShown &&
         skippedPaths === 'dots/empty.jpg, notes.txt, stripes/broken.png' && skippedShown.length === 3 && /corrupt/.test(skippedShown.join(' ')),
-      JSON.stringify(imported)?.slice(0, 500),
+      `${JSON.stringify(imported)?.slice(0, 500)} ${ownStatus}`,
     );
     await ownPage.click('#train');
     const ownDone = await waitFor(ownPage, () => window.__sslp.state === 'done' || window.__sslp.errors.length > 0, null, 300_000, 'training on the imported images');

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { MethodInfo, RunConfig } from '../../src/protocol';
-import { optionsFromUrl, paramOverrides, paramText, parseLabelCounts, parseParam, urlFromOptions } from '../../src/urlconfig';
+import { optionsFromUrl, paramOverrides, paramText, parseLabelCounts, parseParam, searchFromAttributes, urlFromOptions } from '../../src/urlconfig';
 
 const defaults: RunConfig = {
   dataset: 'fashion-mnist', backbone: 'small-cnn', width: 32, method: 'simclr', params: {}, optimizer: null,
@@ -111,5 +111,25 @@ describe('label counts for the label-efficiency sweep', () => {
     expect(() => parseLabelCounts('2.5')).toThrow(/not 2\.5/);
     expect(() => parseLabelCounts('four')).toThrow(/not four/);
     expect(() => parseLabelCounts('4, 4')).toThrow(/once/);
+  });
+});
+
+describe('<ssl-playground> attributes', () => {
+  const attrs = (o: Record<string, string>) => Object.entries(o).map(([name, value]) => ({ name, value }));
+  it('are the link settings under the same names; a bare flag is on; compact by default', () => {
+    const { search, unknown } = searchFromAttributes(attrs({ id: 'a', class: 'wide', style: 'margin: 0', 'data-note': 'x', method: 'fixmatch', steps: '300', 'p.threshold': '0.9', autostart: '' }));
+    expect(unknown).toEqual([]);
+    expect(new URLSearchParams(search).toString()).toBe('method=fixmatch&steps=300&p.threshold=0.9&autostart=1&embed=1');
+    const { options, problems } = optionsFromUrl(search, defaults, methods);
+    expect(problems).toEqual([]);
+    expect(options.config).toMatchObject({ method: 'fixmatch', steps: 300, params: { threshold: 0.9 } });
+    expect(options).toMatchObject({ autostart: true, embed: true });
+  });
+  it('embed="0" gives the full layout; an unknown attribute is named, not applied', () => {
+    const { search, unknown } = searchFromAttributes(attrs({ embed: '0', stpes: '10', steps: '5' }));
+    expect(unknown).toEqual(['stpes']);
+    const { options } = optionsFromUrl(search, defaults, methods);
+    expect(options.embed).toBe(false);
+    expect(options.config.steps).toBe(5);
   });
 });
