@@ -8,7 +8,7 @@ import type { AdapterInfo, AttentionMaps, Backend, FromWorker, ImportFile, Impor
 import { OWN_DATASET, OWN_DATA_URL, PROJECTOR_IMAGES, parseFromWorker } from './protocol';
 import { filesFromDrop, filesFromInput, importName } from './ownimages';
 import { curvesCsv, download, type ChartPoints } from './exports';
-import { deleteRun, getRun, listRuns, putRun, runTitle, saveErrorText, type SavedRun } from './savedruns';
+import { deleteRun, getRun, listRuns, putRun, runTitle, saveErrorText, type RunSummary, type SavedRun } from './savedruns';
 import { Ema, formatDuration, smooth } from './smooth';
 import { flatten, optionsFromUrl, paramOverrides, paramText, parseLabelCounts, parseParam, setDotted, urlFromOptions, type PageOptions } from './urlconfig';
 import { imageFileToPixels } from './image';
@@ -573,7 +573,7 @@ export function mountPlayground(root: PlaygroundRoot, host: PlaygroundHost): Pla
 
   /** List the saved runs, newest first, each with a tick box (compare), Open and Delete. */
   async function renderSaved() {
-    let runs: SavedRun[];
+    let runs: RunSummary[];
     try {
       runs = await listRuns();
     } catch (e) {

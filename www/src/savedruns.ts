@@ -27,25 +27,55 @@ export interface SavedRun {
   pack?: Uint8Array;
 }
 
+/** What the list shows of a run: no curves, no weights, no images. */
+export type RunSummary = Pick<SavedRun, 'id' | 'savedAt' | 'config' | 'datasetName' | 'knn' | 'step'>;
+
 const DB = 'ssl-playground';
-const STORE = 'runs';
+/** Whole runs, by id. */
+const RUNS = 'runs';
+/** Each run's summary under the same id, so that listing reads kilobytes, not every run's weights. */
+const SUMMARIES = 'summaries';
+/** 1: runs only; 2: summaries beside them. */
+const VERSION = 2;
+
+function summaryOf({ id, savedAt, config, datasetName, knn, step }: SavedRun): RunSummary {
+  return { id, savedAt, config, datasetName, knn, step };
+}
 
 function open(): Promise<IDBDatabase> {
   return new Promise((resolve, reject) => {
-    const request = indexedDB.open(DB, 1);
-    request.onupgradeneeded = () => request.result.createObjectStore(STORE, { keyPath: 'id', autoIncrement: true });
+    const request = indexedDB.open(DB, VERSION);
+    request.onupgradeneeded = (e) => {
+      const db = request.result;
+      if (e.oldVersion < 1) db.createObjectStore(RUNS, { keyPath: 'id', autoIncrement: true });
+      if (e.oldVersion < 2) {
+        const summaries = db.createObjectStore(SUMMARIES, { keyPath: 'id' });
+        // Runs saved before summaries existed: read once, here, to summarise them.
+        const cursor = request.transaction!.objectStore(RUNS).openCursor();
+        cursor.onsuccess = () => {
+          const at = cursor.result;
+          if (!at) return;
+          summaries.put(summaryOf(at.value as SavedRun));
+          at.continue();
+        };
+      }
+    };
     request.onsuccess = () => resolve(request.result);
     request.onerror = () => reject(request.error ?? new Error('IndexedDB could not be opened'));
+    request.onblocked = () => reject(new Error('saved runs are being upgraded in another tab of this site; close it and reload'));
   });
 }
 
-/** Run `body` in one transaction and resolve with its request's result once the transaction commits. */
-async function tx<T>(mode: IDBTransactionMode, body: (store: IDBObjectStore) => IDBRequest<T>): Promise<T> {
+/**
+ * Run `body` in one transaction over both stores and resolve with its request's result once
+ * the transaction commits.
+ */
+async function tx<T>(mode: IDBTransactionMode, body: (t: IDBTransaction) => IDBRequest<T>): Promise<T> {
   const db = await open();
   try {
     return await new Promise<T>((resolve, reject) => {
-      const t = db.transaction(STORE, mode);
-      const request = body(t.objectStore(STORE));
+      const t = db.transaction([RUNS, SUMMARIES], mode);
+      const request = body(t);
       t.oncomplete = () => resolve(request.result);
       t.onabort = t.onerror = () => reject(t.error ?? request.error ?? new Error('the IndexedDB transaction failed'));
     });
@@ -54,21 +84,29 @@ async function tx<T>(mode: IDBTransactionMode, body: (store: IDBObjectStore) => 
   }
 }
 
-/** Store `run` (a new record, or the same `id` replaced); resolves with its id. */
+/** Store `run` (a new record, or the same `id` replaced) and its summary; resolves with its id. */
 export function putRun(run: SavedRun): Promise<number> {
-  return tx('readwrite', (s) => s.put(run)) as Promise<number>;
+  return tx('readwrite', (t) => {
+    const put = t.objectStore(RUNS).put(run);
+    put.onsuccess = () => t.objectStore(SUMMARIES).put({ ...summaryOf(run), id: put.result as number });
+    return put;
+  }) as Promise<number>;
 }
 
-export function listRuns(): Promise<SavedRun[]> {
-  return tx('readonly', (s) => s.getAll()) as Promise<SavedRun[]>;
+/** Every saved run's summary (the whole run: `getRun`). */
+export function listRuns(): Promise<RunSummary[]> {
+  return tx('readonly', (t) => t.objectStore(SUMMARIES).getAll()) as Promise<RunSummary[]>;
 }
 
 export function getRun(id: number): Promise<SavedRun | undefined> {
-  return tx('readonly', (s) => s.get(id)) as Promise<SavedRun | undefined>;
+  return tx('readonly', (t) => t.objectStore(RUNS).get(id)) as Promise<SavedRun | undefined>;
 }
 
 export function deleteRun(id: number): Promise<undefined> {
-  return tx('readwrite', (s) => s.delete(id));
+  return tx('readwrite', (t) => {
+    t.objectStore(SUMMARIES).delete(id);
+    return t.objectStore(RUNS).delete(id);
+  });
 }
 
 /** A readable reason for a failed save: a full disk or quota says so, and what to do. */
@@ -79,7 +117,7 @@ export function saveErrorText(e: unknown): string {
 }
 
 /** One line about a saved run: method, backbone, dataset, steps, kNN. */
-export function runTitle(r: SavedRun): string {
+export function runTitle(r: RunSummary): string {
   const knn = r.knn === null ? '–' : `${(r.knn * 100).toFixed(1)} %`;
   return `${r.config.method} · ${r.config.backbone} · ${r.datasetName} · step ${r.step}/${r.config.steps} · kNN ${knn}`;
 }

@@ -424,6 +424,32 @@ try {
     const states = await example.evaluate(() => [...document.querySelectorAll('ssl-playground')].map((e) => e.debug.state));
     check('the shipped example course page (dist/example/) mounts both elements; the first starts by itself', mounted && states.length === 2 && states[0] !== 'idle' && states[1] === 'idle' && exampleLog.errors.length === 0, `${JSON.stringify(states)} ${exampleLog.errors.join(' | ')}`);
     await example.close();
+
+    // Runs saved by the first version of the saved-runs store (before summaries) are listed
+    // after the upgrade: a version-1 database with one run, made on the site's origin.
+    const oldContext = await browser.newContext();
+    const oldPage = await oldContext.newPage();
+    await oldPage.goto(`${origin}/data/ATTRIBUTION.md`);
+    await oldPage.evaluate(
+      () =>
+        new Promise((ok, fail) => {
+          const request = indexedDB.open('ssl-playground', 1);
+          request.onupgradeneeded = () => request.result.createObjectStore('runs', { keyPath: 'id', autoIncrement: true });
+          request.onerror = () => fail(request.error);
+          request.onsuccess = () => {
+            const db = request.result;
+            const t = db.transaction('runs', 'readwrite');
+            t.objectStore('runs').put({ savedAt: 1, config: { method: 'byol', backbone: 'small-cnn', steps: 9 }, datasetName: 'mnist', knn: 0.5, step: 9, curves: {}, snapshot: null });
+            t.oncomplete = () => (db.close(), ok());
+            t.onerror = () => fail(t.error);
+          };
+        }),
+    );
+    await oldPage.goto(`${origin}/?backend=cpu`);
+    const upgraded = await waitFor(oldPage, () => window.__sslp?.saved.listed === 1, null, 60_000, 'the upgraded saved-runs list');
+    const upgradedText = (await oldPage.textContent('#saved-list')) ?? '';
+    check('a run saved before the summary store existed is listed after the upgrade', upgraded && /byol · small-cnn · mnist · step 9\/9 · kNN 50\.0 %/.test(upgradedText), upgradedText.slice(0, 200));
+    await oldContext.close();
   });
   if (process.env.E2E_ONLY === 'element') throw new Error('E2E_ONLY=element: skipping the other CPU checks');
   // ---- 2. CPU fallback: no --enable-unsafe-webgpu, so requestAdapter() gives null ----
