@@ -41,6 +41,8 @@ pub struct DataShape {
     pub n_classes: usize,
     pub n_train: usize,
     pub n_test: usize,
+    /// Images without a class: they join the training pool whatever `train_limit` says.
+    pub n_unlabelled: usize,
 }
 
 /// Bytes a run needs, by part.
@@ -112,7 +114,7 @@ pub fn estimate(config: &RunConfig, data: &DataShape) -> Result<MemoryEstimate, 
     config.validate()?;
     let kind = config.method_kind()?;
     let used = |n: usize, limit: Option<usize>| limit.map_or(n, |l| l.min(n));
-    let (n_train, n_test) = (used(data.n_train, config.train_limit), used(data.n_test, config.test_limit));
+    let (n_train, n_test) = (used(data.n_train, config.train_limit) + data.n_unlabelled, used(data.n_test, config.test_limit));
     let footprint = kind.footprint(&config.params, config.batch_size, config.backbone.out_dim(config.width), data.n_classes, n_train)?;
     let image = (data.channels * data.height * data.width) as u64;
     let dataset_bytes = 4 * image * (n_train + n_test) as u64;
@@ -180,7 +182,7 @@ pub fn check_run(config: &RunConfig, data: &DataShape, budget: u64) -> Result<Me
 mod tests {
     use super::*;
 
-    const FASHION: DataShape = DataShape { channels: 1, height: 28, width: 28, n_classes: 10, n_train: 60_000, n_test: 10_000 };
+    const FASHION: DataShape = DataShape { channels: 1, height: 28, width: 28, n_classes: 10, n_train: 60_000, n_test: 10_000, n_unlabelled: 0 };
 
     #[test]
     fn head_sizes_by_hand() {

@@ -184,8 +184,9 @@ impl Session {
             height: pack.height,
             width: pack.width,
             n_classes: pack.n_classes(),
-            n_train: pack.train.len() + pack.n_unlabelled(),
+            n_train: pack.train.len(),
             n_test: pack.test.len(),
+            n_unlabelled: pack.n_unlabelled(),
         };
         let memory = limits::check_run(&config, &shape, limits::memory_budget()).map_err(SessionError::Config)?;
         let kind = config.method_kind().map_err(SessionError::Config)?;
@@ -196,10 +197,15 @@ impl Session {
         let init_guard = INITIAL_WEIGHTS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         device.seed(config.seed);
         let ad_device = device.clone().autodiff();
-        let train = DeviceSplit::new(&pack.train, pack, config.train_limit, &device);
+        let mut train = DeviceSplit::new(&pack.train, pack, config.train_limit, &device);
         let test = DeviceSplit::new(&pack.test, pack, config.test_limit, &device);
         let pool = match unlabelled_images(pack, &device) {
-            Some(extra) => Tensor::cat(vec![train.images.clone(), extra], 0),
+            Some(extra) => {
+                let pool = Tensor::cat(vec![train.images.clone(), extra], 0);
+                // The labelled images once, in the pool: `train` is its first rows.
+                train.images = pool.clone().narrow(0, 0, train.len());
+                pool
+            }
             None => train.images.clone(),
         };
         let pool_len = pool.dims()[0];
@@ -737,9 +743,11 @@ impl Session {
                 serde_json::to_string(&state.config).unwrap_or_default()
             )));
         }
-        let n_train = self.pool.dims()[0];
-        let in_range = |s: &Sampler| s.indices_below(n_train);
-        if state.step > self.config.steps || !in_range(&state.unlabelled) || !state.labelled.as_ref().is_none_or(in_range) || state.labelled.is_some() != self.labelled.is_some() {
+        // The pool (labelled train images, then unlabelled ones) must be this run's: the same
+        // size, and labelled indices within the labelled images.
+        let same_pool = state.unlabelled.pool().len() == self.unlabelled.pool().len() && state.unlabelled.indices_below(self.pool.dims()[0]);
+        let labelled_in_range = state.labelled.as_ref().is_none_or(|s| s.indices_below(self.train.len()));
+        if state.step > self.config.steps || !same_pool || !labelled_in_range || state.labelled.is_some() != self.labelled.is_some() {
             return Err(SessionError::Checkpoint("the checkpoint's position does not fit this dataset; was the dataset changed?".into()));
         }
         self.runner.load(checkpoint.model).map_err(|e| SessionError::Checkpoint(format!("{e}; the checkpoint does not fit this model")))?;

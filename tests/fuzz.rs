@@ -219,7 +219,7 @@ fn keys_of(value: &serde_json::Value, out: &mut Vec<String>) {
 #[test]
 fn random_configs_and_method_parameters_are_checked_without_panics_or_big_allocations() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let shape = DataShape { channels: 1, height: 28, width: 28, n_classes: 10, n_train: 60_000, n_test: 10_000 };
+    let shape = DataShape { channels: 1, height: 28, width: 28, n_classes: 10, n_train: 60_000, n_test: 10_000, n_unlabelled: 0 };
     let mut keys = Vec::new();
     keys_of(&serde_json::to_value(RunConfig::default()).unwrap(), &mut keys);
     for m in ALL_METHODS {

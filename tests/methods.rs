@@ -579,7 +579,7 @@ fn unlabelled_images_train_but_stay_out_of_knn() {
     // FixMatch: the truth of a drawn unlabelled image is -1, the others' their class.
     let mut s = Session::new(small_run("fixmatch", 3), &p, cpu(), native_clock()).unwrap();
     let batch = s.next_batch();
-    let truth: Vec<i64> = batch.unlabelled_truth.expect("some drawn images have a class").into_data().convert::<i64>().to_vec().unwrap();
+    let truth: Vec<i64> = batch.unlabelled_truth.expect("some drawn images have a class").into_data().convert::<i64>().try_to_vec::<i64>().unwrap();
     for (&i, &t) in batch.unlabelled_index.iter().zip(&truth) {
         assert_eq!(t, if i < 320 { p.train.labels[i] as i64 } else { -1 }, "image {i}");
     }
@@ -593,4 +593,17 @@ fn unlabelled_images_train_but_stay_out_of_knn() {
     assert!(report.knn_acc.is_finite());
     let neighbours = block_on(s.neighbours_of_test(0, 20)).unwrap();
     assert!(neighbours.iter().all(|n| n.index < 320), "retrieval searches the labelled images only");
+
+    // A checkpoint resumes on the same pool, not on the pack without its unlabelled images
+    // (nor the other way round): they would never be drawn, or be drawn out of range.
+    let checkpoint = Checkpoint::decode(&s.checkpoint().unwrap()).unwrap();
+    let mut again = Session::new(small_run("fixmatch", 3), &p, cpu(), native_clock()).unwrap();
+    again.resume(checkpoint.clone()).unwrap();
+    let labelled_only = pack("fashion-mnist");
+    let mut other = Session::new(small_run("fixmatch", 3), &labelled_only, cpu(), native_clock()).unwrap();
+    let e = other.resume(checkpoint).unwrap_err().to_string();
+    assert!(e.contains("dataset changed"), "{e}");
+    let without = Checkpoint::decode(&other.checkpoint().unwrap()).unwrap();
+    let e = Session::new(small_run("fixmatch", 3), &p, cpu(), native_clock()).unwrap().resume(without).unwrap_err().to_string();
+    assert!(e.contains("dataset changed"), "{e}");
 }

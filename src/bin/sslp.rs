@@ -115,7 +115,8 @@ struct RunOptions {
     /// Temperature of the kNN evaluation's vote weights
     #[arg(long, value_name = "T", allow_negative_numbers = true, default_value_t = RunConfig::default().knn_temperature)]
     knn_t: f64,
-    /// Use only the first N train images (the kNN bank and the unlabelled pool)
+    /// Use only the first N labelled train images (the kNN bank and the training pool; images
+    /// without a class, from `pack --images`, always train)
     #[arg(long, value_name = "N")]
     train_limit: Option<usize>,
     /// Use only the first N test images

@@ -1635,6 +1635,8 @@ export function mountPlayground(root: PlaygroundRoot, host: PlaygroundHost): Pla
     });
   }
 
+  // The site's files are beside the script, not beside a course page that embeds it.
+  $<HTMLAnchorElement>('attribution').href = new URL('data/ATTRIBUTION.md', host.assetBase).href;
   wire();
   spawnWorker();
   void renderSaved();

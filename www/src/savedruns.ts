@@ -60,9 +60,15 @@ function open(): Promise<IDBDatabase> {
         };
       }
     };
-    request.onsuccess = () => resolve(request.result);
+    request.onsuccess = () => {
+      const db = request.result;
+      // An older page in another tab must not hold up a later upgrade: let go when one asks.
+      db.onversionchange = () => db.close();
+      resolve(db);
+    };
     request.onerror = () => reject(request.error ?? new Error('IndexedDB could not be opened'));
-    request.onblocked = () => reject(new Error('saved runs are being upgraded in another tab of this site; close it and reload'));
+    // (onblocked: an old connection elsewhere; each closes after its transaction, or on
+    // versionchange, so the upgrade goes on by itself.)
   });
 }
 

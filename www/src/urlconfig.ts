@@ -251,7 +251,8 @@ export function searchFromAttributes(attributes: Iterable<{ name: string; value:
   for (const { name, value } of attributes) {
     if (GLOBAL_ATTRIBUTES.has(name) || name.startsWith('data-') || name.startsWith('aria-') || name.startsWith('on')) continue;
     if (!URL_NAMES.has(name) && !name.startsWith('p.')) unknown.push(name);
-    else q.set(name, value === '' && (name === 'autostart' || name === 'embed') ? '1' : value);
+    // A boolean attribute is on when present bare or as its own name (`autostart="autostart"`).
+    else q.set(name, (value === '' || value === name) && (name === 'autostart' || name === 'embed') ? '1' : value);
   }
   if (!q.has('embed')) q.set('embed', '1');
   const s = q.toString();

@@ -126,6 +126,7 @@ describe('<ssl-playground> attributes', () => {
     expect(options).toMatchObject({ autostart: true, embed: true });
   });
   it('embed="0" gives the full layout; an unknown attribute is named, not applied', () => {
+    expect(new URLSearchParams(searchFromAttributes(attrs({ autostart: 'autostart' })).search).get('autostart')).toBe('1');
     const { search, unknown } = searchFromAttributes(attrs({ embed: '0', stpes: '10', steps: '5' }));
     expect(unknown).toEqual(['stpes']);
     const { options } = optionsFromUrl(search, defaults, methods);
