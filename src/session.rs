@@ -9,7 +9,7 @@ use crate::backbone::Backbone;
 #[cfg(not(target_family = "wasm"))]
 use crate::checkpoint::{Checkpoint, ResumeState};
 use crate::config::RunConfig;
-use crate::data::{labelled_subset, unlabelled_images, DeviceSplit, Pack, Sampler};
+use crate::data::{classes_or_unknown, labelled_subset, unlabelled_images, DeviceSplit, Pack, Sampler};
 use crate::eval;
 use crate::limits::{self, DataShape, MemoryEstimate};
 use crate::methods::{stage_spans, Batch, Setup, Stage, StepCtx};
@@ -364,11 +364,10 @@ impl Session {
         };
         // The hidden true classes of the unlabelled draw, for diagnostics: -1 for an image with
         // none (the pack's unlabelled images), and no truth at all when none has one.
-        let truth: Vec<i64> = unlabelled_index.iter().map(|&i| self.train.labels.get(i).map_or(-1, |&l| l as i64)).collect();
-        let unlabelled_truth = truth.iter().any(|&t| t >= 0).then(|| Tensor::<1, Int>::from_data(TensorData::new(truth, [unlabelled_index.len()]), &self.device));
+        let any_known = unlabelled_index.iter().any(|&i| i < self.train.len());
         Batch {
-            unlabelled_truth,
-            unlabelled: (!unlabelled_index.is_empty()).then(|| self.pool.clone().select(0, crate::methods::Batch::index_tensor(&unlabelled_index, &self.device))),
+            unlabelled_truth: any_known.then(|| classes_or_unknown(&self.train.labels, &unlabelled_index, &self.device)),
+            unlabelled: (!unlabelled_index.is_empty()).then(|| self.pool.clone().select(0, Batch::index_tensor(&unlabelled_index, &self.device))),
             labelled: (!labelled_index.is_empty()).then(|| self.train.gather(&labelled_index)),
             unlabelled_index,
             labelled_index,

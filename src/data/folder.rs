@@ -141,6 +141,14 @@ pub fn square(rgb: &RgbImage, size: usize) -> RgbImage {
 }
 
 /// `split` with its images in a seeded random order.
+/// Append `rgb` as a pack stores it, CHW: each channel's plane in turn (a grey pack keeps the
+/// red plane, equal to the others).
+fn push_planes(pixels: &mut Vec<u8>, rgb: &RgbImage, channels: usize) {
+    for c in 0..channels {
+        pixels.extend(rgb.pixels().map(|p| p[c]));
+    }
+}
+
 fn shuffled(split: Split, image_len: usize, rng: &mut Rng) -> Split {
     let mut order: Vec<usize> = (0..split.len()).collect();
     rng.shuffle(&mut order);
@@ -266,10 +274,7 @@ impl Importer {
             for (i, d) in members.iter().enumerate() {
                 let split = if i < n_test { &mut test } else { &mut train };
                 split.labels.push(label as u8);
-                // CHW: each channel's plane in turn (grey packs keep the red plane, equal to the others).
-                for c in 0..channels {
-                    split.pixels.extend(d.rgb.pixels().map(|p| p[c]));
-                }
+                push_planes(&mut split.pixels, &d.rgb, channels);
             }
         }
         // Classes are appended in turn; mix each split, so that its first images (the gallery,
@@ -278,9 +283,7 @@ impl Importer {
         let (train, test) = (shuffled(train, image_len, &mut rng), shuffled(test, image_len, &mut rng));
         let mut unlabelled = Vec::with_capacity(loose.len() * image_len);
         for d in &loose {
-            for c in 0..channels {
-                unlabelled.extend(d.rgb.pixels().map(|p| p[c]));
-            }
+            push_planes(&mut unlabelled, &d.rgb, channels);
         }
         let pack = Pack {
             name: name.to_string(),

@@ -39,13 +39,24 @@ pub fn load_pack(id_or_path: &str, data_dir: &Path) -> Result<Pack, String> {
     Pack::decode(&name, &bytes).map_err(|e| format!("{}: {e}", path.display()))
 }
 
+/// Whole images of `pack`'s shape, u8 pixels (CHW, image-major), as `[N, C, H, W]` in [0, 1].
+fn device_images(pixels: &[u8], pack: &Pack, device: &Device) -> Tensor<4> {
+    let n = pixels.len() / pack.image_len();
+    let values: Vec<f32> = pixels.iter().map(|&p| p as f32 / 255.0).collect();
+    Tensor::from_data(TensorData::new(values, [n, pack.channels, pack.height, pack.width]), device)
+}
+
 /// The pack's unlabelled images `[U, C, H, W]` in [0, 1] on `device`, if it has any.
 pub fn unlabelled_images(pack: &Pack, device: &Device) -> Option<Tensor<4>> {
-    let n = pack.n_unlabelled();
-    (n > 0).then(|| {
-        let pixels: Vec<f32> = pack.unlabelled.iter().map(|&p| p as f32 / 255.0).collect();
-        Tensor::from_data(TensorData::new(pixels, [n, pack.channels, pack.height, pack.width]), device)
-    })
+    (pack.n_unlabelled() > 0).then(|| device_images(&pack.unlabelled, pack, device))
+}
+
+/// The class of each training-pool image at `indices` `[n]`, for diagnostics: `labels[i]`
+/// for the labelled images, which come first in the pool, and -1 for those after them
+/// (images without a class).
+pub fn classes_or_unknown(labels: &[u8], indices: &[usize], device: &Device) -> Tensor<1, Int> {
+    let classes: Vec<i64> = indices.iter().map(|&i| labels.get(i).map_or(-1, |&c| c as i64)).collect();
+    Tensor::from_data(TensorData::new(classes, [indices.len()]), device)
 }
 
 /// One split on the device: `images` `[N, C, H, W]` in [0, 1], labels kept on the host too.
@@ -58,9 +69,7 @@ pub struct DeviceSplit {
 impl DeviceSplit {
     pub fn new(split: &pack::Split, pack: &Pack, limit: Option<usize>, device: &Device) -> Self {
         let n = limit.map_or(split.len(), |l| l.min(split.len()));
-        let image_len = pack.image_len();
-        let pixels: Vec<f32> = split.pixels[..n * image_len].iter().map(|&p| p as f32 / 255.0).collect();
-        let images = Tensor::from_data(TensorData::new(pixels, [n, pack.channels, pack.height, pack.width]), device);
+        let images = device_images(&split.pixels[..n * pack.image_len()], pack, device);
         Self { images, labels: split.labels[..n].to_vec() }
     }
     pub fn len(&self) -> usize {

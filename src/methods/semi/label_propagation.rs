@@ -23,6 +23,7 @@ use super::fixmatch::ClassifierModel;
 use super::{semi_losses, usb_optimizer, weak_pass, weak_pass_footprint, weak_views};
 use crate::backbone::Backbone;
 use crate::bounds::{in_range, in_range_f};
+use crate::data::classes_or_unknown;
 use crate::eval::{embed, one_hot_rows};
 use crate::heads::Mlp;
 use crate::loss::{l2_normalize, masked_cross_entropy};
@@ -184,8 +185,7 @@ impl LabelPropagation {
         let weights = pseudo_label_weights(z.clone());
         // The accuracy of the propagated labels, over the reached images with a known class
         // (the pack's unlabelled images have none: -1).
-        let truth: Vec<i64> = pool.iter().map(|&i| self.train_truth.get(i).map_or(-1, |&c| c as i64)).collect();
-        let truth = Tensor::<1, Int>::from_data(TensorData::new(truth, [pool.len()]), &plain);
+        let truth = classes_or_unknown(&self.train_truth, &pool, &plain);
         let reached = weights.clone().greater_elem(0.0).float() * truth.clone().greater_equal_elem(0).float();
         let correct = z.clone().argmax(1).reshape([pool.len()]).equal(truth).float() * reached.clone();
         self.last_accuracy = Some(correct.sum() / reached.sum().clamp_min(1.0));
