@@ -19,6 +19,14 @@ const $ = (id: string) => {
 
 const fixed = (v: number | null | undefined, digits = 0) => (v === null || v === undefined ? '–' : v.toFixed(digits));
 
+/** Heap (and GPU buffers) after the warm-up → at the last step, with the growth. */
+function memoryCell(line: BenchLine): string {
+  const { after_warmup: a, end: e, wasm_growth_pct: wg, gpu_growth_pct: gg } = line.memory;
+  if (!a || !e) return '–';
+  const heap = `heap ${a.wasm_mib.toFixed(1)} → ${e.wasm_mib.toFixed(1)} (${wg ?? 0} %)`;
+  return a.gpu_mib === null || e.gpu_mib === null ? heap : `${heap}; GPU ${a.gpu_mib.toFixed(1)} → ${e.gpu_mib.toFixed(1)} (${gg ?? 0} %)`;
+}
+
 function addRow(line: BenchLine) {
   const row = document.createElement('tr');
   const cells = [
@@ -30,6 +38,7 @@ function addRow(line: BenchLine) {
     fixed(line.first_step_ms),
     ['script', 'wasm', 'dataset', 'session', 'first step', 'baseline'].map((p) => fixed(line.parts[p as keyof typeof line.parts])).join(' / '),
     fixed(line.peak_wasm_mib, 1),
+    memoryCell(line),
     line.error ?? '',
   ];
   for (const text of cells) {

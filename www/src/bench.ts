@@ -8,6 +8,10 @@
 // URL settings (all optional): methods=simclr,dino (default: every method), backbone=small-cnn,
 // backends=cpu,webgpu (default: the CPU, and WebGPU when the browser has an adapter),
 // batch and width (default: the page's defaults), steps=10, warmup=2, dataset=fashion-mnist.
+//
+// A soak: many steps (up to 20,000) with `max_growth=5` fail a run whose wasm heap or GPU
+// buffers grew by more than 5 % from the end of the warm-up to the last step. Every line has the
+// memory at both points and a timeline of about 20 samples, whatever `max_growth` says.
 import type { AdapterInfo, Backend, FromWorker, MethodInfo, RunConfig, StartSpec, TimingPart, ToWorker } from './protocol';
 import { parseFromWorker } from './protocol';
 import { softwareRenderer, adapterName } from './backend';
@@ -35,7 +39,17 @@ export interface BenchLine {
   /** When the page received the worker's hello and its ready (ms from the worker's creation). */
   page_ms: { hello: number | null; ready: number | null };
   peak_wasm_mib: number | null;
+  /** The wasm heap and the live GPU buffers (null on the CPU) at the end of the warm-up and at the last step. */
+  memory: { after_warmup: MemorySample | null; end: MemorySample | null; wasm_growth_pct: number | null; gpu_growth_pct: number | null };
+  /** About 20 samples over the run: [step, wasm MiB, GPU MiB or null]. */
+  memory_timeline: [number, number, number | null][];
   error: string | null;
+}
+
+export interface MemorySample {
+  step: number;
+  wasm_mib: number;
+  gpu_mib: number | null;
 }
 
 export interface BenchSettings {
@@ -47,11 +61,15 @@ export interface BenchSettings {
   steps: number;
   warmup: number;
   dataset: string;
+  /** Fail a run whose memory grew by more than this many per cent after the warm-up. */
+  maxGrowth: number | null;
 }
 
 const MIB = 1 << 20;
 /** A run that has not finished after this long is reported as failed, and the next one starts. */
-const RUN_TIMEOUT_MS = 15 * 60_000;
+function runTimeoutMs(steps: number): number {
+  return 15 * 60_000 + steps * 1000;
+}
 
 /** Read the settings from a query string; a bad value throws with its name. */
 export function parseBenchSettings(query: string): BenchSettings {
@@ -66,8 +84,11 @@ export function parseBenchSettings(query: string): BenchSettings {
   };
   const backends = list('backends');
   for (const b of backends ?? []) if (b !== 'cpu' && b !== 'webgpu') throw new Error(`backends=${p.get('backends')}: each must be cpu or webgpu`);
-  const steps = int('steps', 2, 1000, 10)!;
-  const warmup = int('warmup', 0, 100, 2)!;
+  const steps = int('steps', 2, 20_000, 10)!;
+  const warmup = int('warmup', 0, 5_000, 2)!;
+  const growthRaw = p.get('max_growth');
+  const maxGrowth = growthRaw === null || growthRaw === '' ? null : Number(growthRaw);
+  if (maxGrowth !== null && !(Number.isFinite(maxGrowth) && maxGrowth >= 0)) throw new Error(`max_growth=${growthRaw}: expected a percentage of 0 or more`);
   if (warmup >= steps) throw new Error(`warmup=${warmup} leaves no steps to measure of steps=${steps}`);
   return {
     methods: list('methods'),
@@ -78,7 +99,29 @@ export function parseBenchSettings(query: string): BenchSettings {
     steps,
     warmup,
     dataset: p.get('dataset') || 'fashion-mnist',
+    maxGrowth,
   };
+}
+
+/** How much `after` exceeds `before`, in per cent (1 decimal); null when either is missing. */
+export function growthPct(before: number | null | undefined, after: number | null | undefined): number | null {
+  if (before === null || before === undefined || after === null || after === undefined || before <= 0) return null;
+  return Math.round(((after - before) / before) * 1000) / 10;
+}
+
+/** The memory verdict of a soak: a message naming what grew past `maxGrowth` %, or null. */
+export function growthError(memory: BenchLine['memory'], maxGrowth: number | null): string | null {
+  if (maxGrowth === null) return null;
+  if (!memory.after_warmup || !memory.end) return 'no memory samples: the run ended before its warm-up did';
+  const measured: [string, number | null][] = [
+    ['the wasm heap', memory.wasm_growth_pct],
+    ['the GPU buffers', memory.gpu_growth_pct],
+  ];
+  const grew = measured.filter(([, pct]) => pct !== null && pct > maxGrowth);
+  if (grew.length === 0) return null;
+  const from = memory.after_warmup.step;
+  const to = memory.end.step;
+  return grew.map(([what, pct]) => `${what} grew ${pct} % from step ${from} to step ${to} (limit ${maxGrowth} %)`).join('; ');
 }
 
 /** The median of `values` (the mean of the middle two for an even count); null when empty. */
@@ -131,20 +174,28 @@ function runOne(config: RunConfig, backend: Backend, adapter: AdapterInfo | null
     parts: {},
     page_ms: { hello: null, ready: null },
     peak_wasm_mib: null,
+    memory: { after_warmup: null, end: null, wasm_growth_pct: null, gpu_growth_pct: null },
+    memory_timeline: [],
     error: null,
   };
+  const mib = (bytes: number) => Math.round((bytes / MIB) * 100) / 100;
+  const sampleEvery = Math.max(1, Math.round(config.steps / 20));
   const created = performance.now();
   const w = spawn();
   const send = (msg: ToWorker) => w.postMessage({ ...msg, runId: 1 });
   return new Promise<BenchLine>((resolve) => {
     const finish = (error: string | null) => {
       clearTimeout(timer);
-      line.error = error;
       line.images_per_s_median = median(line.images_per_s_steps.slice(settings.warmup));
+      const m = line.memory;
+      m.wasm_growth_pct = growthPct(m.after_warmup?.wasm_mib, m.end?.wasm_mib);
+      m.gpu_growth_pct = growthPct(m.after_warmup?.gpu_mib, m.end?.gpu_mib);
+      line.error = error ?? growthError(m, settings.maxGrowth);
       w.terminate();
       resolve(line);
     };
-    const timer = setTimeout(() => finish(`no result after ${RUN_TIMEOUT_MS / 60_000} minutes`), RUN_TIMEOUT_MS);
+    const timeout = runTimeoutMs(config.steps);
+    const timer = setTimeout(() => finish(`no result after ${Math.round(timeout / 60_000)} minutes`), timeout);
     w.onerror = (e) => finish(`the training worker failed (${e.message || 'script error'})`);
     w.onmessage = (e: MessageEvent) => {
       let msg: FromWorker;
@@ -168,9 +219,15 @@ function runOne(config: RunConfig, backend: Backend, adapter: AdapterInfo | null
           line.peak_wasm_mib = Math.round((msg.wasmBytes / MIB) * 10) / 10;
           if (msg.part === 'first step') line.first_step_ms = Math.round(performance.now() - created);
           return;
-        case 'step':
+        case 'step': {
           line.images_per_s_steps.push(Math.round(msg.imagesPerS * 10) / 10);
+          if (msg.wasmBytes === undefined) return;
+          const sample: MemorySample = { step: msg.step, wasm_mib: mib(msg.wasmBytes), gpu_mib: msg.gpuBytes === null || msg.gpuBytes === undefined ? null : mib(msg.gpuBytes) };
+          if (msg.step === Math.max(1, settings.warmup)) line.memory.after_warmup = sample;
+          line.memory.end = sample;
+          if (msg.step % sampleEvery === 0 || msg.step === 1) line.memory_timeline.push([sample.step, sample.wasm_mib, sample.gpu_mib]);
           return;
+        }
         case 'state':
           if (msg.state === 'done') return finish(null);
           if (msg.state === 'failed') return finish('the run failed');

@@ -307,7 +307,8 @@ export type FromWorker = (
   | { type: 'hello'; methods: MethodInfo[]; defaults: RunConfig; adapter: AdapterInfo | null; webgpuError: string | null }
   | { type: 'ready'; info: SessionInfo; gallery: Thumb[]; labelled: Thumb[]; resumedFrom: number | null; resumedExact: boolean | null }
   | { type: 'baseline'; knn: number; layers: string[]; byLayer: number[] }
-  | { type: 'step'; step: number; stage: string; terms: Record<string, number | null>; lr: number; imagesPerS: number }
+  /** `wasmBytes` and `gpuBytes` (the worker's memory after the step; `gpuBytes` null without WebGPU) are added by the worker. */
+  | { type: 'step'; step: number; stage: string; terms: Record<string, number | null>; lr: number; imagesPerS: number; wasmBytes?: number; gpuBytes?: number | null }
   | { type: 'eval'; step: number; stage: string; knn: number; knnByLayer: number[]; testAcc: number | null; pretextAcc: number | null; embeddingStd: number | null; effectiveRank: number | null; rankLimit: number; embeddingDim: number; metrics: Metric[]; confusion: number[] | null }
   | { type: 'pseudoLabels'; step: number; items: (PseudoLabel & { pixels: Uint8Array })[] }
   /** A sweep's progress: run `which` of point `point` (of `total`), at `step` of `steps`. */

@@ -40,6 +40,42 @@ let wasmMemory: WebAssembly.Memory | null = null;
 /** When this run's start command arrived (`performance.now()`). */
 let startedAt = 0;
 
+/**
+ * Bytes of the GPU buffers created through WebGPU and not yet destroyed (wgpu destroys a buffer
+ * when it drops it). Burn does not expose its memory pools' size, so the soak benchmark counts at
+ * the WebGPU API: `createBuffer` and `destroy` are wrapped once, before the device exists.
+ */
+let gpuBufferBytes = 0;
+let countingGpuBuffers = false;
+
+function countGpuBuffers() {
+  type Proto = Record<string, (...args: unknown[]) => unknown>;
+  const scope = self as unknown as { GPUDevice?: { prototype: Proto }; GPUBuffer?: { prototype: Proto } };
+  const device = scope.GPUDevice?.prototype;
+  const buffer = scope.GPUBuffer?.prototype;
+  if (!device || !buffer || countingGpuBuffers) return;
+  countingGpuBuffers = true;
+  const sizes = new WeakMap<object, number>();
+  const create = device.createBuffer;
+  device.createBuffer = function (this: unknown, ...args: unknown[]) {
+    const made = create.apply(this, args) as object;
+    const size = Number((args[0] as { size?: unknown } | undefined)?.size ?? 0);
+    sizes.set(made, size);
+    gpuBufferBytes += size;
+    return made;
+  };
+  const destroy = buffer.destroy;
+  buffer.destroy = function (this: object, ...args: unknown[]) {
+    const size = sizes.get(this);
+    if (size !== undefined) {
+      gpuBufferBytes -= size;
+      sizes.delete(this);
+    }
+    return destroy.apply(this, args);
+  };
+}
+countGpuBuffers();
+
 /** Post how long `part` took since `since` (ms, `performance.now()`), with the heap now. */
 function timing(part: TimingPart, since: number) {
   post({ type: 'timing', part, ms: performance.now() - since, wasmBytes: wasmMemory?.buffer.byteLength ?? 0 });
@@ -354,7 +390,7 @@ async function trainLoop() {
       const report = await exclusive(() => s.step());
       const msg = stepMessage(report);
       lastStep = msg.step;
-      post(msg);
+      post({ ...msg, wasmBytes: wasmMemory?.buffer.byteLength ?? 0, gpuBytes: spec.backend === 'webgpu' && countingGpuBuffers ? gpuBufferBytes : null });
       if (msg.step === 1) timing('first step', stepStart);
       if (msg.step === spec.config.steps) timing('last step', startedAt);
       if (deviceLostSafe()) throw new Error('device lost');

@@ -364,10 +364,13 @@ try {
     const parts = ['script', 'wasm', 'dataset', 'session', 'first step', 'baseline', 'last step'];
     const lineOk = (l, backend) =>
       l.backend === backend && l.method === 'simclr' && l.error === null && l.batch === 8 && l.width === 8 && l.images_per_s_steps.length === 4 &&
-      l.images_per_s_median > 0 && Number.isFinite(l.images_per_s_median) && parts.every((p) => l.parts[p] >= 0) && l.first_step_ms >= l.parts['first step'] && l.peak_wasm_mib > 1;
+      l.images_per_s_median > 0 && Number.isFinite(l.images_per_s_median) && parts.every((p) => l.parts[p] >= 0) && l.first_step_ms >= l.parts['first step'] && l.peak_wasm_mib > 1 &&
+      // Memory after the warm-up (step 1) and at the last step; GPU buffers counted only on WebGPU.
+      l.memory.after_warmup?.step === 1 && l.memory.end?.step === 4 && l.memory.end.wasm_mib >= l.memory.after_warmup.wasm_mib &&
+      (backend === 'webgpu' ? l.memory.end.gpu_mib > 0 : l.memory.end.gpu_mib === null) && l.memory_timeline.length >= 4;
     const rows = await benchPage.$$eval('#rows tr', (trs) => trs.length);
     check(
-      'bench.html trains SimCLR on WebGPU and on the CPU and reports images/s, time to the first step with its parts, and the wasm heap',
+      'bench.html trains SimCLR on WebGPU and on the CPU and reports images/s, time to the first step with its parts, the wasm heap, and the GPU buffers on WebGPU',
       benched && bench.error === null && bench.lines.length === 2 && lineOk(bench.lines[0], 'webgpu') && lineOk(bench.lines[1], 'cpu') && bench.lines[0].software_adapter === true && rows === 2,
       JSON.stringify(bench).slice(0, 1200),
     );
