@@ -25,9 +25,10 @@
 //! The default mix is rotation and position, plus colourisation on colour data. Best-layer
 //! kNN after 1,000 steps of 64 on Fashion-MNIST, `small-cnn` width 16, seed 1 (untrained
 //! 78.45): rotation + position 84.15, against rotation alone (RotNet) 82.5 and position alone
-//! 80.5; all four grey tasks 79.45, with their last layer at 76.4, below the untrained one.
-//! Jigsaw and exemplar alone gain 1.0 and 0.2 at this budget, and in the mix they pull the
-//! shared layers towards what they need at the others' cost. They are one switch away.
+//! 80.5; all four grey tasks 83.45 (each task learned: 93.7 % of held-out rotations, 75.2 %
+//! of positions, 81.6 % of puzzles, 77.0 % of new exemplar members). With exemplar's former
+//! linear head the four fell to 79.45 (last layer 76.4, below the untrained one). Jigsaw and
+//! exemplar are one switch away, and each adds a backbone pass to the step.
 use super::super::{accuracy, Batch, Curve, Family, Footprint, Losses, Method, MethodMeta, Setup, StepCtx, Tag};
 use super::context_prediction::{self, ContextPrediction, ContextPredictionConfig};
 use super::exemplar::{self, Exemplar, ExemplarConfig};
