@@ -4,7 +4,7 @@
 // several can live on one page, each with its own worker. Nothing here waits on training: every
 // reply is a message, and charts redraw at most once per animation frame.
 import { CompareChart, KnnChart, TermChart } from './charts';
-import type { AdapterInfo, AttentionMaps, Backend, FromWorker, ImportFile, ImportReport, MapLayout, Matrix, MethodInfo, Metric, Neighbour, PseudoLabel, RunConfig, RunState, SessionInfo, Snapshot, StartSpec, SweepPoint, Thumb, ToWorker, ViewBlock } from './protocol';
+import type { AdapterInfo, AttentionMaps, Backend, FromWorker, ProbeResult, ImportFile, ImportReport, MapLayout, Matrix, MethodInfo, Metric, Neighbour, PseudoLabel, RunConfig, RunState, SessionInfo, Snapshot, StartSpec, SweepPoint, Thumb, ToWorker, ViewBlock } from './protocol';
 import { OWN_DATASET, OWN_DATA_URL, PROJECTOR_IMAGES, parseFromWorker } from './protocol';
 import { filesFromDrop, filesFromInput, importName } from './ownimages';
 import { curvesCsv, download, type ChartPoints } from './exports';
@@ -12,7 +12,7 @@ import { deleteRun, getRun, listRuns, putRun, runTitle, saveErrorText, type RunS
 import { Ema, formatDuration, smooth } from './smooth';
 import { flatten, optionsFromUrl, paramOverrides, paramText, parseLabelCounts, parseParam, setDotted, urlFromOptions, type PageOptions } from './urlconfig';
 import { imageFileToPixels } from './image';
-import { chooseBackend } from './backend';
+import { PROBE_FIRST_STEP_DEADLINE_MS, chooseBackend, keepProbe, keptProbe, probeConfig, probeKey, shouldProbe } from './backend';
 import { EmbeddingMapView, classColour, type MapPoint } from './embedmap';
 
 /** Where a playground lives: the page, or one <ssl-playground> element. */
@@ -84,6 +84,8 @@ export interface DebugState {
   slowMessages: [string, number, number][];
   /** The worker's timings of the way to the first step (and of the last step), in arrival order. */
   timings: { part: string; ms: number; wasmBytes: number }[];
+  /** The backend probe's figures this page used (measured now or kept from an earlier visit), or null. */
+  probe: (ProbeResult & { kept: boolean }) | null;
   /** The embedding map: the step of the last one, its points, how many maps arrived this run, and the point last hovered. */
   map: { step: number; points: number; layout: MapLayout; updates: number; hovered: number | null } | null;
   /** The last Projector export: its size in bytes. */
@@ -124,7 +126,7 @@ export function mountPlayground(root: PlaygroundRoot, host: PlaygroundHost): Pla
     return el as T;
   };
 
-  const debug: DebugState = { state: 'idle', backend: null, adapter: null, steps: 0, stepNumbers: [], loss: [], knn: [], baseline: null, neighbours: 0, errors: [], trainingStartedAt: null, resumedExact: null, matrices: [], collapse: [], metrics: [], labelled: 0, confusion: null, pseudoLabels: null, sweep: null, attention: null, views: null, slowMessages: [], timings: [], map: null, imported: null, exported: null, curvesCsvRows: null, weightsBytes: null, saved: { listed: 0, saves: 0, reopenedAt: null, restoredKnnPoints: 0, compared: 0, queuesDone: 0 } };
+  const debug: DebugState = { state: 'idle', backend: null, adapter: null, steps: 0, stepNumbers: [], loss: [], knn: [], baseline: null, neighbours: 0, errors: [], trainingStartedAt: null, resumedExact: null, matrices: [], collapse: [], metrics: [], labelled: 0, confusion: null, pseudoLabels: null, sweep: null, attention: null, views: null, slowMessages: [], timings: [], probe: null, map: null, imported: null, exported: null, curvesCsvRows: null, weightsBytes: null, saved: { listed: 0, saves: 0, reopenedAt: null, restoredKnnPoints: 0, compared: 0, queuesDone: 0 } };
 
   let worker: Worker;
   let methods: MethodInfo[] = [];
@@ -133,6 +135,10 @@ export function mountPlayground(root: PlaygroundRoot, host: PlaygroundHost): Pla
   let webgpuError: string | null = null;
   let forcedBackend: Backend | null = null;
   let backend: Backend = 'cpu';
+  /** The backend probe's result, once there is one; it then decides the backend (`chooseBackend`). */
+  let probe: ProbeResult | null = null;
+  /** Whether the first hello waits for the probe (the form is on hold meanwhile). */
+  let probing = false;
   let state: RunState = 'idle';
   let info: SessionInfo | null = null;
   let wantTraining = false;
@@ -203,6 +209,8 @@ export function mountPlayground(root: PlaygroundRoot, host: PlaygroundHost): Pla
     switch (msg.type) {
       case 'hello':
         return onHello(msg.methods, msg.defaults, msg.adapter, msg.webgpuError);
+      case 'probe':
+        return onProbe(msg.result);
       case 'ready':
         debug.resumedExact = msg.resumedExact;
         onReady(msg.info, msg.gallery, msg.resumedFrom);
@@ -308,13 +316,14 @@ export function mountPlayground(root: PlaygroundRoot, host: PlaygroundHost): Pla
     const { options } = parsed;
     const problems = [...(host.problems ?? []), ...parsed.problems];
     const fromLink = firstHello;
-    firstHello = false;
     if (fromLink) forcedBackend = options.backend;
     if (options.embed) {
       host.frame.classList.add('embed');
       $('full-page').hidden = false;
       setFullPageLink(host.search);
     }
+    if (fromLink && !probe && startProbe(options.config, options.probe === true, (options.probeDeadlineS ?? 0) * 1000 || PROBE_FIRST_STEP_DEADLINE_MS)) return;
+    firstHello = false;
     pickBackend();
     if (fromLink) applyConfig(backend === 'cpu' ? lighterForCpu(options.config, new URLSearchParams(host.search)) : options.config);
     if (problems.length && fromLink) showNotice(`Some link settings were ignored: ${problems.join('; ')}.`);
@@ -340,6 +349,62 @@ export function mountPlayground(root: PlaygroundRoot, host: PlaygroundHost): Pla
     return c;
   }
 
+  /**
+   * Before the first run, time both backends where the adapter looks like a GPU (or the link
+   * says `probe=1`), unless this adapter's verdict is kept from the last week. Returns whether
+   * the page now waits for the probe; its reply (`onProbe`) finishes the first hello.
+   */
+  function startProbe(config: RunConfig, asked: boolean, deadlineMs: number): boolean {
+    if (!shouldProbe(adapter, forcedBackend, asked)) return false;
+    const kept = asked || !adapter ? null : keptProbe(readStorage(probeKey(adapter)), Date.now());
+    if (kept) {
+      probe = kept;
+      debug.probe = { ...kept, kept: true };
+      return false;
+    }
+    probing = true;
+    applyConfig(config);
+    onState('loading', 0);
+    $('progress-text').textContent = 'Timing a few steps on WebGPU and on the CPU, to train on the faster…';
+    const badge = $('backend');
+    badge.textContent = 'Measuring WebGPU against the CPU…';
+    badge.dataset.backend = '';
+    const dataset = config.dataset === OWN_DATASET ? defaults.dataset : config.dataset;
+    send({ type: 'probe', spec: { config: probeConfig(config, dataset), dataUrl: dataSource(dataset).dataUrl, deadlineMs } });
+    return true;
+  }
+
+  /** localStorage, where the page may use it (a sandboxed frame may not). */
+  function readStorage(key: string): string | null {
+    try {
+      return localStorage.getItem(key);
+    } catch {
+      return null;
+    }
+  }
+
+  function writeStorage(key: string, value: string) {
+    try {
+      localStorage.setItem(key, value);
+    } catch {
+      // No storage here (sandboxed frame, full quota): the next visit measures again.
+    }
+  }
+
+  function onProbe(result: ProbeResult) {
+    if (!probing) return;
+    probing = false;
+    probe = result;
+    debug.probe = { ...result, kept: false };
+    if (adapter) writeStorage(probeKey(adapter), keepProbe(result, Date.now()));
+    onState('idle', 0);
+    // WebGPU work that ran past the deadline cannot be cancelled, and its continuations would
+    // hold the worker's thread for seconds (6 s on SwiftShader): a fresh worker drops it. Its
+    // hello finishes the first hello, with the probe's verdict.
+    if (result.timings.some((t) => t.timedOut)) return spawnWorker();
+    onHello(methods, defaults, adapter, webgpuError);
+  }
+
   function pickBackend() {
     const badge = $('backend');
     if (resumePending) {
@@ -347,7 +412,7 @@ export function mountPlayground(root: PlaygroundRoot, host: PlaygroundHost): Pla
       badge.textContent = 'CPU backend (the GPU was lost)';
       badge.title = 'The WebGPU device stopped mid-run; the run goes on from its last snapshot on the CPU.';
     } else {
-      const choice = chooseBackend(adapter, forcedBackend, webgpuError);
+      const choice = chooseBackend(adapter, forcedBackend, webgpuError, probe);
       backend = choice.backend;
       badge.textContent = choice.badge;
       badge.title = choice.detail;

@@ -262,7 +262,45 @@ export type ToWorker = (
   | { type: 'snapshot'; id: number }
   /** Decode the user's images (paths relative to the chosen folder) into the `own` dataset. */
   | { type: 'import'; files: ImportFile[]; size: number; name: string }
+  /** Time a few training steps on each backend, to choose one (issue 12, part 1). */
+  | { type: 'probe'; spec: ProbeSpec }
 ) & { runId?: number };
+
+/** What the backend probe trains: a small run of the bundled dataset at `dataUrl`. */
+export interface ProbeSpec {
+  config: RunConfig;
+  dataUrl: string;
+  /** How long WebGPU's set-up and first step may take (ms); past it the CPU wins. */
+  deadlineMs: number;
+}
+
+/** One backend's figures from the probe. */
+export interface ProbeTiming {
+  backend: Backend;
+  /** The untimed set-up and first step (device, upload, shader compiles), in ms; null when they failed or ran past the deadline. */
+  firstStepMs: number | null;
+  /** The median of the timed steps after it, in ms; null when there were none. */
+  msPerStep: number | null;
+  /** How many steps were timed. */
+  steps: number;
+  /** Why this backend has no figure, else null. */
+  error: string | null;
+  /** Whether the set-up and first step ran past the probe's deadline (left to finish on their own). */
+  timedOut: boolean;
+}
+
+/** The backend probe's result: what it trained, and each backend's figures (WebGPU first). */
+export interface ProbeResult {
+  method: string;
+  backbone: string;
+  width: number;
+  batch: number;
+  timings: ProbeTiming[];
+  /** The whole probe, dataset included, in ms. */
+  ms: number;
+  /** WebGPU's deadline to its first step, in ms. */
+  deadlineMs: number;
+}
 
 /** One file the user chose: its path under the chosen folder (`cats/1.png`), or a `.zip`. */
 export interface ImportFile {
@@ -339,19 +377,22 @@ export type FromWorker = (
   | { type: 'imported'; name: string; report: ImportReport | null; error: string | null; pack: Uint8Array | null }
   /** How long a part of the way to the first step took, and the wasm heap after it. */
   | { type: 'timing'; part: TimingPart; ms: number; wasmBytes: number }
+  /** The backend probe's figures, for the `probe` message. */
+  | { type: 'probe'; result: ProbeResult }
 ) & { runId?: number };
 
 /**
  * The parts of the way from an opened page to the first step, in order: loading the worker's
  * script (from the worker's creation), compiling and instantiating the wasm module (with the
- * WebGPU adapter probe), fetching the dataset pack, building the session (decoding the pack,
- * the device, the model), and the first step itself. Then two that are off that path: the
+ * WebGPU adapter probe), the backend probe where the page runs one (a few timed steps on each
+ * backend), fetching the dataset pack, building the session (decoding the pack, the device,
+ * the model), and the first step itself. Then two that are off that path: the
  * untrained backbone's kNN baseline (measured after step 1), and the run's last step (`ms` from
  * the start command; the heap then is the run's peak, since wasm memory only grows).
  */
-export type TimingPart = 'script' | 'wasm' | 'dataset' | 'session' | 'first step' | 'baseline' | 'last step';
+export type TimingPart = 'script' | 'wasm' | 'probe' | 'dataset' | 'session' | 'first step' | 'baseline' | 'last step';
 
-const WORKER_TYPES = new Set(['snapshot', 'weights', 'projectorZip', 'importProgress', 'imported', 'map', 'timing', 'hello', 'ready', 'baseline', 'step', 'eval', 'pseudoLabels', 'sweepProgress', 'sweepPoint', 'state', 'neighbours', 'views', 'matrices', 'attention', 'error', 'deviceLost']);
+const WORKER_TYPES = new Set(['snapshot', 'weights', 'projectorZip', 'importProgress', 'imported', 'map', 'timing', 'hello', 'ready', 'baseline', 'step', 'eval', 'pseudoLabels', 'sweepProgress', 'sweepPoint', 'state', 'neighbours', 'views', 'matrices', 'attention', 'error', 'deviceLost', 'probe']);
 
 /**
  * Turn the wasm step report (`{kind, step, lr, images_per_s, <term>: value}`) into the compact

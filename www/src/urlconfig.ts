@@ -3,7 +3,9 @@
 // `p.<name>` sets a method hyper-parameter, only where it differs from the method's default
 // as the page shows it (6 significant digits). Dotted names reach nested ones
 // (`p.views.flip_p=0`); lists and pairs are JSON (`p.views.crop_scale=[0.3,1]`). `embed=1`
-// gives the compact layout for iframes; `backend=cpu` skips WebGPU. Values that do not parse,
+// gives the compact layout for iframes; `backend=cpu` skips WebGPU; `probe=1` times both backends
+// before choosing one, even where WebGPU is a software adapter (`probe_deadline=30` gives WebGPU
+// 30 s instead of 5 to its first step). Values that do not parse,
 // and names a method does not have, are reported on the page, never silently dropped.
 import type { Backend, MethodInfo, RunConfig } from './protocol';
 
@@ -16,6 +18,10 @@ export interface PageOptions {
   embed: boolean;
   /** `null` = use WebGPU when the browser has it. */
   backend: Backend | null;
+  /** `probe=1`: time both backends before choosing, even on a software adapter, and keep no earlier verdict. */
+  probe?: boolean;
+  /** `probe_deadline=S`: the probe with WebGPU allowed S seconds (1–120) to its first step; implies `probe=1`. */
+  probeDeadlineS?: number | null;
 }
 
 /** Plain numeric fields of RunConfig and their URL names. */
@@ -193,7 +199,14 @@ export function optionsFromUrl(search: string, defaults: RunConfig, methods: Met
   if (b === 'cpu' || b === 'webgpu') backend = b;
   else if (b !== null) problems.push(`backend=${b} is not known; choose webgpu or cpu`);
   const flag = (name: string) => ['1', 'true', 'yes'].includes(q.get(name) ?? '');
-  return { options: { config, autostart: flag('autostart'), embed: flag('embed'), backend }, problems };
+  let probeDeadlineS: number | null = null;
+  const deadline = q.get('probe_deadline');
+  if (deadline !== null) {
+    const v = Number(deadline);
+    if (Number.isInteger(v) && v >= 1 && v <= 120) probeDeadlineS = v;
+    else problems.push(`probe_deadline=${deadline} must be a whole number of seconds in 1..120`);
+  }
+  return { options: { config, autostart: flag('autostart'), embed: flag('embed'), backend, probe: flag('probe') || probeDeadlineS !== null, probeDeadlineS }, problems };
 }
 
 /**
@@ -217,6 +230,8 @@ export function urlFromOptions(options: PageOptions, defaults: RunConfig, method
   if (options.backend) q.set('backend', options.backend);
   if (options.autostart) q.set('autostart', '1');
   if (options.embed) q.set('embed', '1');
+  if (options.probeDeadlineS) q.set('probe_deadline', String(options.probeDeadlineS));
+  else if (options.probe) q.set('probe', '1');
   const s = q.toString();
   return s ? `?${s}` : '';
 }
@@ -237,7 +252,7 @@ export function parseLabelCounts(text: string): number[] {
 const GLOBAL_ATTRIBUTES = new Set(['id', 'class', 'style', 'title', 'lang', 'dir', 'hidden', 'slot', 'part', 'tabindex', 'role', 'nonce', 'translate', 'inert', 'is']);
 
 /** The names a link may set (besides `p.<name>`). */
-const URL_NAMES = new Set(['dataset', 'backbone', 'method', 'lr', 'backend', 'autostart', 'embed', ...NUMBER_FIELDS.map(([, name]) => name)]);
+const URL_NAMES = new Set(['dataset', 'backbone', 'method', 'lr', 'backend', 'probe', 'probe_deadline', 'autostart', 'embed', ...NUMBER_FIELDS.map(([, name]) => name)]);
 
 /**
  * An `<ssl-playground>` element's attributes as the query string a link would carry: the same
@@ -252,7 +267,7 @@ export function searchFromAttributes(attributes: Iterable<{ name: string; value:
     if (GLOBAL_ATTRIBUTES.has(name) || name.startsWith('data-') || name.startsWith('aria-') || name.startsWith('on')) continue;
     if (!URL_NAMES.has(name) && !name.startsWith('p.')) unknown.push(name);
     // A boolean attribute is on when present bare or as its own name (`autostart="autostart"`).
-    else q.set(name, (value === '' || value === name) && (name === 'autostart' || name === 'embed') ? '1' : value);
+    else q.set(name, (value === '' || value === name) && (name === 'autostart' || name === 'embed' || name === 'probe') ? '1' : value);
   }
   if (!q.has('embed')) q.set('embed', '1');
   const s = q.toString();

@@ -4,7 +4,8 @@
 /// <reference lib="webworker" />
 import init, { ImageImport, WebSession, checkConfig, labelSweep, methods, defaultConfig, deviceLost, simulateDeviceLoss } from '../../pkg/ssl_playground.js';
 import type { ImportFile, ImportReport, TimingPart, AdapterInfo, AfterStep, AttentionMaps, ErrorKind, EvalReport, FromWorker, Matrix, Neighbour, PseudoLabel, RunConfig, RunState, SessionInfo, Snapshot, StartSpec, SweepSpec, Thumb, ToWorker, ViewBlock } from './protocol';
-import type { MapLayout } from './protocol';
+import type { Backend, MapLayout, ProbeSpec, ProbeTiming } from './protocol';
+import { PROBE_STEPS, PROBE_TIMED_BUDGET_MS, median } from './backend';
 import { MAP_POINTS, OWN_DATA_URL, stepMessage } from './protocol';
 import { seededRandom } from './random';
 
@@ -207,11 +208,21 @@ async function importImages(files: ImportFile[], size: number, name: string) {
   }
 }
 
+/** The last bundled pack fetched (the probe's is usually the run's too). */
+let fetchedPack: { url: string; bytes: Uint8Array } | null = null;
+
 async function loadPack(url: string, pack?: Uint8Array): Promise<Uint8Array> {
   if (url === OWN_DATA_URL) {
     if (!pack) throw new Error('No images are imported yet: under Dataset, choose a folder with one subfolder per class, then press Train.');
     return pack;
   }
+  if (fetchedPack?.url === url) return fetchedPack.bytes;
+  const bytes = await fetchPack(url);
+  fetchedPack = { url, bytes };
+  return bytes;
+}
+
+async function fetchPack(url: string): Promise<Uint8Array> {
   let response: Response;
   try {
     response = await fetch(url);
@@ -222,6 +233,75 @@ async function loadPack(url: string, pack?: Uint8Array): Promise<Uint8Array> {
     throw new Error(`The dataset file ${url} could not be loaded: HTTP ${response.status} ${response.statusText}. Check that the data/ folder was deployed with the page.`);
   }
   return new Uint8Array(await response.arrayBuffer());
+}
+
+/**
+ * The backend probe (issue 12, part 1): a few steps of a small run on each backend, WebGPU
+ * first. Each backend's set-up (device, dataset upload) and first step (shader compiles) are
+ * untimed; then up to `PROBE_STEPS` steps are timed, within `PROBE_TIMED_BUDGET_MS`. A WebGPU
+ * set-up and first step that run past the deadline (`PROBE_FIRST_STEP_DEADLINE_MS` unless the
+ * link says `probe_deadline`) end the probe: the CPU
+ * wins without its own figure, since the GPU work still queued would slow it. The page
+ * decides (`chooseByProbe`).
+ */
+async function probeBackends(p: ProbeSpec) {
+  const t = performance.now();
+  const timings: ProbeTiming[] = [];
+  try {
+    const bytes = await loadPack(p.dataUrl);
+    const gpu = await probeOne('webgpu', p.config, bytes, p.deadlineMs);
+    timings.push(gpu);
+    if (gpu.msPerStep !== null) timings.push(await probeOne('cpu', p.config, bytes, p.deadlineMs));
+  } catch (e) {
+    if (!timings.length) timings.push({ backend: 'webgpu', firstStepMs: null, msPerStep: null, steps: 0, error: message(e), timedOut: false });
+  }
+  timing('probe', t);
+  const c = p.config;
+  post({ type: 'probe', result: { method: c.method, backbone: c.backbone, width: c.width, batch: c.batch_size, timings, ms: performance.now() - t, deadlineMs: p.deadlineMs } });
+}
+
+async function probeOne(backend: Backend, config: RunConfig, bytes: Uint8Array, deadlineMs: number): Promise<ProbeTiming> {
+  const none = (error: string, timedOut = false): ProbeTiming => ({ backend, firstStepMs: null, msPerStep: null, steps: 0, error, timedOut });
+  const late = `its set-up and first step had not finished after ${deadlineMs / 1000} s`;
+  // Neither the set-up nor a step can be cancelled: what runs past the deadline is freed when it ends.
+  const deadline = new Promise<'late'>((r) => setTimeout(() => r('late'), deadlineMs));
+  const t = performance.now();
+  let s: WebSession;
+  try {
+    const creating = WebSession.create(JSON.stringify(config), bytes, config.dataset, backend);
+    const created = await Promise.race([creating, deadline]);
+    if (created === 'late') {
+      creating.then((x) => x.free(), () => undefined);
+      return none(late, true);
+    }
+    s = created;
+  } catch (e) {
+    return none(rootCause(message(e)));
+  }
+  let keep = false;
+  try {
+    const first = s.step();
+    const finished = await Promise.race([first.then(() => true), deadline.then(() => false)]);
+    if (!finished) {
+      keep = true;
+      const free = () => s.free();
+      first.then(free, free);
+      return none(late, true);
+    }
+    const firstStepMs = performance.now() - t;
+    const times: number[] = [];
+    const began = performance.now();
+    while (times.length < PROBE_STEPS && (times.length === 0 || performance.now() - began < PROBE_TIMED_BUDGET_MS)) {
+      const t1 = performance.now();
+      await s.step();
+      times.push(performance.now() - t1);
+    }
+    return { backend, firstStepMs, msPerStep: median(times), steps: times.length, error: null, timedOut: false };
+  } catch (e) {
+    return none(rootCause(message(e)));
+  } finally {
+    if (!keep) s.free();
+  }
 }
 
 function thumbs(s: WebSession, split: 'train' | 'test', indices: number[], labels: number[]): Thumb[] {
@@ -708,6 +788,9 @@ self.onmessage = (event: MessageEvent<ToWorker>) => {
       break;
     case 'import':
       void importImages(msg.files, msg.size, msg.name);
+      break;
+    case 'probe':
+      void probeBackends(msg.spec);
       break;
     case 'mapLayout':
       mapLayout = msg.layout;

@@ -14,7 +14,8 @@
 //   the tiny ViT with its attention maps; MaskFeat's CNN variant, evaluated every step; the
 //   browser benchmark (bench.html) on both backends.
 //   SwiftShader is a software adapter, so the page picks the CPU unless the link says
-//   backend=webgpu: the first check sees that, and the WebGPU runs ask for it.
+//   backend=webgpu: the first check sees that, and the WebGPU runs ask for it. With probe=1
+//   the page times both backends first and picks the CPU by measurement.
 // Screenshots go to $E2E_OUT (default: target/e2e). Exit code 0 = all passed.
 import { chromium } from 'playwright-core';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -169,6 +170,37 @@ try {
     const choiceBadge = (await choicePage.textContent('#backend')) ?? '';
     check('a software WebGPU adapter (SwiftShader) is passed over for the CPU backend, and the page says why', chosen.backend === 'cpu' && /^CPU backend \(WebGPU here is software: swiftshader\)$/i.test(choiceBadge), `${chosen.backend}: ${choiceBadge}`);
     await choicePage.close();
+
+    // probe=1 times both backends even on a software adapter: SwiftShader's first WebGPU step
+    // runs past the probe's deadline (or is measured slower), so the run trains on the CPU,
+    // and the badge says so with the probe's reason.
+    const { page: probePage, log: probeLog } = await openPage(browser, `${origin}/?probe=1&method=simclr&steps=3&batch=16&width=8&eval_every=3&train_limit=512&test_limit=256&autostart=1`, origin);
+    const probed = await waitFor(probePage, () => window.__sslp?.state === 'done', null, 180_000, 'the probed run to finish');
+    const pd = await debug(probePage);
+    const probeBadge = (await probePage.textContent('#backend')) ?? '';
+    const gpuTiming = pd.probe?.timings?.[0];
+    check(
+      'probe=1 times WebGPU against the CPU before the first run, picks the CPU on SwiftShader, says why, and the run trains',
+      probed && pd.probe?.kept === false && gpuTiming?.backend === 'webgpu' && (gpuTiming.timedOut || pd.probe.timings[1]?.msPerStep < gpuTiming.msPerStep) && pd.backend === 'cpu' &&
+        /^CPU backend \((WebGPU took over 5 s to its first step|measured faster: .+ a step against .+ on WebGPU)\)$/.test(probeBadge) && pd.timings.some((t) => t.part === 'probe') && pd.steps === 3 && pd.errors.length === 0,
+      `${probeBadge}; ${JSON.stringify(pd.probe)}; state ${pd.state}, steps ${pd.steps}, errors ${JSON.stringify(pd.errors)}`,
+    );
+    check('no console error in the probed run', probeLog.errors.length === 0 && probeLog.foreign.length === 0, [...probeLog.errors, ...probeLog.foreign].join(' | '));
+    await probePage.close();
+    // With 90 s to its first step, WebGPU gets timed too: both backends have figures, and the
+    // CPU's steps are faster than SwiftShader's.
+    const { page: timedPage, log: timedLog } = await openPage(browser, `${origin}/?probe_deadline=90&method=simclr&steps=2&batch=16&width=8&eval_every=2&train_limit=512&test_limit=256&autostart=1`, origin);
+    const timedDone = await waitFor(timedPage, () => window.__sslp?.state === 'done', null, 240_000, 'the run after a timed probe to finish');
+    const td = await debug(timedPage);
+    const timedBadge = (await timedPage.textContent('#backend')) ?? '';
+    const [tGpu, tCpu] = td.probe?.timings ?? [];
+    check(
+      'probe_deadline=90 times both backends; the CPU is measured faster than SwiftShader and trains the run',
+      timedDone && tGpu?.backend === 'webgpu' && tCpu?.backend === 'cpu' && tGpu.msPerStep > 0 && tCpu.msPerStep > 0 && tCpu.msPerStep * 1.2 < tGpu.msPerStep && tGpu.firstStepMs > 0 &&
+        td.backend === 'cpu' && /^CPU backend \(measured faster: .+ a step against .+ on WebGPU\)$/.test(timedBadge) && td.steps === 2 && timedLog.errors.length === 0,
+      `${timedBadge}; ${JSON.stringify(td.probe)}; errors ${timedLog.errors.join(' | ')}`,
+    );
+    await timedPage.close();
 
     const { page, log } = await openPage(browser, `${origin}/?backend=webgpu&${RUN}`, origin);
     const adapterOk = await waitFor(page, () => window.__sslp?.backend !== null, null, 60_000, 'the backend choice');

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { AdapterInfo } from '../../src/protocol';
-import { chooseBackend, softwareRenderer } from '../../src/backend';
+import type { AdapterInfo, ProbeResult, ProbeTiming, RunConfig } from '../../src/protocol';
+import { CPU_WINS_BY, PROBE_KEPT_DAYS, chooseBackend, keepProbe, keptProbe, median, probeConfig, probeKey, shouldProbe, softwareRenderer } from '../../src/backend';
 
 // What headless Chromium reports for SwiftShader, and a discrete GPU.
 const swiftshader: AdapterInfo = { vendor: 'google', architecture: 'swiftshader', description: '', isFallbackAdapter: true };
@@ -47,5 +47,65 @@ describe('backend choice', () => {
     expect(c.backend).toBe('cpu');
     expect(c.notice).toMatch(/^WebGPU is not available here \(this browser has no WebGPU/);
     expect(chooseBackend(null, 'webgpu', 'x').notice).toMatch(/^The link asks for WebGPU, but it is not available here \(x\)/);
+  });
+});
+
+const timed = (backend: 'webgpu' | 'cpu', msPerStep: number): ProbeTiming => ({ backend, firstStepMs: msPerStep * 4, msPerStep, steps: 3, error: null, timedOut: false });
+const result = (timings: ProbeTiming[]): ProbeResult => ({ method: 'simclr', backbone: 'small-cnn', width: 16, batch: 16, timings, ms: 900, deadlineMs: 5000 });
+
+describe('backend probe', () => {
+  it('probes adapters that look like GPUs, and any adapter with probe=1, unless the link chooses', () => {
+    expect(shouldProbe(gpu, null, false)).toBe(true);
+    expect(shouldProbe(swiftshader, null, false)).toBe(false);
+    expect(shouldProbe(swiftshader, null, true)).toBe(true);
+    expect(shouldProbe(gpu, 'webgpu', true)).toBe(false);
+    expect(shouldProbe(gpu, 'cpu', false)).toBe(false);
+    expect(shouldProbe(null, null, true)).toBe(false);
+  });
+
+  it('keeps WebGPU unless the CPU is clearly faster, and says so with both figures', () => {
+    const gpuWins = chooseBackend(gpu, null, null, result([timed('webgpu', 4.25), timed('cpu', 95)]));
+    expect(gpuWins).toMatchObject({ backend: 'webgpu', badge: 'WebGPU · nvidia hopper (measured: 4.3 ms a step against 95 ms on the CPU)', notice: null });
+    expect(gpuWins.detail).toMatch(/^Probe: simclr on small-cnn width 16, batch 16, in 0\.9 s\. WebGPU: 4\.3 ms a step \(median of 3\), set-up and first step 17 ms; CPU: 95 ms a step/);
+    // Within the margin the GPU keeps the run: it gains more from the run's larger batch.
+    expect(chooseBackend(gpu, null, null, result([timed('webgpu', 100 * CPU_WINS_BY - 1), timed('cpu', 100)])).backend).toBe('webgpu');
+    const cpuWins = chooseBackend(gpu, null, null, result([timed('webgpu', 100 * CPU_WINS_BY + 1), timed('cpu', 100)]));
+    expect(cpuWins.backend).toBe('cpu');
+    expect(cpuWins.badge).toBe('CPU backend (measured faster: 100 ms a step against 121 ms on WebGPU)');
+  });
+
+  it('gives the run to the CPU when WebGPU ran past the deadline or failed, and to WebGPU when the CPU failed', () => {
+    const late: ProbeTiming = { backend: 'webgpu', firstStepMs: null, msPerStep: null, steps: 0, error: 'its first step had not finished after 5 s', timedOut: true };
+    expect(chooseBackend(swiftshader, null, null, result([late])).badge).toBe("CPU backend (WebGPU took over 5 s to its first step)");
+    const broken: ProbeTiming = { ...late, error: 'shader compilation failed', timedOut: false };
+    const c = chooseBackend(gpu, null, null, result([broken]));
+    expect(c.badge).toBe('CPU backend (WebGPU failed a probe step)');
+    expect(c.detail).toMatch(/shader compilation failed/);
+    const cpuBroken: ProbeTiming = { ...broken, backend: 'cpu' };
+    expect(chooseBackend(gpu, null, null, result([timed('webgpu', 50), cpuBroken])).badge).toBe('WebGPU · nvidia hopper (the CPU backend failed its probe)');
+    // The link's choice beats any probe.
+    expect(chooseBackend(gpu, 'webgpu', null, result([late])).backend).toBe('webgpu');
+    expect(chooseBackend(gpu, 'cpu', null, result([timed('webgpu', 1), timed('cpu', 100)])).backend).toBe('cpu');
+  });
+
+  it('trains a small run of the link\'s method on a bundled dataset', () => {
+    const config = { dataset: 'own', backbone: 'vit-tiny', width: 32, method: 'dino', batch_size: 128, steps: 600, eval_every: 60, train_limit: null, test_limit: null } as unknown as RunConfig;
+    expect(probeConfig(config, 'fashion-mnist')).toMatchObject({ dataset: 'fashion-mnist', backbone: 'vit-tiny', method: 'dino', width: 16, batch_size: 16, eval_every: 0, train_limit: 512 });
+    expect(probeConfig({ ...config, width: 8, batch_size: 4 }, 'mnist')).toMatchObject({ width: 8, batch_size: 4 });
+  });
+
+  it('keeps a verdict per adapter for a week, and drops stale or unreadable ones', () => {
+    const r = result([timed('webgpu', 4), timed('cpu', 95)]);
+    const now = 1_800_000_000_000;
+    const day = 86_400_000;
+    expect(keptProbe(keepProbe(r, now), now + day)).toEqual(r);
+    expect(keptProbe(keepProbe(r, now), now + PROBE_KEPT_DAYS * day)).toBeNull();
+    expect(keptProbe(keepProbe(r, now), now - day)).toBeNull(); // a clock set back
+    expect(keptProbe('{not json', now)).toBeNull();
+    expect(keptProbe(JSON.stringify({ at: now }), now)).toBeNull();
+    expect(keptProbe(null, now)).toBeNull();
+    expect(probeKey(gpu)).not.toBe(probeKey({ ...gpu, description: 'NVIDIA H100' }));
+    expect(median([5, 1, 3])).toBe(3);
+    expect(median([4, 1, 3, 2])).toBe(2.5);
   });
 });

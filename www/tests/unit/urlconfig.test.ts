@@ -35,6 +35,16 @@ describe('URL ↔ run config', () => {
     expect(options).toMatchObject({ autostart: false, embed: false, backend: null });
   });
 
+  it('reads the backend probe: probe=1, or probe_deadline in seconds, which implies it', () => {
+    expect(optionsFromUrl('?probe=1', defaults, methods).options).toMatchObject({ probe: true, probeDeadlineS: null });
+    expect(optionsFromUrl('?probe_deadline=30', defaults, methods).options).toMatchObject({ probe: true, probeDeadlineS: 30 });
+    const bad = optionsFromUrl('?probe_deadline=0.5', defaults, methods);
+    expect(bad.options).toMatchObject({ probe: false, probeDeadlineS: null });
+    expect(bad.problems).toEqual(['probe_deadline=0.5 must be a whole number of seconds in 1..120']);
+    expect(urlFromOptions({ config: defaults, autostart: false, embed: false, backend: null, probe: true, probeDeadlineS: 30 }, defaults, methods)).toBe('?probe_deadline=30');
+    expect(urlFromOptions({ config: defaults, autostart: false, embed: false, backend: null, probe: true }, defaults, methods)).toBe('?probe=1');
+  });
+
   it('reports bad values by name and keeps the defaults for them', () => {
     const { options, problems } = optionsFromUrl('?dataset=cifar&steps=-3&batch=abc&lr=0&method=moco9&backend=tpu', defaults, methods);
     expect(options.config.dataset).toBe('fashion-mnist');
