@@ -9,8 +9,8 @@
 // An adapter that looks like a GPU is measured: the worker times a few steps of a small run on
 // each backend (`probe`), and the CPU backend wins only when it is clearly faster (a weak
 // integrated GPU against a fast CPU). WebGPU loses at once if its set-up and first step run
-// past a deadline: that is what a software adapter under an unknown name looks like. `probe=1` in the
-// link measures any adapter, software ones included. The verdict is kept per adapter in
+// past a deadline: that is what a software adapter under an unknown name looks like. `probe=1`
+// in the link measures any adapter, software ones included. The verdict is kept per adapter in
 // localStorage for a week, so a page opened again starts at once.
 import type { AdapterInfo, Backend, ProbeResult, ProbeTiming, RunConfig } from './protocol';
 
@@ -100,13 +100,6 @@ export function shouldProbe(adapter: AdapterInfo | null, forced: Backend | null,
  */
 export function probeConfig(config: RunConfig, bundledDataset: string): RunConfig {
   return { ...structuredClone(config), dataset: bundledDataset, batch_size: Math.min(config.batch_size, 16), width: Math.min(config.width, 16), steps: 1000, eval_every: 0, train_limit: 512, test_limit: 256 };
-}
-
-/** The median of `values` (not empty). */
-export function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
 const ms = (v: number) => `${v < 10 ? v.toFixed(1) : Math.round(v)} ms`;

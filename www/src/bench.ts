@@ -15,6 +15,7 @@
 import type { AdapterInfo, Backend, FromWorker, MethodInfo, RunConfig, StartSpec, TimingPart, ToWorker } from './protocol';
 import { parseFromWorker } from './protocol';
 import { softwareRenderer, adapterName } from './backend';
+import { median } from './smooth';
 
 /** One run's result: the JSON line. */
 export interface BenchLine {
@@ -122,14 +123,6 @@ export function growthError(memory: BenchLine['memory'], maxGrowth: number | nul
   const from = memory.after_warmup.step;
   const to = memory.end.step;
   return grew.map(([what, pct]) => `${what} grew ${pct} % from step ${from} to step ${to} (limit ${maxGrowth} %)`).join('; ');
-}
-
-/** The median of `values` (the mean of the middle two for an even count); null when empty. */
-export function median(values: number[]): number | null {
-  if (values.length === 0) return null;
-  const s = [...values].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
 }
 
 function spawn(): Worker {

@@ -5,7 +5,8 @@
 import init, { ImageImport, WebSession, checkConfig, labelSweep, methods, defaultConfig, deviceLost, simulateDeviceLoss } from '../../pkg/ssl_playground.js';
 import type { ImportFile, ImportReport, TimingPart, AdapterInfo, AfterStep, AttentionMaps, ErrorKind, EvalReport, FromWorker, Matrix, Neighbour, PseudoLabel, RunConfig, RunState, SessionInfo, Snapshot, StartSpec, SweepSpec, Thumb, ToWorker, ViewBlock } from './protocol';
 import type { Backend, MapLayout, ProbeSpec, ProbeTiming } from './protocol';
-import { PROBE_STEPS, PROBE_TIMED_BUDGET_MS, median } from './backend';
+import { PROBE_STEPS, PROBE_TIMED_BUDGET_MS } from './backend';
+import { median } from './smooth';
 import { MAP_POINTS, OWN_DATA_URL, stepMessage } from './protocol';
 import { seededRandom } from './random';
 
@@ -240,9 +241,8 @@ async function fetchPack(url: string): Promise<Uint8Array> {
  * first. Each backend's set-up (device, dataset upload) and first step (shader compiles) are
  * untimed; then up to `PROBE_STEPS` steps are timed, within `PROBE_TIMED_BUDGET_MS`. A WebGPU
  * set-up and first step that run past the deadline (`PROBE_FIRST_STEP_DEADLINE_MS` unless the
- * link says `probe_deadline`) end the probe: the CPU
- * wins without its own figure, since the GPU work still queued would slow it. The page
- * decides (`chooseByProbe`).
+ * link says `probe_deadline`) end the probe: the CPU wins without its own figure, since the GPU
+ * work still queued would slow it. The page decides (`chooseByProbe`).
  */
 async function probeBackends(p: ProbeSpec) {
   const t = performance.now();

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { growthError, growthPct, median, parseBenchSettings } from '../../src/bench';
+import { growthError, growthPct, parseBenchSettings } from '../../src/bench';
+import { median } from '../../src/smooth';
 
 describe('browser benchmark settings', () => {
   it('has defaults that leave batch and width to the page', () => {
