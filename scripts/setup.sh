@@ -25,6 +25,12 @@ if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   rustup target add wasm32-unknown-unknown
 fi
 
+# The multi-threaded CPU build rebuilds std with wasm atomics (-Z build-std), from std's source.
+if ! rustup component list --installed | grep -q '^rust-src'; then
+  echo "setup: rustup component add rust-src"
+  rustup component add rust-src
+fi
+
 # wasm-bindgen-cli must match the wasm-bindgen crate in Cargo.lock exactly.
 bindgen_version=$(awk '/^name = "wasm-bindgen"$/ {getline; gsub(/version = |"/, ""); print; exit}' Cargo.lock)
 if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$bindgen_version" ]; then

@@ -23,7 +23,7 @@ pub mod rng;
 pub mod session;
 pub mod trainer;
 pub mod weights;
-#[cfg(all(target_family = "wasm", feature = "wgpu"))]
+#[cfg(target_family = "wasm")]
 pub mod web;
 
 pub use config::RunConfig;

@@ -14,6 +14,7 @@ use crate::data::pack::Pack;
 use crate::registry::ALL_METHODS;
 use crate::session::{AfterStep, Clock, Session, SessionError};
 use burn::prelude::*;
+#[cfg(feature = "wgpu")]
 use burn::tensor::wgpu::wgpu;
 use js_sys::{Float32Array, Promise, Uint8Array};
 use serde::Serialize;
@@ -22,14 +23,23 @@ use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
+#[cfg(feature = "wgpu")]
 thread_local! {
     /// The worker's WebGPU device, initialised once and shared by every session.
     static WEBGPU: RefCell<Option<Device>> = const { RefCell::new(None) };
     /// The wgpu handle behind it, kept for [`simulate_device_loss`].
     static WGPU_DEVICE: RefCell<Option<wgpu::Device>> = const { RefCell::new(None) };
+}
+
+thread_local! {
     /// Set by wgpu's device-lost callback: the reason the browser gave.
     static DEVICE_LOST: RefCell<Option<String>> = const { RefCell::new(None) };
 }
+
+/// The threaded CPU build (`threads` feature, scripts/build-web.sh): the worker starts the
+/// rayon pool with `initThreadPool(n)` before any session is made.
+#[cfg(feature = "threads")]
+pub use wasm_bindgen_rayon::init_thread_pool;
 
 #[wasm_bindgen(start)]
 pub fn start() {
@@ -103,6 +113,7 @@ pub fn device_lost() -> Option<String> {
 }
 
 /// The WebGPU device, initialised on first use. Errors say what to do.
+#[cfg(feature = "wgpu")]
 async fn webgpu_device() -> Result<Device, String> {
     if let Some(device) = WEBGPU.with(|d| d.borrow().clone()) {
         return Ok(device);
@@ -124,7 +135,23 @@ async fn webgpu_device() -> Result<Device, String> {
 /// Returns false when no WebGPU device was opened.
 #[wasm_bindgen(js_name = simulateDeviceLoss)]
 pub fn simulate_device_loss() -> bool {
+    wgpu_device_destroyed()
+}
+
+#[cfg(feature = "wgpu")]
+fn wgpu_device_destroyed() -> bool {
     WGPU_DEVICE.with(|d| d.borrow().as_ref().map(|device| device.destroy()).is_some())
+}
+
+#[cfg(not(feature = "wgpu"))]
+fn wgpu_device_destroyed() -> bool {
+    false
+}
+
+/// The build without WebGPU (the threaded CPU build): a run asked for on WebGPU is refused.
+#[cfg(not(feature = "wgpu"))]
+async fn webgpu_device() -> Result<Device, String> {
+    Err("this build of the playground has no WebGPU (it is the multi-threaded CPU build); the run can use the CPU backend".into())
 }
 
 fn performance_clock() -> Clock {

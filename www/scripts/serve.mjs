@@ -1,6 +1,8 @@
 // A dependency-free static file server for dist/ (used by scripts/run.sh and the browser
 // test). It sends the same Content-Security-Policy as the page's meta tag, so the worker is
-// held to it too, and serves .wasm as application/wasm (needed for streaming compilation).
+// held to it too, and serves .wasm as application/wasm (needed for streaming compilation). It
+// also makes the page cross-origin isolated (COOP + COEP), which the CPU backend's wasm threads
+// need: shared memory is only given to isolated pages.
 //   node scripts/serve.mjs DIR [PORT] [HOST]    (PORT 0 = any free port; prints the URL)
 import { createServer } from 'node:http';
 import { readFile, stat } from 'node:fs/promises';
@@ -23,6 +25,9 @@ const TYPES = {
   '.gz': 'application/octet-stream', // a data pack, not a compressed response: no Content-Encoding
 };
 
+/** Cross-origin isolation: every resource of the page is same-origin, so require-corp costs nothing. */
+export const ISOLATION = { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' };
+
 /** `extra`: pages served beside dir's files, `{ '/course/lesson.html': '<!doctype html>…' }` (the browser test's). */
 export function serve(dir, port = 0, host = '127.0.0.1', extra = {}) {
   const root = resolve(dir);
@@ -32,7 +37,7 @@ export function serve(dir, port = 0, host = '127.0.0.1', extra = {}) {
     try {
       const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
       if (Object.hasOwn(extra, path)) {
-        res.writeHead(200, { 'Content-Type': TYPES['.html'], 'Content-Security-Policy': CSP, 'Cache-Control': 'no-cache' });
+        res.writeHead(200, { 'Content-Type': TYPES['.html'], 'Content-Security-Policy': CSP, 'Cache-Control': 'no-cache', ...ISOLATION });
         res.end(extra[path]);
         return;
       }
@@ -48,6 +53,7 @@ export function serve(dir, port = 0, host = '127.0.0.1', extra = {}) {
         'Content-Security-Policy': CSP,
         'Cache-Control': 'no-cache',
         'X-Content-Type-Options': 'nosniff',
+        ...ISOLATION,
       });
       res.end(body);
     } catch {

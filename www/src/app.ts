@@ -10,7 +10,7 @@ import { filesFromDrop, filesFromInput, importName } from './ownimages';
 import { curvesCsv, download, type ChartPoints } from './exports';
 import { deleteRun, getRun, listRuns, putRun, runTitle, saveErrorText, type RunSummary, type SavedRun } from './savedruns';
 import { Ema, formatDuration, smooth } from './smooth';
-import { flatten, optionsFromUrl, paramOverrides, paramText, parseLabelCounts, parseParam, setDotted, urlFromOptions, type PageOptions } from './urlconfig';
+import { flatten, threadsFromQuery, optionsFromUrl, paramOverrides, paramText, parseLabelCounts, parseParam, setDotted, urlFromOptions, type PageOptions } from './urlconfig';
 import { imageFileToPixels } from './image';
 import { PROBE_FIRST_STEP_DEADLINE_MS, chooseBackend, keepProbe, keptProbe, probeConfig, probeKey, shouldProbe } from './backend';
 import { EmbeddingMapView, classColour, type MapPoint } from './embedmap';
@@ -84,6 +84,8 @@ export interface DebugState {
   slowMessages: [string, number, number][];
   /** The worker's timings of the way to the first step (and of the last step), in arrival order. */
   timings: { part: string; ms: number; wasmBytes: number }[];
+  /** The CPU backend's threads and why only one (empty when several), once a CPU session exists. */
+  cpuThreads: { threads: number; reason: string } | null;
   /** The backend probe's figures this page used (measured now or kept from an earlier visit), or null. */
   probe: (ProbeResult & { kept: boolean }) | null;
   /** The embedding map: the step of the last one, its points, how many maps arrived this run, and the point last hovered. */
@@ -126,7 +128,7 @@ export function mountPlayground(root: PlaygroundRoot, host: PlaygroundHost): Pla
     return el as T;
   };
 
-  const debug: DebugState = { state: 'idle', backend: null, adapter: null, steps: 0, stepNumbers: [], loss: [], knn: [], baseline: null, neighbours: 0, errors: [], trainingStartedAt: null, resumedExact: null, matrices: [], collapse: [], metrics: [], labelled: 0, confusion: null, pseudoLabels: null, sweep: null, attention: null, views: null, slowMessages: [], timings: [], probe: null, map: null, imported: null, exported: null, curvesCsvRows: null, weightsBytes: null, saved: { listed: 0, saves: 0, reopenedAt: null, restoredKnnPoints: 0, compared: 0, queuesDone: 0 } };
+  const debug: DebugState = { state: 'idle', backend: null, adapter: null, steps: 0, stepNumbers: [], loss: [], knn: [], baseline: null, neighbours: 0, errors: [], trainingStartedAt: null, resumedExact: null, matrices: [], collapse: [], metrics: [], labelled: 0, confusion: null, pseudoLabels: null, sweep: null, attention: null, views: null, slowMessages: [], timings: [], probe: null, cpuThreads: null, map: null, imported: null, exported: null, curvesCsvRows: null, weightsBytes: null, saved: { listed: 0, saves: 0, reopenedAt: null, restoredKnnPoints: 0, compared: 0, queuesDone: 0 } };
 
   let worker: Worker;
   let methods: MethodInfo[] = [];
@@ -176,6 +178,7 @@ export function mountPlayground(root: PlaygroundRoot, host: PlaygroundHost): Pla
     worker?.terminate();
     const w = new Worker(new URL('./worker.ts', import.meta.url), { type: 'module' });
     worker = w;
+    w.postMessage({ type: 'threadLimit', max: threadsFromQuery(new URLSearchParams(host.search)) ?? 0 } satisfies ToWorker);
     w.onmessage = (e: MessageEvent) => {
       if (w !== worker) return;
       let msg: FromWorker;
@@ -211,6 +214,8 @@ export function mountPlayground(root: PlaygroundRoot, host: PlaygroundHost): Pla
         return onHello(msg.methods, msg.defaults, msg.adapter, msg.webgpuError);
       case 'probe':
         return onProbe(msg.result);
+      case 'cpuThreads':
+        return onCpuThreads(msg.threads, msg.reason);
       case 'ready':
         debug.resumedExact = msg.resumedExact;
         onReady(msg.info, msg.gallery, msg.resumedFrom);
@@ -336,7 +341,7 @@ export function mountPlayground(root: PlaygroundRoot, host: PlaygroundHost): Pla
   }
 
   /**
-   * The CPU fallback runs single-threaded in WebAssembly, so its defaults are lighter: a smaller
+   * The CPU fallback runs in WebAssembly on a few threads at most, so its defaults are lighter: a smaller
    * batch and width, and a 5,000-image kNN bank with 1,000 test images, so that an evaluation
    * takes seconds rather than minutes. Anything the link sets explicitly is kept.
    */
@@ -403,6 +408,16 @@ export function mountPlayground(root: PlaygroundRoot, host: PlaygroundHost): Pla
     // hello finishes the first hello, with the probe's verdict.
     if (result.timings.some((t) => t.timedOut)) return spawnWorker();
     onHello(methods, defaults, adapter, webgpuError);
+  }
+
+  /** The CPU backend's threads, on its badge once a CPU session exists. */
+  function onCpuThreads(threads: number, reason: string) {
+    debug.cpuThreads = { threads, reason };
+    if (backend !== 'cpu' || probing) return;
+    const badge = $('backend');
+    const base = badge.textContent?.replace(/ · \d+ threads?$/, '') ?? '';
+    badge.textContent = `${base} · ${threads} thread${threads === 1 ? '' : 's'}`;
+    badge.title = `${badge.title.replace(/\n\nThreads: .*$/s, '')}\n\nThreads: ${reason ? `one, because ${reason}.` : `${threads} (WebAssembly threads, the multi-threaded build).`}`;
   }
 
   function pickBackend() {

@@ -32,7 +32,7 @@ function addRow(line: BenchLine) {
   const cells = [
     line.method,
     line.backbone,
-    line.backend === 'webgpu' ? `WebGPU (${line.adapter ?? '?'}${line.software_adapter ? ', software' : ''})` : 'CPU (wasm)',
+    line.backend === 'webgpu' ? `WebGPU (${line.adapter ?? '?'}${line.software_adapter ? ', software' : ''})` : `CPU (wasm, ${line.threads ?? '?'} thread${line.threads === 1 ? '' : 's'})`,
     `${line.batch} / ${line.width}`,
     fixed(line.images_per_s_median, 1),
     fixed(line.first_step_ms),

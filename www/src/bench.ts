@@ -6,7 +6,9 @@
 // `www/scripts/bench.mjs` runs it headless and prints the lines.
 //
 // URL settings (all optional): methods=simclr,dino (default: every method), backbone=small-cnn,
-// backends=cpu,webgpu (default: the CPU, and WebGPU when the browser has an adapter),
+// backends=cpu,webgpu (default: the CPU, and WebGPU when the browser has an adapter; `cpu-1` is
+// the CPU backend held to one thread, for a side-by-side with the threaded build; `cpu-base` is
+// the CPU build as it was before SIMD and threads, where `SSLP_BASELINE=1 build-web.sh` built it),
 // batch and width (default: the page's defaults), steps=10, warmup=2, dataset=fashion-mnist.
 //
 // A soak: many steps (up to 20,000) with `max_growth=5` fail a run whose wasm heap or GPU
@@ -23,6 +25,9 @@ export interface BenchLine {
   method: string;
   backbone: string;
   backend: Backend;
+  /** CPU threads the run used (null on WebGPU), and why only one (empty when several). */
+  threads: number | null;
+  threads_reason: string | null;
   adapter: string | null;
   software_adapter: boolean;
   dataset: string;
@@ -56,7 +61,7 @@ export interface MemorySample {
 export interface BenchSettings {
   methods: string[] | null;
   backbone: string;
-  backends: Backend[] | null;
+  backends: BenchBackend[] | null;
   batch: number | null;
   width: number | null;
   steps: number;
@@ -65,6 +70,13 @@ export interface BenchSettings {
   /** Fail a run whose memory grew by more than this many per cent after the warm-up. */
   maxGrowth: number | null;
 }
+
+/**
+ * A backend to measure: WebGPU, the CPU on every thread the page may use, the CPU on one, or the
+ * baseline CPU build (no SIMD, one thread: the speed issue 12's CPU path is measured against).
+ */
+export type BenchBackend = Backend | 'cpu-1' | 'cpu-base';
+const BENCH_BACKENDS: readonly string[] = ['cpu', 'cpu-1', 'cpu-base', 'webgpu'];
 
 const MIB = 1 << 20;
 /** A run that has not finished after this long is reported as failed, and the next one starts. */
@@ -84,7 +96,7 @@ export function parseBenchSettings(query: string): BenchSettings {
     return v;
   };
   const backends = list('backends');
-  for (const b of backends ?? []) if (b !== 'cpu' && b !== 'webgpu') throw new Error(`backends=${p.get('backends')}: each must be cpu or webgpu`);
+  for (const b of backends ?? []) if (!BENCH_BACKENDS.includes(b)) throw new Error(`backends=${p.get('backends')}: each must be cpu, cpu-1, cpu-base or webgpu`);
   const steps = int('steps', 2, 20_000, 10)!;
   const warmup = int('warmup', 0, 5_000, 2)!;
   const growthRaw = p.get('max_growth');
@@ -94,7 +106,7 @@ export function parseBenchSettings(query: string): BenchSettings {
   return {
     methods: list('methods'),
     backbone: p.get('backbone') || 'small-cnn',
-    backends: backends as Backend[] | null,
+    backends: backends as BenchBackend[] | null,
     batch: int('batch', 1, 1024, null),
     width: int('width', 1, 256, null),
     steps,
@@ -147,12 +159,15 @@ async function hello(): Promise<{ methods: MethodInfo[]; defaults: RunConfig; ad
 }
 
 /** Train one run in a fresh worker and measure it. */
-function runOne(config: RunConfig, backend: Backend, adapter: AdapterInfo | null, settings: BenchSettings): Promise<BenchLine> {
+function runOne(config: RunConfig, which: BenchBackend, adapter: AdapterInfo | null, settings: BenchSettings): Promise<BenchLine> {
+  const backend: Backend = which === 'webgpu' ? 'webgpu' : 'cpu';
   const line: BenchLine = {
     kind: 'browser-bench',
     method: config.method,
     backbone: config.backbone,
     backend,
+    threads: null,
+    threads_reason: null,
     adapter: backend === 'webgpu' && adapter ? adapterName(adapter) : null,
     software_adapter: backend === 'webgpu' && adapter ? softwareRenderer(adapter) !== null : false,
     dataset: config.dataset,
@@ -176,6 +191,7 @@ function runOne(config: RunConfig, backend: Backend, adapter: AdapterInfo | null
   const created = performance.now();
   const w = spawn();
   const send = (msg: ToWorker) => w.postMessage({ ...msg, runId: 1 });
+  send({ type: 'threadLimit', max: which === 'cpu' ? 0 : 1, baseline: which === 'cpu-base' });
   return new Promise<BenchLine>((resolve) => {
     const finish = (error: string | null) => {
       clearTimeout(timer);
@@ -203,6 +219,10 @@ function runOne(config: RunConfig, backend: Backend, adapter: AdapterInfo | null
           const spec: StartSpec = { config, dataUrl: new URL(`data/${config.dataset}.sslp.gz`, document.baseURI).href, backend, galleryCount: 0 };
           return send({ type: 'start', spec });
         }
+        case 'cpuThreads':
+          line.threads = msg.threads;
+          line.threads_reason = msg.reason;
+          return;
         case 'ready':
           line.page_ms.ready = Math.round(performance.now() - created);
           line.images_per_step = msg.info.images_per_step;
@@ -241,7 +261,7 @@ export async function runBench(settings: BenchSettings, onLine: (line: BenchLine
   const chosen = settings.methods ?? known;
   const unknown = chosen.filter((id) => !known.includes(id));
   if (unknown.length) throw new Error(`unknown method${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}; known: ${known.join(', ')}`);
-  const backends = settings.backends ?? (adapter ? (['webgpu', 'cpu'] as Backend[]) : (['cpu'] as Backend[]));
+  const backends = settings.backends ?? (adapter ? (['webgpu', 'cpu'] as BenchBackend[]) : (['cpu'] as BenchBackend[]));
   if (backends.includes('webgpu') && !adapter) throw new Error('backends=webgpu, but this browser offers no WebGPU adapter');
   const lines: BenchLine[] = [];
   for (const backend of backends) {

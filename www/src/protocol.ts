@@ -264,6 +264,12 @@ export type ToWorker = (
   | { type: 'import'; files: ImportFile[]; size: number; name: string }
   /** Time a few training steps on each backend, to choose one (issue 12, part 1). */
   | { type: 'probe'; spec: ProbeSpec }
+  /**
+   * The most CPU threads runs may use (`threads=` in the link; 0 = one per core). Sent before any
+   * run. `baseline`: CPU runs use `pkg-base/`, the build before issue 12 (no SIMD, one thread),
+   * which the benchmark measures side by side with today's (`SSLP_BASELINE=1 build-web.sh`).
+   */
+  | { type: 'threadLimit'; max: number; baseline?: boolean }
 ) & { runId?: number };
 
 /** What the backend probe trains: a small run of the bundled dataset at `dataUrl`. */
@@ -379,20 +385,23 @@ export type FromWorker = (
   | { type: 'timing'; part: TimingPart; ms: number; wasmBytes: number }
   /** The backend probe's figures, for the `probe` message. */
   | { type: 'probe'; result: ProbeResult }
+  /** How many threads a CPU session runs on, and why only one (empty when several). */
+  | { type: 'cpuThreads'; threads: number; reason: string }
 ) & { runId?: number };
 
 /**
  * The parts of the way from an opened page to the first step, in order: loading the worker's
  * script (from the worker's creation), compiling and instantiating the wasm module (with the
- * WebGPU adapter probe), the backend probe where the page runs one (a few timed steps on each
+ * WebGPU adapter probe), loading the multi-threaded CPU build with its pool of workers (where
+ * the CPU trains; it overlaps the parts after it), the backend probe where the page runs one (a few timed steps on each
  * backend), fetching the dataset pack, building the session (decoding the pack, the device,
  * the model), and the first step itself. Then two that are off that path: the
  * untrained backbone's kNN baseline (measured after step 1), and the run's last step (`ms` from
  * the start command; the heap then is the run's peak, since wasm memory only grows).
  */
-export type TimingPart = 'script' | 'wasm' | 'probe' | 'dataset' | 'session' | 'first step' | 'baseline' | 'last step';
+export type TimingPart = 'script' | 'wasm' | 'threads' | 'probe' | 'dataset' | 'session' | 'first step' | 'baseline' | 'last step';
 
-const WORKER_TYPES = new Set(['snapshot', 'weights', 'projectorZip', 'importProgress', 'imported', 'map', 'timing', 'hello', 'ready', 'baseline', 'step', 'eval', 'pseudoLabels', 'sweepProgress', 'sweepPoint', 'state', 'neighbours', 'views', 'matrices', 'attention', 'error', 'deviceLost', 'probe']);
+const WORKER_TYPES = new Set(['snapshot', 'weights', 'projectorZip', 'importProgress', 'imported', 'map', 'timing', 'hello', 'ready', 'baseline', 'step', 'eval', 'pseudoLabels', 'sweepProgress', 'sweepPoint', 'state', 'neighbours', 'views', 'matrices', 'attention', 'error', 'deviceLost', 'probe', 'cpuThreads']);
 
 /**
  * Turn the wasm step report (`{kind, step, lr, images_per_s, <term>: value}`) into the compact

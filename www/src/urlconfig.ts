@@ -5,7 +5,7 @@
 // (`p.views.flip_p=0`); lists and pairs are JSON (`p.views.crop_scale=[0.3,1]`). `embed=1`
 // gives the compact layout for iframes; `backend=cpu` skips WebGPU; `probe=1` times both backends
 // before choosing one, even where WebGPU is a software adapter (`probe_deadline=30` gives WebGPU
-// 30 s instead of 5 to its first step). Values that do not parse,
+// 30 s instead of 5 to its first step); `threads=1` keeps the CPU backend on one thread. Values that do not parse,
 // and names a method does not have, are reported on the page, never silently dropped.
 import type { Backend, MethodInfo, RunConfig } from './protocol';
 
@@ -22,6 +22,8 @@ export interface PageOptions {
   probe?: boolean;
   /** `probe_deadline=S`: the probe with WebGPU allowed S seconds (1–120) to its first step; implies `probe=1`. */
   probeDeadlineS?: number | null;
+  /** `threads=N`: at most N CPU threads (1–64); null = one per core. */
+  threads?: number | null;
 }
 
 /** Plain numeric fields of RunConfig and their URL names. */
@@ -206,7 +208,17 @@ export function optionsFromUrl(search: string, defaults: RunConfig, methods: Met
     if (Number.isInteger(v) && v >= 1 && v <= 120) probeDeadlineS = v;
     else problems.push(`probe_deadline=${deadline} must be a whole number of seconds in 1..120`);
   }
-  return { options: { config, autostart: flag('autostart'), embed: flag('embed'), backend, probe: flag('probe') || probeDeadlineS !== null, probeDeadlineS }, problems };
+  const threads = threadsFromQuery(q);
+  if (threads === undefined) problems.push(`threads=${q.get('threads')} must be a whole number in 1..64`);
+  return { options: { config, autostart: flag('autostart'), embed: flag('embed'), backend, probe: flag('probe') || probeDeadlineS !== null, probeDeadlineS, threads: threads ?? null }, problems };
+}
+
+/** `threads=N` of a link: N in 1..64, null when absent, undefined when it does not parse. */
+export function threadsFromQuery(q: URLSearchParams): number | null | undefined {
+  const raw = q.get('threads');
+  if (raw === null) return null;
+  const n = Number(raw);
+  return Number.isInteger(n) && n >= 1 && n <= 64 ? n : undefined;
 }
 
 /**
@@ -230,6 +242,7 @@ export function urlFromOptions(options: PageOptions, defaults: RunConfig, method
   if (options.backend) q.set('backend', options.backend);
   if (options.autostart) q.set('autostart', '1');
   if (options.embed) q.set('embed', '1');
+  if (options.threads) q.set('threads', String(options.threads));
   if (options.probeDeadlineS) q.set('probe_deadline', String(options.probeDeadlineS));
   else if (options.probe) q.set('probe', '1');
   const s = q.toString();
@@ -252,7 +265,7 @@ export function parseLabelCounts(text: string): number[] {
 const GLOBAL_ATTRIBUTES = new Set(['id', 'class', 'style', 'title', 'lang', 'dir', 'hidden', 'slot', 'part', 'tabindex', 'role', 'nonce', 'translate', 'inert', 'is']);
 
 /** The names a link may set (besides `p.<name>`). */
-const URL_NAMES = new Set(['dataset', 'backbone', 'method', 'lr', 'backend', 'probe', 'probe_deadline', 'autostart', 'embed', ...NUMBER_FIELDS.map(([, name]) => name)]);
+const URL_NAMES = new Set(['dataset', 'backbone', 'method', 'lr', 'backend', 'threads', 'probe', 'probe_deadline', 'autostart', 'embed', ...NUMBER_FIELDS.map(([, name]) => name)]);
 
 /**
  * An `<ssl-playground>` element's attributes as the query string a link would carry: the same

@@ -3,9 +3,10 @@
 // neighbour query asked mid-step waits for that step instead of racing it.
 /// <reference lib="webworker" />
 import init, { ImageImport, WebSession, checkConfig, labelSweep, methods, defaultConfig, deviceLost, simulateDeviceLoss } from '../../pkg/ssl_playground.js';
+import type * as WasmModule from '../../pkg/ssl_playground.js';
 import type { ImportFile, ImportReport, TimingPart, AdapterInfo, AfterStep, AttentionMaps, ErrorKind, EvalReport, FromWorker, Matrix, Neighbour, PseudoLabel, RunConfig, RunState, SessionInfo, Snapshot, StartSpec, SweepSpec, Thumb, ToWorker, ViewBlock } from './protocol';
 import type { Backend, MapLayout, ProbeSpec, ProbeTiming } from './protocol';
-import { PROBE_STEPS, PROBE_TIMED_BUDGET_MS } from './backend';
+import { PROBE_STEPS, PROBE_TIMED_BUDGET_MS, softwareRenderer } from './backend';
 import { median } from './smooth';
 import { MAP_POINTS, OWN_DATA_URL, stepMessage } from './protocol';
 import { seededRandom } from './random';
@@ -39,6 +40,95 @@ function post(msg: FromWorker, transfer: Transferable[] = []) {
 
 /** The wasm module's memory, once instantiated: its size is the heap (it only grows). */
 let wasmMemory: WebAssembly.Memory | null = null;
+/** The memory of the module the current session runs in (the threaded build's on threads). */
+let sessionMemory: WebAssembly.Memory | null = null;
+
+/**
+ * The multi-threaded CPU build (issue 12, part 3): `pkg-mt/` beside the site's assets, built
+ * with wasm atomics and without WebGPU (wgpu's types are not Send under atomics), its rayon pool
+ * made of Web Workers (wasm-bindgen-rayon). It needs a cross-origin isolated page (COOP and
+ * COEP headers: shared memory); elsewhere, and when it fails to load, CPU runs use this
+ * worker's own single-threaded module, and the page says why.
+ */
+type ThreadedModule = typeof WasmModule & { initThreadPool(threads: number): Promise<unknown> };
+interface CpuBuild {
+  threaded: ThreadedModule | null;
+  memory: WebAssembly.Memory | null;
+  threads: number;
+  /** Why the CPU runs on one thread; empty on several. */
+  reason: string;
+}
+let cpuBuild: Promise<CpuBuild> | null = null;
+/** The most threads the page allows (`threads=` in its link); 0 = one per core. */
+let threadLimit = 0;
+/** CPU sessions run in `pkg-base/`, the benchmark's baseline build (no SIMD, one thread). */
+let baselineBuild = false;
+/** More threads than this gain nothing at these sizes, and each holds a 2 MiB stack. */
+const MAX_THREADS = 8;
+
+function loadCpuBuild(): Promise<CpuBuild> {
+  cpuBuild ??= (async (): Promise<CpuBuild> => {
+    const single = (reason: string): CpuBuild => ({ threaded: null, memory: null, threads: 1, reason });
+    if (baselineBuild) return loadBaselineBuild();
+    const cores = self.navigator.hardwareConcurrency || 1;
+    const threads = Math.min(cores, MAX_THREADS, threadLimit || MAX_THREADS);
+    if (threadLimit === 1) return single('the link asks for one thread (threads=1)');
+    if (cores < 2) return single('the browser reports one core');
+    if (!self.crossOriginIsolated) return single('the page is not cross-origin isolated: its host sends no COOP/COEP headers, which shared wasm memory needs');
+    const t = performance.now();
+    try {
+      // Not bundled: a static file beside the assets, so the pool's workers load the same module.
+      const url = new URL('../pkg-mt/ssl_playground.js', self.location.href).href;
+      const threaded = (await import(/* @vite-ignore */ url)) as ThreadedModule;
+      const { memory } = await threaded.default();
+      await threaded.initThreadPool(threads);
+      sessionMemory = memory;
+      timing('threads', t);
+      return { threaded, memory, threads, reason: '' };
+    } catch (e) {
+      return single(`the multi-threaded build did not load (${message(e)})`);
+    }
+  })();
+  return cpuBuild;
+}
+
+/**
+ * The baseline CPU build, `pkg-base/` (`SSLP_BASELINE=1 scripts/build-web.sh`): this crate
+ * built as the CPU path was before issue 12, without SIMD and on one thread, so the benchmark
+ * measures today's speed-up in one run, on one commit. Only `bench.html` asks for it.
+ */
+async function loadBaselineBuild(): Promise<CpuBuild> {
+  const url = new URL('../pkg-base/ssl_playground.js', self.location.href).href;
+  try {
+    const base = (await import(/* @vite-ignore */ url)) as ThreadedModule;
+    const { memory } = await base.default();
+    return { threaded: base, memory, threads: 1, reason: 'the baseline build (no SIMD, one thread) runs it' };
+  } catch (e) {
+    throw new Error(`the baseline CPU build did not load from ${url} (build it with SSLP_BASELINE=1 scripts/build-web.sh): ${message(e)}`);
+  }
+}
+
+/** A session on `backend`: CPU sessions run in the threaded build where it loads. */
+async function createSession(config: RunConfig, bytes: Uint8Array, name: string, backend: Backend): Promise<WebSession> {
+  if (backend === 'cpu') {
+    const build = await loadCpuBuild();
+    post({ type: 'cpuThreads', threads: build.threads, reason: build.reason });
+    if (build.threaded) {
+      const s = await build.threaded.WebSession.create(JSON.stringify(config), bytes, name, backend);
+      sessionMemory = build.memory;
+      return s;
+    }
+  }
+  const s = await WebSession.create(JSON.stringify(config), bytes, name, backend);
+  sessionMemory = wasmMemory;
+  return s;
+}
+/** The wasm heap in bytes: the single-threaded module's, and the threaded build's once loaded. */
+function heapBytes(): number {
+  const own = wasmMemory?.buffer.byteLength ?? 0;
+  return sessionMemory && sessionMemory !== wasmMemory ? own + sessionMemory.buffer.byteLength : own;
+}
+
 /** When this run's start command arrived (`performance.now()`). */
 let startedAt = 0;
 
@@ -80,7 +170,7 @@ countGpuBuffers();
 
 /** Post how long `part` took since `since` (ms, `performance.now()`), with the heap now. */
 function timing(part: TimingPart, since: number) {
-  post({ type: 'timing', part, ms: performance.now() - since, wasmBytes: wasmMemory?.buffer.byteLength ?? 0 });
+  post({ type: 'timing', part, ms: performance.now() - since, wasmBytes: heapBytes() });
 }
 
 function setState(next: RunState) {
@@ -152,6 +242,9 @@ async function hello() {
   const { adapter, error } = await probeAdapter();
   timing('wasm', t);
   post({ type: 'hello', methods: methods(), defaults: defaultConfig(), adapter, webgpuError: error });
+  // Where the page will train on the CPU (no adapter, or a software one), the threaded build
+  // loads now, beside the page's set-up and the dataset's download, not before step 1.
+  if (!adapter || softwareRenderer(adapter)) loadCpuBuild().catch(() => undefined); // the run reports a failure
 }
 
 /** The largest image file and the largest zip read (bytes); larger ones are named and skipped. */
@@ -268,7 +361,7 @@ async function probeOne(backend: Backend, config: RunConfig, bytes: Uint8Array, 
   const t = performance.now();
   let s: WebSession;
   try {
-    const creating = WebSession.create(JSON.stringify(config), bytes, config.dataset, backend);
+    const creating = createSession(config, bytes, config.dataset, backend);
     const created = await Promise.race([creating, deadline]);
     if (created === 'late') {
       creating.then((x) => x.free(), () => undefined);
@@ -338,7 +431,7 @@ async function start(next: StartSpec, id: number) {
   timing('dataset', startedAt);
   const building = performance.now();
   try {
-    session = await WebSession.create(JSON.stringify(next.config), bytes, next.packName ?? next.config.dataset, next.backend);
+    session = await createSession(next.config, bytes, next.packName ?? next.config.dataset, next.backend);
   } catch (e) {
     // Rust names the kind (config, load, device); a trap has none.
     post({ type: 'error', kind: (errorKind(e) as ErrorKind | null) ?? 'internal', step: null, message: message(e) });
@@ -470,7 +563,7 @@ async function trainLoop() {
       const report = await exclusive(() => s.step());
       const msg = stepMessage(report);
       lastStep = msg.step;
-      post({ ...msg, wasmBytes: wasmMemory?.buffer.byteLength ?? 0, gpuBytes: spec.backend === 'webgpu' && countingGpuBuffers ? gpuBufferBytes : null });
+      post({ ...msg, wasmBytes: heapBytes(), gpuBytes: spec.backend === 'webgpu' && countingGpuBuffers ? gpuBufferBytes : null });
       if (msg.step === 1) timing('first step', stepStart);
       if (msg.step === spec.config.steps) timing('last step', startedAt);
       if (deviceLostSafe()) throw new Error('device lost');
@@ -541,7 +634,7 @@ async function sweepRun(config: RunConfig, bytes: Uint8Array, backend: SweepSpec
   if (state !== 'training') return undefined;
   let s: WebSession;
   try {
-    s = await WebSession.create(JSON.stringify(config), bytes, config.dataset, backend);
+    s = await createSession(config, bytes, config.dataset, backend);
   } catch (e) {
     post({ type: 'error', kind: (errorKind(e) as ErrorKind | null) ?? 'internal', step: null, message: message(e) });
     setState('stopped');
@@ -791,6 +884,10 @@ self.onmessage = (event: MessageEvent<ToWorker>) => {
       break;
     case 'probe':
       void probeBackends(msg.spec);
+      break;
+    case 'threadLimit':
+      threadLimit = msg.max;
+      baselineBuild = msg.baseline ?? false;
       break;
     case 'mapLayout':
       mapLayout = msg.layout;

@@ -168,7 +168,7 @@ try {
     await waitFor(choicePage, () => window.__sslp?.backend !== null, null, 60_000, 'the backend choice');
     const chosen = await debug(choicePage);
     const choiceBadge = (await choicePage.textContent('#backend')) ?? '';
-    check('a software WebGPU adapter (SwiftShader) is passed over for the CPU backend, and the page says why', chosen.backend === 'cpu' && /^CPU backend \(WebGPU here is software: swiftshader\)$/i.test(choiceBadge), `${chosen.backend}: ${choiceBadge}`);
+    check('a software WebGPU adapter (SwiftShader) is passed over for the CPU backend, and the page says why', chosen.backend === 'cpu' && /^CPU backend \(WebGPU here is software: swiftshader\)( · \d+ threads?)?$/i.test(choiceBadge), `${chosen.backend}: ${choiceBadge}`);
     await choicePage.close();
 
     // probe=1 times both backends even on a software adapter: SwiftShader's first WebGPU step
@@ -182,7 +182,7 @@ try {
     check(
       'probe=1 times WebGPU against the CPU before the first run, picks the CPU on SwiftShader, says why, and the run trains',
       probed && pd.probe?.kept === false && gpuTiming?.backend === 'webgpu' && (gpuTiming.timedOut || pd.probe.timings[1]?.msPerStep < gpuTiming.msPerStep) && pd.backend === 'cpu' &&
-        /^CPU backend \((WebGPU took over 5 s to its first step|measured faster: .+ a step against .+ on WebGPU)\)$/.test(probeBadge) && pd.timings.some((t) => t.part === 'probe') && pd.steps === 3 && pd.errors.length === 0,
+        /^CPU backend \((WebGPU took over 5 s to its first step|measured faster: .+ a step against .+ on WebGPU)\)( · \d+ threads?)?$/.test(probeBadge) && pd.timings.some((t) => t.part === 'probe') && pd.steps === 3 && pd.errors.length === 0,
       `${probeBadge}; ${JSON.stringify(pd.probe)}; state ${pd.state}, steps ${pd.steps}, errors ${JSON.stringify(pd.errors)}`,
     );
     check('no console error in the probed run', probeLog.errors.length === 0 && probeLog.foreign.length === 0, [...probeLog.errors, ...probeLog.foreign].join(' | '));
@@ -197,7 +197,7 @@ try {
     check(
       'probe_deadline=90 times both backends; the CPU is measured faster than SwiftShader and trains the run',
       timedDone && tGpu?.backend === 'webgpu' && tCpu?.backend === 'cpu' && tGpu.msPerStep > 0 && tCpu.msPerStep > 0 && tCpu.msPerStep * 1.2 < tGpu.msPerStep && tGpu.firstStepMs > 0 &&
-        td.backend === 'cpu' && /^CPU backend \(measured faster: .+ a step against .+ on WebGPU\)$/.test(timedBadge) && td.steps === 2 && timedLog.errors.length === 0,
+        td.backend === 'cpu' && /^CPU backend \(measured faster: .+ a step against .+ on WebGPU\)( · \d+ threads?)?$/.test(timedBadge) && td.steps === 2 && timedLog.errors.length === 0,
       `${timedBadge}; ${JSON.stringify(td.probe)}; errors ${timedLog.errors.join(' | ')}`,
     );
     await timedPage.close();
@@ -390,7 +390,7 @@ try {
     await sweepPage.close();
 
     // ---- 1g. the browser benchmark: SimCLR on both backends, each in a fresh worker ----
-    const { page: benchPage, log: benchLog } = await openPage(browser, `${origin}/bench.html?methods=simclr&backends=webgpu,cpu&batch=8&width=8&steps=4&warmup=1`, origin);
+    const { page: benchPage, log: benchLog } = await openPage(browser, `${origin}/bench.html?methods=simclr&backends=webgpu,cpu,cpu-1&batch=8&width=8&steps=4&warmup=1`, origin);
     const benched = await waitFor(benchPage, () => window.__sslpBench?.done === true, null, 300_000, 'the benchmark to finish');
     const bench = await benchPage.evaluate(() => window.__sslpBench);
     const parts = ['script', 'wasm', 'dataset', 'session', 'first step', 'baseline', 'last step'];
@@ -401,9 +401,12 @@ try {
       l.memory.after_warmup?.step === 1 && l.memory.end?.step === 4 && l.memory.end.wasm_mib >= l.memory.after_warmup.wasm_mib &&
       (backend === 'webgpu' ? l.memory.end.gpu_mib > 0 : l.memory.end.gpu_mib === null) && l.memory_timeline.length >= 4;
     const rows = await benchPage.$$eval('#rows tr', (trs) => trs.length);
+    const benchCores = await benchPage.evaluate(() => navigator.hardwareConcurrency);
     check(
-      'bench.html trains SimCLR on WebGPU and on the CPU and reports images/s, time to the first step with its parts, the wasm heap, and the GPU buffers on WebGPU',
-      benched && bench.error === null && bench.lines.length === 2 && lineOk(bench.lines[0], 'webgpu') && lineOk(bench.lines[1], 'cpu') && bench.lines[0].software_adapter === true && rows === 2,
+      'bench.html trains SimCLR on WebGPU, on the CPU and on the CPU held to one thread, and reports images/s, the threads, time to the first step with its parts, the wasm heap, and the GPU buffers on WebGPU',
+      benched && bench.error === null && bench.lines.length === 3 && lineOk(bench.lines[0], 'webgpu') && lineOk(bench.lines[1], 'cpu') && lineOk(bench.lines[2], 'cpu') && bench.lines[0].software_adapter === true && rows === 3 &&
+        // The CPU on every core (the test server isolates the page), then held to one thread.
+        bench.lines[0].threads === null && bench.lines[1].threads === Math.min(benchCores, 8) && bench.lines[2].threads === 1 && /threads=1/.test(bench.lines[2].threads_reason),
       JSON.stringify(bench).slice(0, 1200),
     );
     check('no console error in the benchmark', benchLog.errors.length === 0 && benchLog.foreign.length === 0, [...benchLog.errors, ...benchLog.foreign].join(' | '));
@@ -431,8 +434,16 @@ try {
     await el('two').locator('#train').click();
     const twoDone = await waitFor(page, () => document.getElementById('two').debug.state === 'done', null, 240_000, 'the second element');
     const two = await state('two');
-    const workers = page.workers().length;
-    check('the second element trains in its own worker when its Train is pressed; the first keeps its run', twoDone && two.steps === 2 && workers === 2 && (await state('one')).steps === 3, `state ${two.state}, steps ${two.steps}, workers ${workers}`);
+    // Each element's training worker, and on several CPU threads the pool workers it starts.
+    const isPool = (w) => w.url().includes('workerHelpers');
+    const workerCounts = () => ({ training: page.workers().filter((w) => !isPool(w)).length, pool: page.workers().filter(isPool).length });
+    const poolOf = (d) => (d.cpuThreads?.threads > 1 ? d.cpuThreads.threads : 0);
+    const workers = workerCounts();
+    check(
+      'the second element trains in its own worker when its Train is pressed; the first keeps its run; each has its own pool of CPU threads',
+      twoDone && two.steps === 2 && workers.training === 2 && workers.pool === poolOf(one) + poolOf(two) && (await state('one')).steps === 3,
+      `state ${two.state}, steps ${two.steps}, workers ${JSON.stringify(workers)}, threads ${one.cpuThreads?.threads}+${two.cpuThreads?.threads}`,
+    );
     const host = await page.evaluate(() => ({
       href: location.href,
       button: document.getElementById('train')?.textContent,
@@ -447,9 +458,13 @@ try {
     );
     await page.screenshot({ path: join(out, 'element-course-page.png'), fullPage: true });
     await page.evaluate(() => document.getElementById('two').remove());
-    await page.waitForTimeout(1000);
-    const stopped = page.workers().length;
-    check('removing an element from the page stops its worker', stopped === 1, `${stopped} workers left`);
+    // A worker with a thread pool closes its pool's workers first: about 2 s here.
+    let stopped = workerCounts();
+    for (let waited = 0; waited < 10_000 && (stopped.training !== 1 || stopped.pool !== poolOf(one)); waited += 250) {
+      await page.waitForTimeout(250);
+      stopped = workerCounts();
+    }
+    check('removing an element from the page stops its worker and its thread pool', stopped.training === 1 && stopped.pool === poolOf(one), `${JSON.stringify(stopped)} workers left`);
     check('no console error, and no request left the origin, on the course page', log.errors.length === 0 && log.foreign.length === 0, [...log.errors, ...log.foreign].join(' | '));
     await page.close();
 
@@ -497,6 +512,15 @@ try {
     const done = await waitFor(page, () => window.__sslp.state === 'done' || window.__sslp.errors.length > 0, null, 300_000, 'CPU training to finish');
     const d = await debug(page);
     check('CPU fallback trains', done && d.state === 'done' && d.loss.filter((v) => v !== null).length === 4 && d.knn.length === 2, `state ${d.state}, ${d.loss.length} steps, knn ${JSON.stringify(d.knn)}, errors ${JSON.stringify(d.errors)}`);
+    // The test server sends COOP/COEP, so the CPU backend runs in the multi-threaded build.
+    const cores = await page.evaluate(() => navigator.hardwareConcurrency);
+    const cpuBadge = (await page.textContent('#backend')) ?? '';
+    const isolated = await page.evaluate(() => self.crossOriginIsolated);
+    check(
+      'the page is cross-origin isolated and the CPU backend trains on one wasm thread per core (at most 8), as its badge says',
+      isolated && d.cpuThreads?.threads === Math.min(cores, 8) && (cores < 2 || d.cpuThreads.reason === '') && new RegExp(` · ${Math.min(cores, 8)} threads?$`).test(cpuBadge),
+      `isolated ${isolated}, cores ${cores}, ${JSON.stringify(d.cpuThreads)}, badge "${cpuBadge}"`,
+    );
     // The embedding map: a PCA of the 256 test images at each of the two evaluations, drawn
     // in class colours; pointing at a dot shows its image, clicking it asks for its neighbours.
     const map = d.map;

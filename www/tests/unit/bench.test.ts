@@ -19,7 +19,9 @@ describe('browser benchmark settings', () => {
   it('names a bad setting', () => {
     expect(() => parseBenchSettings('?batch=0')).toThrow('batch=0: expected a whole number from 1 to 1024');
     expect(() => parseBenchSettings('?steps=2.5')).toThrow('steps=2.5');
-    expect(() => parseBenchSettings('?backends=gpu')).toThrow('backends=gpu: each must be cpu or webgpu');
+    expect(() => parseBenchSettings('?backends=gpu')).toThrow('backends=gpu: each must be cpu, cpu-1, cpu-base or webgpu');
+    expect(parseBenchSettings('?backends=cpu,cpu-1').backends).toEqual(['cpu', 'cpu-1']);
+    expect(parseBenchSettings('?backends=cpu-base,cpu').backends).toEqual(['cpu-base', 'cpu']);
     expect(() => parseBenchSettings('?steps=3&warmup=3')).toThrow('warmup=3 leaves no steps to measure of steps=3');
     expect(() => parseBenchSettings('?max_growth=-1')).toThrow('max_growth=-1: expected a percentage of 0 or more');
     expect(() => parseBenchSettings('?steps=20001')).toThrow('steps=20001: expected a whole number from 2 to 20000');
