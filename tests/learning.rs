@@ -446,15 +446,24 @@ fn entropy_min_and_pseudo_label_beat_supervised_only_with_ten_labels_per_class()
     beat_supervised_only(&[("entropy-min", 0.02), ("pseudo-label", 0.03)]);
 }
 
-/// Measured (seed 1, 600 steps): pi-model 0.878 and 0.874 at μ = 3 (0.860 at μ = 1, 0.858 at
-/// μ = 2: its consistency term needs the unlabelled images), mean-teacher 0.879 at μ = 1 (0.882
-/// at μ = 3), supervised-only 0.851 and 0.861 (parallel tests move the initial weights). The
-/// Π-model's lead is the smallest, so its test asks only that it lead. Temporal Ensembling
-/// does not beat the baseline at this budget (0.850 against 0.851; README), so it is not
-/// asserted.
+/// [`semi_run`] scored on all 10,000 MNIST test images instead of 1,000 (binomial noise of
+/// about 0.35 points instead of 1.1), for the method whose lead is the smallest.
+fn semi_run_full_test(method: &str, params: serde_json::Value) -> RunConfig {
+    RunConfig { test_limit: None, ..semi_run(method, params) }
+}
+
+static SUPERVISED_ONLY_FULL_TEST: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
+
+/// Measured (600 steps, all 10,000 test images, μ = 3): pi-model 0.8775 and 0.8725 (seeds 1
+/// and 2), supervised-only 0.8425 and 0.833. On 1,000 test images its lead was 1.3–2.7 points
+/// and once none (0.861 against 0.861, in CI), when its dropout still drew from the backend's
+/// generator, which parallel tests share. At μ = 1 it led by less (0.860 on 1,000 images; its
+/// consistency term needs the unlabelled images). Mean-teacher (1,000 test images): 0.879 at
+/// μ = 1 (0.882 at μ = 3), supervised-only 0.851. Temporal Ensembling does not beat the
+/// baseline at this budget (0.850 against 0.851; README), so it is not asserted.
 #[test]
 fn pi_model_and_mean_teacher_beat_supervised_only_with_ten_labels_per_class() {
-    beat_baseline(&SUPERVISED_ONLY, semi_run, serde_json::json!({"mu": 3}), &[("pi-model", 0.0)]);
+    beat_baseline(&SUPERVISED_ONLY_FULL_TEST, semi_run_full_test, serde_json::json!({"mu": 3}), &[("pi-model", 0.015)]);
     beat_supervised_only(&[("mean-teacher", 0.01)]);
 }
 

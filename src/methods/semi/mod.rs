@@ -21,7 +21,7 @@ use burn::tensor::activation::softmax;
 
 /// A step's weak views through the classifier `logits` in one pass (so BatchNorm sees both):
 /// the supervised loss on the labelled images and the logits `[U, K]` of the unlabelled ones.
-pub fn weak_pass(logits: impl Fn(Tensor<4>) -> Tensor<2>, batch: &Batch, flip: bool, ctx: &mut StepCtx) -> (Tensor<1>, Tensor<2>) {
+pub fn weak_pass(mut logits: impl FnMut(Tensor<4>) -> Tensor<2>, batch: &Batch, flip: bool, ctx: &mut StepCtx) -> (Tensor<1>, Tensor<2>) {
     let (x_lb, y_lb) = batch.labelled.clone().expect("a semi-supervised method draws labelled images");
     let x_ulb = batch.unlabelled.clone().expect("a semi-supervised method draws unlabelled images");
     let n_lb = x_lb.dims()[0];

@@ -60,9 +60,25 @@ impl PiModelNet {
         PiModelNet { backbone, dropout: DropoutConfig::new(dropout).init(), classifier }
     }
 
-    pub fn logits(&self, x: Tensor<4>) -> Tensor<2> {
-        self.classifier.forward(self.dropout.forward(self.backbone.forward(x)))
+    /// Logits `[N, K]` of a training pass, with dropout drawn from `rng`.
+    pub fn logits(&self, x: Tensor<4>, rng: &mut Rng) -> Tensor<2> {
+        self.classifier.forward(dropout(self.backbone.forward(x), self.dropout.prob, rng))
     }
+}
+
+/// Inverted dropout of features `[N, D]` on an autodiff device (a training pass), its mask drawn
+/// on the host from the run's own generator. Burn's `Dropout` draws from the backend's one
+/// generator per process, so two runs in one process (parallel tests, benchmarks) changed each
+/// other's masks and a run was not reproducible from its seed.
+fn dropout(features: Tensor<2>, prob: f64, rng: &mut Rng) -> Tensor<2> {
+    if prob == 0.0 || !features.device().is_autodiff() {
+        return features;
+    }
+    let [n, d] = features.dims();
+    let keep = (1.0 - prob) as f32;
+    let mask: Vec<f32> = (0..n * d).map(|_| if rng.bernoulli(keep) { 1.0 / keep } else { 0.0 }).collect();
+    let mask = Tensor::<2>::from_data(TensorData::new(mask, [n, d]), &features.device());
+    features * mask
 }
 
 pub struct PiModel {
@@ -114,12 +130,15 @@ impl Method for PiModel {
     }
 
     fn loss(&mut self, model: &PiModelNet, batch: &Batch, ctx: &mut StepCtx) -> Losses {
-        let (sup, first) = weak_pass(|x| model.logits(x), batch, self.flip, ctx);
+        // Dropout masks from a generator of their own, forked from the step's: the passes'
+        // views draw from the step's while the first pass runs.
+        let mut noise = ctx.rng.fork(b"dropout");
+        let (sup, first) = weak_pass(|x| model.logits(x, &mut noise), batch, self.flip, ctx);
         let n_ulb = first.dims()[0];
         // The second pass: another view, other dropout; its probabilities are the target.
         let x_ulb = batch.unlabelled.clone().expect("the Π-model draws unlabelled images");
         let view = augment::weak(x_ulb, self.flip, ctx.rng);
-        let second = model.logits(ctx.to_model(view));
+        let second = model.logits(ctx.to_model(view), &mut noise);
         let target = softmax(second.detach(), 1); // [U, K]
         let pseudo = target.clone().argmax(1).reshape([n_ulb]);
         let unsup = softmax_mse(first, target);

@@ -131,7 +131,8 @@ impl Method for TemporalEnsembling {
     }
 
     fn loss(&mut self, model: &TemporalEnsemblingModel, batch: &Batch, ctx: &mut StepCtx) -> Losses {
-        let (sup, logits_ulb) = weak_pass(|x| model.net.logits(x), batch, self.flip, ctx);
+        let mut noise = ctx.rng.fork(b"dropout"); // the dropout masks' generator, as the Π-model's
+        let (sup, logits_ulb) = weak_pass(|x| model.net.logits(x, &mut noise), batch, self.flip, ctx);
         let n_ulb = logits_ulb.dims()[0];
         let index = Batch::index_tensor(&batch.unlabelled_index, ctx.device);
         let (target, seen) = bias_corrected(model.ensemble.rows(index.clone()), model.updates.rows(index.clone()), self.config.alpha);
