@@ -28,8 +28,13 @@ const TYPES = {
 /** Cross-origin isolation: every resource of the page is same-origin, so require-corp costs nothing. */
 export const ISOLATION = { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' };
 
-/** `extra`: pages served beside dir's files, `{ '/course/lesson.html': '<!doctype html>…' }` (the browser test's). */
-export function serve(dir, port = 0, host = '127.0.0.1', extra = {}) {
+/**
+ * `extra`: pages served beside dir's files, `{ '/course/lesson.html': '<!doctype html>…' }` (the
+ * browser test's). `isolation: false` leaves out COOP/COEP, as a host that cannot send them
+ * does (the browser test checks the one-thread fallback that way).
+ */
+export function serve(dir, port = 0, host = '127.0.0.1', extra = {}, { isolation = true } = {}) {
+  const isolationHeaders = isolation ? ISOLATION : {};
   const root = resolve(dir);
   // Links carry the run in the query, so a long one must not get 431: allow 1 MiB of
   // headers instead of Node's 16 KiB.
@@ -37,7 +42,7 @@ export function serve(dir, port = 0, host = '127.0.0.1', extra = {}) {
     try {
       const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
       if (Object.hasOwn(extra, path)) {
-        res.writeHead(200, { 'Content-Type': TYPES['.html'], 'Content-Security-Policy': CSP, 'Cache-Control': 'no-cache', ...ISOLATION });
+        res.writeHead(200, { 'Content-Type': TYPES['.html'], 'Content-Security-Policy': CSP, 'Cache-Control': 'no-cache', ...isolationHeaders });
         res.end(extra[path]);
         return;
       }
@@ -53,7 +58,7 @@ export function serve(dir, port = 0, host = '127.0.0.1', extra = {}) {
         'Content-Security-Policy': CSP,
         'Cache-Control': 'no-cache',
         'X-Content-Type-Options': 'nosniff',
-        ...ISOLATION,
+        ...isolationHeaders,
       });
       res.end(body);
     } catch {

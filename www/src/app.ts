@@ -10,9 +10,9 @@ import { filesFromDrop, filesFromInput, importName } from './ownimages';
 import { curvesCsv, download, type ChartPoints } from './exports';
 import { deleteRun, getRun, listRuns, putRun, runTitle, saveErrorText, type RunSummary, type SavedRun } from './savedruns';
 import { Ema, formatDuration, smooth } from './smooth';
-import { flatten, threadsFromQuery, optionsFromUrl, paramOverrides, paramText, parseLabelCounts, parseParam, setDotted, urlFromOptions, type PageOptions } from './urlconfig';
+import { flatten, linkFlag, threadsFromQuery, optionsFromUrl, paramOverrides, paramText, parseLabelCounts, parseParam, setDotted, urlFromOptions, type PageOptions } from './urlconfig';
 import { imageFileToPixels } from './image';
-import { PROBE_FIRST_STEP_DEADLINE_MS, chooseBackend, keepProbe, keptProbe, probeConfig, probeKey, shouldProbe } from './backend';
+import { PROBE_FIRST_STEP_DEADLINE_MS, chooseBackend, cpuThreadCount, keepProbe, keptProbe, probeConfig, probeKey, shouldProbe } from './backend';
 import { EmbeddingMapView, classColour, type MapPoint } from './embedmap';
 
 /** Where a playground lives: the page, or one <ssl-playground> element. */
@@ -168,6 +168,30 @@ export function mountPlayground(root: PlaygroundRoot, host: PlaygroundHost): Pla
 
   // ---------- worker ----------
 
+  /** The link's `threads=N`, 0 when it sets none. */
+  function linkThreadLimit(): number {
+    return threadsFromQuery(new URLSearchParams(host.search)) ?? 0;
+  }
+
+  /** The CPU threads a CPU run here gets (the probe's verdict is kept per count). */
+  function cpuThreads(): number {
+    return cpuThreadCount(navigator.hardwareConcurrency, linkThreadLimit(), self.crossOriginIsolated);
+  }
+
+  /**
+   * Whether a new worker should load the threaded CPU build during its set-up (it does so only
+   * where the adapter is missing or software). Not when the link asks for WebGPU, nor for a
+   * probe, whose CPU timing the loading would disturb; after the first choice, when it is the CPU.
+   * An element on a course page preloads only when it starts by itself: an idle one may never
+   * train, and each would hold its own pool of workers.
+   */
+  function preloadThreads(): boolean {
+    const q = new URLSearchParams(host.search);
+    if (!host.showLink && !linkFlag(q, 'autostart')) return false;
+    if (debug.backend) return debug.backend === 'cpu';
+    return q.get('backend') !== 'webgpu' && !q.has('probe') && !q.has('probe_deadline');
+  }
+
   /**
    * Start a fresh training worker (at page load, on Reset, and to resume on the CPU). Replacing
    * the worker is what makes one Reset enough after any failure, a dead worker included, and
@@ -178,7 +202,7 @@ export function mountPlayground(root: PlaygroundRoot, host: PlaygroundHost): Pla
     worker?.terminate();
     const w = new Worker(new URL('./worker.ts', import.meta.url), { type: 'module' });
     worker = w;
-    w.postMessage({ type: 'threadLimit', max: threadsFromQuery(new URLSearchParams(host.search)) ?? 0 } satisfies ToWorker);
+    w.postMessage({ type: 'threadLimit', max: linkThreadLimit(), preload: preloadThreads() } satisfies ToWorker);
     w.onmessage = (e: MessageEvent) => {
       if (w !== worker) return;
       let msg: FromWorker;
@@ -361,7 +385,7 @@ export function mountPlayground(root: PlaygroundRoot, host: PlaygroundHost): Pla
    */
   function startProbe(config: RunConfig, asked: boolean, deadlineMs: number): boolean {
     if (!shouldProbe(adapter, forcedBackend, asked)) return false;
-    const kept = asked || !adapter ? null : keptProbe(readStorage(probeKey(adapter)), Date.now());
+    const kept = asked || !adapter ? null : keptProbe(readStorage(probeKey(adapter, cpuThreads())), Date.now());
     if (kept) {
       probe = kept;
       debug.probe = { ...kept, kept: true };
@@ -401,7 +425,7 @@ export function mountPlayground(root: PlaygroundRoot, host: PlaygroundHost): Pla
     probing = false;
     probe = result;
     debug.probe = { ...result, kept: false };
-    if (adapter) writeStorage(probeKey(adapter), keepProbe(result, Date.now()));
+    if (adapter) writeStorage(probeKey(adapter, cpuThreads()), keepProbe(result, Date.now()));
     onState('idle', 0);
     // WebGPU work that ran past the deadline cannot be cancelled, and its continuations would
     // hold the worker's thread for seconds (6 s on SwiftShader): a fresh worker drops it. Its

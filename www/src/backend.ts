@@ -133,9 +133,29 @@ export function chooseByProbe(adapter: AdapterInfo, probe: ProbeResult): Backend
 /** How long a kept probe verdict holds: browsers and drivers update. */
 export const PROBE_KEPT_DAYS = 7;
 
-/** The localStorage key of an adapter's probe result. */
-export function probeKey(adapter: AdapterInfo): string {
-  return `sslp-probe:${adapter.vendor}|${adapter.architecture}|${adapter.description}|${adapter.isFallbackAdapter}`;
+/**
+ * The localStorage key of a probe result: the adapter, and the CPU threads the CPU side ran on
+ * (a verdict measured on one thread says nothing of eight, nor of a host that now isolates).
+ */
+export function probeKey(adapter: AdapterInfo, cpuThreads: number): string {
+  return `sslp-probe:${adapter.vendor}|${adapter.architecture}|${adapter.description}|${adapter.isFallbackAdapter}|cpu${cpuThreads}`;
+}
+
+/**
+ * CPU threads by default at most: at these sizes more gain nothing (burn-flex splits only large
+ * matmuls and element-wise ops), and each holds a 2 MiB stack. `threads=N` may ask for more.
+ */
+export const DEFAULT_MAX_THREADS = 8;
+
+/**
+ * The CPU threads a run gets: one where the page is not cross-origin isolated (no shared
+ * memory), else one per core up to `DEFAULT_MAX_THREADS`, or up to the link's `threads=N`
+ * (`limit`, 0 = none), which may pass the default but never the cores.
+ */
+export function cpuThreadCount(cores: number, limit: number, isolated: boolean): number {
+  const available = Math.max(1, Math.floor(cores) || 1);
+  if (!isolated) return 1;
+  return limit > 0 ? Math.min(available, limit) : Math.min(available, DEFAULT_MAX_THREADS);
 }
 
 /** What localStorage keeps under `probeKey`. */

@@ -33,7 +33,7 @@ function addRow(line: BenchLine) {
     line.method,
     line.backbone,
     line.backend === 'webgpu' ? `WebGPU (${line.adapter ?? '?'}${line.software_adapter ? ', software' : ''})` : `CPU (wasm, ${line.threads ?? '?'} thread${line.threads === 1 ? '' : 's'})`,
-    `${line.batch} / ${line.width}`,
+    `${line.batch} / ${line.width}${line.conv === 'burn' ? '' : ` · ${line.conv}`}`,
     fixed(line.images_per_s_median, 1),
     fixed(line.first_step_ms),
     ['script', 'wasm', 'dataset', 'session', 'first step', 'baseline'].map((p) => fixed(line.parts[p as keyof typeof line.parts])).join(' / '),

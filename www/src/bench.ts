@@ -9,13 +9,14 @@
 // backends=cpu,webgpu (default: the CPU, and WebGPU when the browser has an adapter; `cpu-1` is
 // the CPU backend held to one thread, for a side-by-side with the threaded build; `cpu-base` is
 // the CPU build as it was before SIMD and threads, where `SSLP_BASELINE=1 build-web.sh` built it),
-// batch and width (default: the page's defaults), steps=10, warmup=2, dataset=fashion-mnist.
+// batch and width (default: the page's defaults), steps=10, warmup=2, dataset=fashion-mnist,
+// conv=burn,im2col (how the CNN backbones convolve; default burn; each path is a run of its own).
 //
 // A soak: many steps (up to 20,000) with `max_growth=5` fail a run whose wasm heap or GPU
 // buffers grew by more than 5 % from the end of the warm-up to the last step. Every line has the
 // memory at both points and a timeline of about 20 samples, whatever `max_growth` says.
-import type { AdapterInfo, Backend, FromWorker, MethodInfo, RunConfig, StartSpec, TimingPart, ToWorker } from './protocol';
-import { parseFromWorker } from './protocol';
+import type { AdapterInfo, Backend, ConvPath, FromWorker, MethodInfo, RunConfig, StartSpec, TimingPart, ToWorker } from './protocol';
+import { CONV_PATHS, parseFromWorker } from './protocol';
 import { softwareRenderer, adapterName } from './backend';
 import { median } from './smooth';
 
@@ -25,6 +26,8 @@ export interface BenchLine {
   method: string;
   backbone: string;
   backend: Backend;
+  /** How the CNN backbones convolved. */
+  conv: ConvPath;
   /** CPU threads the run used (null on WebGPU), and why only one (empty when several). */
   threads: number | null;
   threads_reason: string | null;
@@ -67,6 +70,8 @@ export interface BenchSettings {
   steps: number;
   warmup: number;
   dataset: string;
+  /** The convolution paths to measure, each a run of its own. */
+  conv: ConvPath[];
   /** Fail a run whose memory grew by more than this many per cent after the warm-up. */
   maxGrowth: number | null;
 }
@@ -103,6 +108,8 @@ export function parseBenchSettings(query: string): BenchSettings {
   const maxGrowth = growthRaw === null || growthRaw === '' ? null : Number(growthRaw);
   if (maxGrowth !== null && !(Number.isFinite(maxGrowth) && maxGrowth >= 0)) throw new Error(`max_growth=${growthRaw}: expected a percentage of 0 or more`);
   if (warmup >= steps) throw new Error(`warmup=${warmup} leaves no steps to measure of steps=${steps}`);
+  const conv = list('conv') ?? ['burn'];
+  for (const c of conv) if (!(CONV_PATHS as readonly string[]).includes(c)) throw new Error(`conv=${p.get('conv')}: each must be burn or im2col`);
   return {
     methods: list('methods'),
     backbone: p.get('backbone') || 'small-cnn',
@@ -112,6 +119,7 @@ export function parseBenchSettings(query: string): BenchSettings {
     steps,
     warmup,
     dataset: p.get('dataset') || 'fashion-mnist',
+    conv: conv as ConvPath[],
     maxGrowth,
   };
 }
@@ -159,13 +167,14 @@ async function hello(): Promise<{ methods: MethodInfo[]; defaults: RunConfig; ad
 }
 
 /** Train one run in a fresh worker and measure it. */
-function runOne(config: RunConfig, which: BenchBackend, adapter: AdapterInfo | null, settings: BenchSettings): Promise<BenchLine> {
+function runOne(config: RunConfig, which: BenchBackend, conv: ConvPath, adapter: AdapterInfo | null, settings: BenchSettings): Promise<BenchLine> {
   const backend: Backend = which === 'webgpu' ? 'webgpu' : 'cpu';
   const line: BenchLine = {
     kind: 'browser-bench',
     method: config.method,
     backbone: config.backbone,
     backend,
+    conv,
     threads: null,
     threads_reason: null,
     adapter: backend === 'webgpu' && adapter ? adapterName(adapter) : null,
@@ -191,7 +200,9 @@ function runOne(config: RunConfig, which: BenchBackend, adapter: AdapterInfo | n
   const created = performance.now();
   const w = spawn();
   const send = (msg: ToWorker) => w.postMessage({ ...msg, runId: 1 });
-  send({ type: 'threadLimit', max: which === 'cpu' ? 0 : 1, baseline: which === 'cpu-base' });
+  // As the page does where it will train on the CPU: the threaded build loads beside the set-up.
+  send({ type: 'threadLimit', max: which === 'cpu' ? 0 : 1, baseline: which === 'cpu-base', preload: which === 'cpu' });
+  send({ type: 'convPath', path: conv });
   return new Promise<BenchLine>((resolve) => {
     const finish = (error: string | null) => {
       clearTimeout(timer);
@@ -265,7 +276,7 @@ export async function runBench(settings: BenchSettings, onLine: (line: BenchLine
   if (backends.includes('webgpu') && !adapter) throw new Error('backends=webgpu, but this browser offers no WebGPU adapter');
   const lines: BenchLine[] = [];
   for (const backend of backends) {
-    for (const method of chosen) {
+    for (const conv of settings.conv) for (const method of chosen) {
       const config: RunConfig = {
         ...defaults,
         method,
@@ -281,7 +292,7 @@ export async function runBench(settings: BenchSettings, onLine: (line: BenchLine
         train_limit: 1024,
         test_limit: 256,
       };
-      const line = await runOne(config, backend, adapter, settings);
+      const line = await runOne(config, backend, conv, adapter, settings);
       lines.push(line);
       onLine(line);
     }

@@ -269,8 +269,17 @@ export type ToWorker = (
    * run. `baseline`: CPU runs use `pkg-base/`, the build before issue 12 (no SIMD, one thread),
    * which the benchmark measures side by side with today's (`SSLP_BASELINE=1 build-web.sh`).
    */
-  | { type: 'threadLimit'; max: number; baseline?: boolean }
+  | { type: 'threadLimit'; max: number; baseline?: boolean; preload?: boolean }
+  /** How the CNN backbones convolve in this worker's sessions (the benchmark's `conv=`; default `burn`). */
+  | { type: 'convPath'; path: ConvPath }
 ) & { runId?: number };
+
+/**
+ * How the CNN backbones compute their convolutions: Burn's `conv2d`, or im2col and one matrix
+ * product (`src/backbone/conv.rs`; issue 12, part 4).
+ */
+export type ConvPath = 'burn' | 'im2col';
+export const CONV_PATHS: readonly ConvPath[] = ['burn', 'im2col'];
 
 /** What the backend probe trains: a small run of the bundled dataset at `dataUrl`. */
 export interface ProbeSpec {

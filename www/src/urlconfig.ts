@@ -200,7 +200,7 @@ export function optionsFromUrl(search: string, defaults: RunConfig, methods: Met
   const b = q.get('backend');
   if (b === 'cpu' || b === 'webgpu') backend = b;
   else if (b !== null) problems.push(`backend=${b} is not known; choose webgpu or cpu`);
-  const flag = (name: string) => ['1', 'true', 'yes'].includes(q.get(name) ?? '');
+  const flag = (name: string) => linkFlag(q, name);
   let probeDeadlineS: number | null = null;
   const deadline = q.get('probe_deadline');
   if (deadline !== null) {
@@ -211,6 +211,11 @@ export function optionsFromUrl(search: string, defaults: RunConfig, methods: Met
   const threads = threadsFromQuery(q);
   if (threads === undefined) problems.push(`threads=${q.get('threads')} must be a whole number in 1..64`);
   return { options: { config, autostart: flag('autostart'), embed: flag('embed'), backend, probe: flag('probe') || probeDeadlineS !== null, probeDeadlineS, threads: threads ?? null }, problems };
+}
+
+/** Whether a link turns on the flag `name` (`autostart=1`, `embed=true`, `probe=yes`). */
+export function linkFlag(q: URLSearchParams, name: string): boolean {
+  return ['1', 'true', 'yes'].includes(q.get(name) ?? '');
 }
 
 /** `threads=N` of a link: N in 1..64, null when absent, undefined when it does not parse. */

@@ -2,11 +2,11 @@
 // the page's queries between steps. Every call into the session goes through `exclusive`, so a
 // neighbour query asked mid-step waits for that step instead of racing it.
 /// <reference lib="webworker" />
-import init, { ImageImport, WebSession, checkConfig, labelSweep, methods, defaultConfig, deviceLost, simulateDeviceLoss } from '../../pkg/ssl_playground.js';
+import init, { ImageImport, WebSession, checkConfig, labelSweep, methods, defaultConfig, deviceLost, setConvPath, simulateDeviceLoss } from '../../pkg/ssl_playground.js';
 import type * as WasmModule from '../../pkg/ssl_playground.js';
 import type { ImportFile, ImportReport, TimingPart, AdapterInfo, AfterStep, AttentionMaps, ErrorKind, EvalReport, FromWorker, Matrix, Neighbour, PseudoLabel, RunConfig, RunState, SessionInfo, Snapshot, StartSpec, SweepSpec, Thumb, ToWorker, ViewBlock } from './protocol';
-import type { Backend, MapLayout, ProbeSpec, ProbeTiming } from './protocol';
-import { PROBE_STEPS, PROBE_TIMED_BUDGET_MS, softwareRenderer } from './backend';
+import type { Backend, ConvPath, MapLayout, ProbeSpec, ProbeTiming } from './protocol';
+import { PROBE_STEPS, PROBE_TIMED_BUDGET_MS, cpuThreadCount, softwareRenderer } from './backend';
 import { median } from './smooth';
 import { MAP_POINTS, OWN_DATA_URL, stepMessage } from './protocol';
 import { seededRandom } from './random';
@@ -61,32 +61,49 @@ interface CpuBuild {
 let cpuBuild: Promise<CpuBuild> | null = null;
 /** The most threads the page allows (`threads=` in its link); 0 = one per core. */
 let threadLimit = 0;
+/** Whether the page will train on the CPU unless the adapter is a GPU: load the threaded build early. */
+let preloadThreads = false;
 /** CPU sessions run in `pkg-base/`, the benchmark's baseline build (no SIMD, one thread). */
 let baselineBuild = false;
-/** More threads than this gain nothing at these sizes, and each holds a 2 MiB stack. */
-const MAX_THREADS = 8;
+/**
+ * While the pool starts: fails its start. A pool worker that cannot load reports its error to
+ * this worker's global scope, where it would otherwise read as a crash of the run.
+ */
+let poolStartError: ((e: unknown) => void) | null = null;
+/** How long the pool's workers may take to start before the run goes on on one thread. */
+const POOL_START_TIMEOUT_MS = 15_000;
 
 function loadCpuBuild(): Promise<CpuBuild> {
   cpuBuild ??= (async (): Promise<CpuBuild> => {
     const single = (reason: string): CpuBuild => ({ threaded: null, memory: null, threads: 1, reason });
     if (baselineBuild) return loadBaselineBuild();
     const cores = self.navigator.hardwareConcurrency || 1;
-    const threads = Math.min(cores, MAX_THREADS, threadLimit || MAX_THREADS);
+    const threads = cpuThreadCount(cores, threadLimit, self.crossOriginIsolated);
     if (threadLimit === 1) return single('the link asks for one thread (threads=1)');
     if (cores < 2) return single('the browser reports one core');
     if (!self.crossOriginIsolated) return single('the page is not cross-origin isolated: its host sends no COOP/COEP headers, which shared wasm memory needs');
     const t = performance.now();
+    let timer = 0;
     try {
       // Not bundled: a static file beside the assets, so the pool's workers load the same module.
       const url = new URL('../pkg-mt/ssl_playground.js', self.location.href).href;
       const threaded = (await import(/* @vite-ignore */ url)) as ThreadedModule;
       const { memory } = await threaded.default();
-      await threaded.initThreadPool(threads);
+      // The pool's start waits for every worker's first message: one that fails to load would
+      // hold it for ever. Its error, or the timeout, ends the wait instead.
+      const failed = new Promise<never>((_, reject) => {
+        poolStartError = reject;
+        timer = self.setTimeout(() => reject(new Error(`its ${threads} pool workers did not start within ${POOL_START_TIMEOUT_MS / 1000} s`)), POOL_START_TIMEOUT_MS);
+      });
+      await Promise.race([threaded.initThreadPool(threads), failed]);
       sessionMemory = memory;
       timing('threads', t);
       return { threaded, memory, threads, reason: '' };
     } catch (e) {
-      return single(`the multi-threaded build did not load (${message(e)})`);
+      return single(`the multi-threaded build did not start (${message(e)})`);
+    } finally {
+      self.clearTimeout(timer);
+      poolStartError = null;
     }
   })();
   return cpuBuild;
@@ -108,17 +125,22 @@ async function loadBaselineBuild(): Promise<CpuBuild> {
   }
 }
 
+/** How the CNN backbones convolve in this worker's sessions (only the benchmark changes it). */
+let convPath: ConvPath = 'burn';
+
 /** A session on `backend`: CPU sessions run in the threaded build where it loads. */
 async function createSession(config: RunConfig, bytes: Uint8Array, name: string, backend: Backend): Promise<WebSession> {
   if (backend === 'cpu') {
     const build = await loadCpuBuild();
     post({ type: 'cpuThreads', threads: build.threads, reason: build.reason });
     if (build.threaded) {
+      build.threaded.setConvPath(convPath);
       const s = await build.threaded.WebSession.create(JSON.stringify(config), bytes, name, backend);
       sessionMemory = build.memory;
       return s;
     }
   }
+  setConvPath(convPath);
   const s = await WebSession.create(JSON.stringify(config), bytes, name, backend);
   sessionMemory = wasmMemory;
   return s;
@@ -242,9 +264,10 @@ async function hello() {
   const { adapter, error } = await probeAdapter();
   timing('wasm', t);
   post({ type: 'hello', methods: methods(), defaults: defaultConfig(), adapter, webgpuError: error });
-  // Where the page will train on the CPU (no adapter, or a software one), the threaded build
+  // Where the page will train on the CPU (no adapter, or a software one, and the link asks
+  // neither for WebGPU nor for a probe, whose timings it would disturb), the threaded build
   // loads now, beside the page's set-up and the dataset's download, not before step 1.
-  if (!adapter || softwareRenderer(adapter)) loadCpuBuild().catch(() => undefined); // the run reports a failure
+  if (preloadThreads && (!adapter || softwareRenderer(adapter))) loadCpuBuild().catch(() => undefined); // the run reports a failure
 }
 
 /** The largest image file and the largest zip read (bytes); larger ones are named and skipped. */
@@ -808,6 +831,9 @@ async function views(id: number, n: number, testIndices: number[]) {
 // settles). Treat it as the end of this worker's module: report it with the last snapshot.
 self.addEventListener('error', (event) => {
   event.preventDefault();
+  // While the thread pool starts, an error is one of its workers failing to load: the run goes
+  // on on one thread (`loadCpuBuild`).
+  if (poolStartError) return poolStartError(event.error ?? new Error(event.message || 'a pool worker failed to load'));
   crashed(event.error ?? event.message);
 });
 self.addEventListener('unhandledrejection', (event) => {
@@ -888,6 +914,10 @@ self.onmessage = (event: MessageEvent<ToWorker>) => {
     case 'threadLimit':
       threadLimit = msg.max;
       baselineBuild = msg.baseline ?? false;
+      preloadThreads = msg.preload ?? false;
+      break;
+    case 'convPath':
+      convPath = msg.path;
       break;
     case 'mapLayout':
       mapLayout = msg.layout;

@@ -157,6 +157,9 @@ const COURSE_PAGE = `<!doctype html><html lang="en"><head><meta charset="utf-8">
 </body></html>`;
 const server = await serve(dist, 0, '127.0.0.1', { '/course/lesson.html': COURSE_PAGE });
 const origin = `http://127.0.0.1:${server.address().port}`;
+// The same site from a host that sends no COOP/COEP headers: no shared memory, one CPU thread.
+const plainServer = await serve(dist, 0, '127.0.0.1', {}, { isolation: false });
+const plainOrigin = `http://127.0.0.1:${plainServer.address().port}`;
 const t0 = Date.now();
 
 try {
@@ -431,13 +434,15 @@ try {
     );
     const notice = (await el('two').locator('#notice').textContent()) ?? '';
     check('a second element on the page waits for Train (no autostart) and names its unknown attribute', twoIdle.state === 'idle' && twoIdle.steps === 0 && /attribute stpes is not a setting/.test(notice), `${twoIdle.state}: ${notice}`);
-    await el('two').locator('#train').click();
-    const twoDone = await waitFor(page, () => document.getElementById('two').debug.state === 'done', null, 240_000, 'the second element');
-    const two = await state('two');
     // Each element's training worker, and on several CPU threads the pool workers it starts.
     const isPool = (w) => w.url().includes('workerHelpers');
     const workerCounts = () => ({ training: page.workers().filter((w) => !isPool(w)).length, pool: page.workers().filter(isPool).length });
     const poolOf = (d) => (d.cpuThreads?.threads > 1 ? d.cpuThreads.threads : 0);
+    const idleWorkers = workerCounts();
+    check('an idle element loads no thread pool before its Train is pressed', idleWorkers.training === 2 && idleWorkers.pool === poolOf(one), `workers ${JSON.stringify(idleWorkers)}, threads of the first ${one.cpuThreads?.threads}`);
+    await el('two').locator('#train').click();
+    const twoDone = await waitFor(page, () => document.getElementById('two').debug.state === 'done', null, 240_000, 'the second element');
+    const two = await state('two');
     const workers = workerCounts();
     check(
       'the second element trains in its own worker when its Train is pressed; the first keeps its run; each has its own pool of CPU threads',
@@ -566,12 +571,21 @@ try {
     check('no console error on the CPU path', log.errors.length === 0, log.errors.join(' | '));
 
     // ---- 2b. a NaN loss pauses the run and names the step (τ = 1e-45 overflows 1/τ) ----
-    const { page: nanPage } = await openPage(browser, `${origin}/?backend=cpu&method=simclr&steps=4&batch=16&width=8&train_limit=256&test_limit=128&p.temperature=1e-45&autostart=1`, origin);
+    // Served without COOP/COEP, so its CPU session also shows the one-thread fallback.
+    const { page: nanPage } = await openPage(browser, `${plainOrigin}/?backend=cpu&method=simclr&steps=4&batch=16&width=8&train_limit=256&test_limit=128&p.temperature=1e-45&autostart=1`, plainOrigin);
     const nanShown = await waitFor(nanPage, () => !document.getElementById('error').hidden, null, 120_000, 'the NaN message');
     const nanText = (await nanPage.textContent('#error-text')) ?? '';
     const nd = await debug(nanPage);
     const resumeLabel = await nanPage.textContent('#train');
     check('a NaN loss pauses the run and names the step and the term', nanShown && /Training paused: loss term 'total' became NaN or infinite at step 1/.test(nanText) && nd.state === 'paused' && !(await nanPage.isDisabled('#train')), `${nanText} [state ${nd.state}, button ${resumeLabel}]`);
+    const plainIsolated = await nanPage.evaluate(() => self.crossOriginIsolated);
+    const plainBadge = (await nanPage.textContent('#backend')) ?? '';
+    const plainTitle = (await nanPage.getAttribute('#backend', 'title')) ?? '';
+    check(
+      'where the host sends no COOP/COEP headers, the CPU backend trains on one thread and its badge says why',
+      !plainIsolated && nd.cpuThreads?.threads === 1 && /not cross-origin isolated/.test(nd.cpuThreads.reason) && / · 1 thread$/.test(plainBadge) && /Threads: one, because the page is not cross-origin isolated/.test(plainTitle),
+      `isolated ${plainIsolated}, ${JSON.stringify(nd.cpuThreads)}, badge "${plainBadge}", title "${plainTitle}"`,
+    );
 
     // ---- 2b'. Barlow Twins: the cross-correlation heat map and the collapse readout ----
     const { page: barlowPage } = await openPage(browser, `${origin}/?backend=cpu&method=barlow-twins&steps=4&batch=16&width=8&eval_every=2&train_limit=256&test_limit=128&autostart=1`, origin);
@@ -855,6 +869,7 @@ try {
   });
 } finally {
   server.close();
+  plainServer.close();
 }
 console.log(`\nbrowser e2e: ${results.length - failures} passed, ${failures} failed in ${((Date.now() - t0) / 1000).toFixed(0)} s; screenshots in ${out}`);
 process.exit(failures ? 1 : 0);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { AdapterInfo, ProbeResult, ProbeTiming, RunConfig } from '../../src/protocol';
-import { CPU_WINS_BY, PROBE_KEPT_DAYS, chooseBackend, keepProbe, keptProbe, probeConfig, probeKey, shouldProbe, softwareRenderer } from '../../src/backend';
+import { CPU_WINS_BY, DEFAULT_MAX_THREADS, PROBE_KEPT_DAYS, chooseBackend, cpuThreadCount, keepProbe, keptProbe, probeConfig, probeKey, shouldProbe, softwareRenderer } from '../../src/backend';
 
 // What headless Chromium reports for SwiftShader, and a discrete GPU.
 const swiftshader: AdapterInfo = { vendor: 'google', architecture: 'swiftshader', description: '', isFallbackAdapter: true };
@@ -104,6 +104,23 @@ describe('backend probe', () => {
     expect(keptProbe('{not json', now)).toBeNull();
     expect(keptProbe(JSON.stringify({ at: now }), now)).toBeNull();
     expect(keptProbe(null, now)).toBeNull();
-    expect(probeKey(gpu)).not.toBe(probeKey({ ...gpu, description: 'NVIDIA H100' }));
+    expect(probeKey(gpu, 8)).not.toBe(probeKey({ ...gpu, description: 'NVIDIA H100' }, 8));
+    // A verdict measured with the CPU on one thread is not reused for eight.
+    expect(probeKey(gpu, 1)).not.toBe(probeKey(gpu, 8));
+  });
+});
+
+describe('CPU threads', () => {
+  it('uses one thread per core up to the default cap, on an isolated page only', () => {
+    expect(cpuThreadCount(2, 0, true)).toBe(2);
+    expect(cpuThreadCount(32, 0, true)).toBe(DEFAULT_MAX_THREADS);
+    expect(cpuThreadCount(32, 0, false)).toBe(1);
+    expect(cpuThreadCount(0, 0, true)).toBe(1); // hardwareConcurrency unknown
+  });
+  it('lets threads=N pass the default cap but never the cores', () => {
+    expect(cpuThreadCount(32, 12, true)).toBe(12);
+    expect(cpuThreadCount(4, 12, true)).toBe(4);
+    expect(cpuThreadCount(16, 1, true)).toBe(1);
+    expect(cpuThreadCount(16, 12, false)).toBe(1);
   });
 });

@@ -5,7 +5,7 @@ import { median } from '../../src/smooth';
 describe('browser benchmark settings', () => {
   it('has defaults that leave batch and width to the page', () => {
     const s = parseBenchSettings('');
-    expect(s).toEqual({ methods: null, backbone: 'small-cnn', backends: null, batch: null, width: null, steps: 10, warmup: 2, dataset: 'fashion-mnist', maxGrowth: null });
+    expect(s).toEqual({ methods: null, backbone: 'small-cnn', backends: null, batch: null, width: null, steps: 10, warmup: 2, dataset: 'fashion-mnist', conv: ['burn'], maxGrowth: null });
   });
 
   it('reads lists and numbers from the link', () => {
@@ -24,6 +24,8 @@ describe('browser benchmark settings', () => {
     expect(parseBenchSettings('?backends=cpu-base,cpu').backends).toEqual(['cpu-base', 'cpu']);
     expect(() => parseBenchSettings('?steps=3&warmup=3')).toThrow('warmup=3 leaves no steps to measure of steps=3');
     expect(() => parseBenchSettings('?max_growth=-1')).toThrow('max_growth=-1: expected a percentage of 0 or more');
+    expect(parseBenchSettings('?conv=burn,im2col').conv).toEqual(['burn', 'im2col']);
+    expect(() => parseBenchSettings('?conv=winograd')).toThrow('conv=winograd: each must be burn or im2col');
     expect(() => parseBenchSettings('?steps=20001')).toThrow('steps=20001: expected a whole number from 2 to 20000');
   });
 
