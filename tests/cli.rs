@@ -271,6 +271,21 @@ fn bench_and_knn_settings_are_bounded() {
     assert!(!ok && err.contains("knn_temperature = 0 must be a number in"), "{err}");
 }
 
+/// `--conv im2col` trains through the im2col convolution and says so in its line; an unknown
+/// path is named.
+#[test]
+fn bench_measures_either_convolution_path() {
+    for conv in ["burn", "im2col"] {
+        let (ok, out, err) = sslp(&["bench", "--method", "supervised", "--runs", "1", "--steps", "2", "--batch", "8", "--width", "4", "--conv", conv]);
+        assert!(ok, "{conv}: {err}");
+        let line = json_lines(&out).pop().unwrap();
+        assert_eq!(line["conv"], conv, "{line}");
+        assert!(line["images_per_s_median"].as_f64().unwrap() > 0.0, "{line}");
+    }
+    let (ok, _, err) = sslp(&["bench", "--conv", "winograd"]);
+    assert!(!ok && err.contains("unknown convolution path 'winograd': use burn or im2col"), "{err}");
+}
+
 /// An IDX file: magic, big-endian dims, then the bytes.
 fn idx(dims: &[u32], body: &[u8]) -> Vec<u8> {
     let mut out = vec![0, 0, 0x08, dims.len() as u8];

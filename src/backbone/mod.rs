@@ -7,6 +7,7 @@
 //!
 //! The CNNs' stages are their conv blocks; `vit-tiny`'s are its transformer blocks, whose
 //! features are the CLS token after each block (its patch tokens are the stage maps).
+pub mod conv;
 pub mod resnet_tiny;
 pub mod small_cnn;
 pub mod vit_tiny;

@@ -2,6 +2,7 @@
 //! stem and three stages of one BasicBlock each (width, 2·width, 4·width channels, strides
 //! 1, 2, 2), BatchNorm throughout. With width 32 it has about 0.3M parameters.
 use super::small_cnn::ConvBnRelu;
+use super::conv::conv_forward;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig2d};
 use burn::prelude::*;
@@ -47,11 +48,11 @@ impl BasicBlock {
 
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let skip = match &self.shortcut {
-            Some(s) => s.bn.forward(s.conv.forward(x.clone())),
+            Some(s) => s.bn.forward(conv_forward(&s.conv, x.clone())),
             None => x.clone(),
         };
-        let y = relu(self.bn1.forward(self.conv1.forward(x)));
-        let y = self.bn2.forward(self.conv2.forward(y));
+        let y = relu(self.bn1.forward(conv_forward(&self.conv1, x)));
+        let y = self.bn2.forward(conv_forward(&self.conv2, y));
         relu(y + skip)
     }
 }

@@ -1,5 +1,6 @@
 //! `small-cnn`: three 3×3 conv blocks (conv → BatchNorm → ReLU), max-pool between them.
 //! With width 32 it has 32→64→128 channels and about 93k parameters for grey input.
+use super::conv::conv_forward;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig2d};
 use burn::prelude::*;
@@ -25,7 +26,7 @@ impl ConvBnRelu {
         }
     }
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        relu(self.bn.forward(self.conv.forward(x)))
+        relu(self.bn.forward(conv_forward(&self.conv, x)))
     }
 }
 

@@ -15,6 +15,7 @@
 use clap::parser::ValueSource;
 use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use ssl_playground::backbone::BackboneKind;
+use ssl_playground::backbone::conv::{set_conv_path, ConvPath};
 use ssl_playground::checkpoint::Checkpoint;
 use ssl_playground::data::{self, pack, Pack};
 use ssl_playground::device::native_device;
@@ -211,6 +212,9 @@ struct BenchArgs {
     /// The methods' hyper-parameters over their defaults, as JSON
     #[arg(long, value_name = "JSON")]
     params: Option<String>,
+    /// How the CNN backbones convolve: burn (Burn's conv2d) or im2col (one matrix product)
+    #[arg(long, value_name = "burn|im2col", default_value = "burn")]
+    conv: String,
     #[command(flatten)]
     device: DeviceAndData,
 }
@@ -783,6 +787,8 @@ fn bench(a: &BenchArgs) -> Result<(), String> {
         "all" => ALL_METHODS.to_vec(),
         id => vec![MethodKind::parse(id)?],
     };
+    let conv = ConvPath::parse(&a.conv)?;
+    set_conv_path(conv);
     let dataset = a.dataset.as_str();
     let pack = data::load_pack(dataset, &a.device.data_dir)?;
     let device = native_device(device_name)?;
@@ -840,7 +846,7 @@ fn bench(a: &BenchArgs) -> Result<(), String> {
         stdout.line(
             &serde_json::json!({
                 "kind": "bench", "method": kind.id(), "device": device_name, "dataset": dataset,
-                "backbone": a.backbone, "batch": batch, "images_per_step": per_step,
+                "backbone": a.backbone, "conv": conv.id(), "batch": batch, "images_per_step": per_step,
                 "runs": runs, "steps_per_run": steps, "images_per_s_median": median,
                 "images_per_s_runs": rates, "step_ms_median": step_s * 1e3,
                 "augment_share": finite((augment_s / step_s).min(1.0)), "peak_rss_mib": peak_rss_mib(),

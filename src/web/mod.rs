@@ -106,6 +106,14 @@ pub fn label_sweep(config_json: String, labels_per_class: Vec<usize>) -> Result<
     to_js(&plan)
 }
 
+/// How the CNN backbones convolve in this module from now on: `burn` (the default) or
+/// `im2col` (`bench.html?conv=burn,im2col` measures both; see `backbone::conv`).
+#[wasm_bindgen(js_name = setConvPath)]
+pub fn set_conv_path(id: &str) -> Result<(), JsError> {
+    crate::backbone::conv::set_conv_path(crate::backbone::conv::ConvPath::parse(id).map_err(|e| JsError::new(&e))?);
+    Ok(())
+}
+
 /// The browser's reason if the WebGPU device was lost, else `undefined`.
 #[wasm_bindgen(js_name = deviceLost)]
 pub fn device_lost() -> Option<String> {
