@@ -9,6 +9,13 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/sslp-target}"
 
 cargo build --lib --locked --target wasm32-unknown-unknown --profile wasm
 raw="$CARGO_TARGET_DIR/wasm32-unknown-unknown/wasm/ssl_playground.wasm"
+# wasm-ld wraps every export in a run of all static constructors unless the module calls them
+# itself (src/web/mod.rs, `start`); with cubecl's thousands of them, each call from JS cost
+# about 0.5 ms. The wrappers are named `<export>.command_export` in the unstripped module.
+if grep -q -a -F '.command_export' "$raw"; then
+  echo "build-web: $raw wraps its exports in static constructor calls (.command_export); src/web/mod.rs's start() must call __wasm_call_ctors" >&2
+  exit 1
+fi
 rm -rf pkg
 # The name section is 9 MB of function names that only a debugger reads.
 wasm-bindgen --target web --out-dir pkg --remove-name-section --remove-producers-section "$raw"

@@ -41,8 +41,25 @@ thread_local! {
 #[cfg(feature = "threads")]
 pub use wasm_bindgen_rayon::init_thread_pool;
 
+// Static constructors (inventory registrations: 4,892 in cubecl's IR crates). When nothing in
+// the module calls them, wasm-ld wraps *every* export in a call to all of them (`.command_export`
+// functions), so each call from JS, each JS value handed across and each resolved promise re-ran
+// them: `methods()` took 1.5 s in Chromium. One explicit call tells wasm-ld not to wrap;
+// scripts/build-web.sh checks that no wrapper is left. Not in the threaded build: it has no
+// constructors, and its start function runs once per thread.
+#[cfg(not(target_feature = "atomics"))]
+extern "C" {
+    fn __wasm_call_ctors();
+}
+
 #[wasm_bindgen(start)]
 pub fn start() {
+    // SAFETY: wasm-ld's synthetic function; this start function runs once, right after
+    // instantiation and before any other export (wasm-bindgen's `init`).
+    #[cfg(not(target_feature = "atomics"))]
+    unsafe {
+        __wasm_call_ctors()
+    };
     console_error_panic_hook::set_once();
     // Warn level: WGSL compile errors and wgpu validation errors reach the console.
     let _ = console_log::init_with_level(log::Level::Warn);

@@ -61,6 +61,12 @@ export interface DebugState {
   neighbours: number;
   errors: string[];
   trainingStartedAt: number | null;
+  /**
+   * When the page first saw each message kind of the first worker (`performance.now()`, ms
+   * from the page's navigation), with `worker` for its creation: the way to step 1 on one
+   * clock. A timing message is keyed by its part (`timing dataset`).
+   */
+  arrivals: Record<string, number>;
   /** After "Resume on CPU": whether the state read back equals the snapshot, bit for bit. */
   resumedExact: boolean | null;
   /** The method's matrices last drawn, as "name rows×cols". */
@@ -128,9 +134,11 @@ export function mountPlayground(root: PlaygroundRoot, host: PlaygroundHost): Pla
     return el as T;
   };
 
-  const debug: DebugState = { state: 'idle', backend: null, adapter: null, steps: 0, stepNumbers: [], loss: [], knn: [], baseline: null, neighbours: 0, errors: [], trainingStartedAt: null, resumedExact: null, matrices: [], collapse: [], metrics: [], labelled: 0, confusion: null, pseudoLabels: null, sweep: null, attention: null, views: null, slowMessages: [], timings: [], probe: null, cpuThreads: null, map: null, imported: null, exported: null, curvesCsvRows: null, weightsBytes: null, saved: { listed: 0, saves: 0, reopenedAt: null, restoredKnnPoints: 0, compared: 0, queuesDone: 0 } };
+  const debug: DebugState = { state: 'idle', backend: null, adapter: null, steps: 0, stepNumbers: [], loss: [], knn: [], baseline: null, neighbours: 0, errors: [], trainingStartedAt: null, arrivals: {}, resumedExact: null, matrices: [], collapse: [], metrics: [], labelled: 0, confusion: null, pseudoLabels: null, sweep: null, attention: null, views: null, slowMessages: [], timings: [], probe: null, cpuThreads: null, map: null, imported: null, exported: null, curvesCsvRows: null, weightsBytes: null, saved: { listed: 0, saves: 0, reopenedAt: null, restoredKnnPoints: 0, compared: 0, queuesDone: 0 } };
 
   let worker: Worker;
+  /** Workers started so far; the first one's messages are timed in `debug.arrivals`. */
+  let workersStarted = 0;
   let methods: MethodInfo[] = [];
   let defaults: RunConfig;
   let adapter: AdapterInfo | null = null;
@@ -200,6 +208,8 @@ export function mountPlayground(root: PlaygroundRoot, host: PlaygroundHost): Pla
    */
   function spawnWorker() {
     worker?.terminate();
+    const first = workersStarted++ === 0;
+    if (first) debug.arrivals.worker = performance.now();
     const w = new Worker(new URL('./worker.ts', import.meta.url), { type: 'module' });
     worker = w;
     w.postMessage({ type: 'threadLimit', max: linkThreadLimit(), preload: preloadThreads() } satisfies ToWorker);
@@ -213,6 +223,7 @@ export function mountPlayground(root: PlaygroundRoot, host: PlaygroundHost): Pla
       }
       if (msg.runId !== undefined && msg.runId !== 0 && msg.runId !== runId) return;
       const t0 = performance.now();
+      if (first) debug.arrivals[msg.type === 'timing' ? `timing ${msg.part}` : msg.type] ??= t0;
       onMessage(msg);
       // uPlot draws in a microtask queued by setData; this one runs after it, so the time
       // includes the drawing.
